@@ -1,0 +1,87 @@
+"""The columns of a result row (one per cell x eval length): the contract every reader relies on."""
+
+from __future__ import annotations
+
+STATUSES = ("ok", "diverged", "oom", "timeout", "error")
+
+# name -> pandas dtype. Order is the order in stored files.
+ROW_COLUMNS: dict[str, str] = {
+    "run_id": "string",
+    "cell": "string",  # content hash of the cell's resolved config
+    "arch": "string",
+    "arch_options": "string",  # JSON
+    "task": "string",
+    "task_options": "string",  # JSON
+    "seed": "int64",
+    "lr": "float64",
+    "d_model": "int64",
+    "n_layers": "int64",
+    "params": "int64",
+    "state_size": "int64",  # floats carried per sequence at eval_len
+    "train_len_min": "int64",
+    "train_len_max": "int64",
+    "eval_len": "int64",
+    "n_eval": "int64",
+    "accuracy": "float64",  # token accuracy over scored positions
+    "seq_accuracy": "float64",  # every scored position right
+    "scaled_accuracy": "float64",  # (accuracy - chance) / (1 - chance)
+    "chance": "float64",
+    "loss": "float64",
+    "per_position_accuracy": "object",  # list[float] over positions (NaN where unscored)
+    "train_steps": "int64",
+    "final_train_loss": "float64",
+    "final_train_accuracy": "float64",
+    "train_seconds": "float64",
+    "eval_seconds": "float64",
+    "tokens_per_second": "float64",  # training throughput
+    "peak_memory_bytes": "int64",
+    "device": "string",
+    "kernel": "string",
+    "status": "string",  # one of STATUSES
+    "error": "string",
+    # provenance
+    "statebench_version": "string",
+    "git_sha": "string",
+    "torch_version": "string",
+    "cuda_version": "string",
+    "device_name": "string",
+    "hostname": "string",
+    "created_at": "string",  # ISO 8601 UTC
+}
+
+# Critical-time probe results (bench/probe): one row per (cell, threshold).
+PROBE_COLUMNS: dict[str, str] = {
+    "run_id": "string",
+    "cell": "string",
+    "arch": "string",
+    "task": "string",
+    "seed": "int64",
+    "d_model": "int64",
+    "n_layers": "int64",
+    "params": "int64",
+    "train_len_max": "int64",
+    "max_len": "int64",  # longest position probed
+    "reached_len": "int64",  # longest position actually measured (< max_len if a budget stopped it)
+    "threshold": "float64",  # accuracy level defining t*
+    "threshold_name": "string",  # "half" (halfway between chance and 1) or "0.9"
+    "t_star": "float64",  # first position where smoothed accuracy < threshold; NaN if censored
+    "t_star_lo": "float64",  # bootstrap 95% interval
+    "t_star_hi": "float64",
+    "censored": "bool",  # True: no drop up to reached_len (t* > reached_len)
+    "kernel": "string",
+    "status": "string",  # ok | skipped (budget) | error ...
+    "error": "string",
+}
+
+# Per-position probe curves: one row per (cell, position bin).
+CURVE_COLUMNS: dict[str, str] = {
+    "run_id": "string",
+    "cell": "string",
+    "arch": "string",
+    "task": "string",
+    "seed": "int64",
+    "position": "int64",  # bin start (1-based token position)
+    "position_end": "int64",
+    "accuracy": "float64",  # mean accuracy over eval sequences in this bin
+    "n": "int64",  # scored tokens in the bin
+}

@@ -1,0 +1,28 @@
+"""Architecture adapters: token mixers in a shared backbone, one file per architecture."""
+
+from models.backbone import SequenceModel
+from models.base import Mixer
+from models.registry import (
+    ENTRY_POINT_GROUP,
+    arch_class,
+    arch_option_names,
+    build_model,
+    list_archs,
+    match_params,
+    register_arch,
+)
+
+# Importing the adapter modules registers them; each guards its own optional imports.
+from models import griffin, lstm, mamba, retnet, transformer  # noqa: E402,F401  isort: skip
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Mixer",
+    "SequenceModel",
+    "arch_class",
+    "arch_option_names",
+    "build_model",
+    "list_archs",
+    "match_params",
+    "register_arch",
+]

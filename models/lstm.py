@@ -1,0 +1,35 @@
+"""LSTM: the recurrent baseline (cuDNN on GPU). Each layer is one nn.LSTM carrying (h, c)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models.base import Mixer
+from models.registry import register_arch
+
+
+@register_arch("lstm")
+class LSTMMixer(Mixer):
+    default_mlp = "none"
+
+    def __init__(self, d_model: int, layer_idx: int = 0) -> None:
+        super().__init__(d_model, layer_idx)
+        self.lstm = nn.LSTM(d_model, d_model, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lstm(x)[0]
+
+    def init_state(self, batch_size, device, dtype):
+        z = torch.zeros(1, batch_size, self.d_model, device=device, dtype=dtype)
+        return (z, z.clone())
+
+    def step(self, x, state):
+        y, state = self.lstm(x, state)
+        return y, state
+
+    def state_size(self, length: int) -> int:
+        return 2 * self.d_model
+
+    def kernel_name(self, device: torch.device) -> str:
+        return "cudnn" if device.type == "cuda" else "ref"

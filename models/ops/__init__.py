@@ -1,0 +1,1 @@
+"""Kernels: pure-PyTorch references beside optional fused paths with the same signature."""

@@ -1,0 +1,151 @@
+"""Name -> mixer class registry: built-ins, the `statebench.archs` entry points, dotted paths."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from importlib.metadata import entry_points
+
+import torch
+
+from models.backbone import MLP_KINDS, SequenceModel
+from models.base import Mixer
+
+ENTRY_POINT_GROUP = "statebench.archs"
+BACKBONE_OPTIONS = ("mlp", "mlp_ratio")
+_ARCHS: dict[str, type[Mixer]] = {}
+
+
+def register_arch(name: str):
+    """Class decorator: register a Mixer subclass under `name`."""
+
+    def deco(cls: type[Mixer]) -> type[Mixer]:
+        if name in _ARCHS and _ARCHS[name] is not cls:
+            raise ValueError(f"architecture {name!r} is already registered by {_ARCHS[name]!r}")
+        _ARCHS[name] = cls
+        return cls
+
+    return deco
+
+
+def _entry_points() -> dict:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def list_archs() -> list[str]:
+    """Built-in and entry-point architectures (dotted paths are accepted too, but not listed)."""
+    return sorted(set(_ARCHS) | set(_entry_points()))
+
+
+def arch_class(name: str) -> type[Mixer]:
+    """Resolve a registered name, an entry point, or a dotted path `package.module:Class`."""
+    if name in _ARCHS:
+        return _ARCHS[name]
+    eps = _entry_points()
+    if name in eps:
+        cls = eps[name].load()
+    elif ":" in name:
+        module, _, attr = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            raise ValueError(f"architecture {name!r}: cannot import it ({e})") from e
+    else:
+        close = difflib.get_close_matches(name, list_archs(), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(
+            f"unknown architecture {name!r}{hint}; known: {', '.join(list_archs())}, "
+            "or a dotted path 'package.module:Class'"
+        )
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        raise ValueError(f"architecture {name!r} resolves to {cls!r}, which is not an nn.Module")
+    return cls
+
+
+def arch_option_names(name: str) -> list[str]:
+    sig = inspect.signature(arch_class(name).__init__)
+    names = [
+        p.name
+        for p in sig.parameters.values()
+        if p.name not in ("self", "d_model", "layer_idx") and p.kind is not p.VAR_KEYWORD
+    ]
+    return names + list(BACKBONE_OPTIONS)
+
+
+def build_model(
+    arch: str,
+    vocab_size: int,
+    num_classes: int,
+    d_model: int = 64,
+    n_layers: int = 2,
+    seed: int | None = None,
+    **options,
+) -> SequenceModel:
+    """Wrap `n_layers` mixers of `arch` in the shared backbone. `seed` fixes the initialization."""
+    cls = arch_class(arch)
+    allowed = arch_option_names(arch)
+    bad = [k for k in options if k not in allowed]
+    if bad:
+        raise ValueError(
+            f"architecture {arch!r}: unknown option(s) {', '.join(map(repr, bad))}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    for what, value in (("d_model", d_model), ("n_layers", n_layers)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"architecture {arch!r}: {what}={value!r} must be an integer >= 1")
+    mlp = options.pop("mlp", getattr(cls, "default_mlp", "gelu"))
+    if mlp not in MLP_KINDS:
+        raise ValueError(f"architecture {arch!r}: mlp={mlp!r} is not one of {MLP_KINDS}")
+    mlp_ratio = float(options.pop("mlp_ratio", 4.0 if mlp == "gelu" else 3.0))
+
+    def make() -> SequenceModel:
+        mixers = [cls(d_model, i, **options) for i in range(n_layers)]
+        return SequenceModel(arch, mixers, vocab_size, num_classes, d_model, mlp, mlp_ratio)
+
+    if seed is None:
+        return make()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make()
+
+
+def match_params(
+    arch: str,
+    target_params: int,
+    vocab_size: int,
+    num_classes: int,
+    n_layers: int = 2,
+    multiple: int = 8,
+    **options,
+) -> int:
+    """The d_model (a multiple of `multiple`) whose model size is closest to `target_params`.
+
+    Raises if the closest is more than 10% away, so a comparison at "equal size" is never silently
+    unequal.
+    """
+    if target_params < 1:
+        raise ValueError(f"target_params={target_params!r} must be >= 1")
+
+    def size(d: int) -> int:
+        with torch.device("meta"):
+            return build_model(arch, vocab_size, num_classes, d, n_layers, **options).num_params()
+
+    lo, hi = 1, 1
+    while size(hi * multiple) < target_params and hi < 1 << 14:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:  # sizes grow monotonically with width
+        mid = (lo + hi) // 2
+        if size(mid * multiple) < target_params:
+            lo = mid
+        else:
+            hi = mid
+    best = min((lo, hi), key=lambda k: abs(size(k * multiple) - target_params))
+    got = size(best * multiple)
+    if abs(got - target_params) > 0.1 * target_params:
+        raise ValueError(
+            f"architecture {arch!r}: no d_model (multiple of {multiple}) lands within 10% of "
+            f"{target_params} parameters with n_layers={n_layers}; closest is "
+            f"d_model={best * multiple} with {got}"
+        )
+    return best * multiple

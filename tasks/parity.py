@@ -1,0 +1,29 @@
+"""Streaming parity: the XOR of the prefix. The simplest non-star-free regular language."""
+
+from __future__ import annotations
+
+import torch
+
+from tasks.base import Batch, Task
+from tasks.registry import register_task
+
+
+@register_task("parity")
+class Parity(Task):
+    description = "bits; target is the XOR of the prefix (Z2 aggregation, not star-free)"
+    vocab_size = 2
+    num_classes = 2
+    chance = 0.5
+
+    def _sample(self, batch_size, length, generator, device) -> Batch:
+        x = torch.randint(0, 2, (batch_size, length), generator=generator, device=device)
+        y = torch.cumsum(x, dim=1) % 2
+        mask = torch.ones_like(x, dtype=torch.bool)
+        return Batch(x, y, mask)
+
+    def _reference(self, tokens):
+        out, acc = [], 0
+        for t in tokens:
+            acc ^= t
+            out.append(acc)
+        return out
