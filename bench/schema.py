@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-STATUSES = ("ok", "diverged", "oom", "timeout", "error")
+STATUSES = ("ok", "diverged", "oom", "timeout", "error", "skipped")
 
 # name -> pandas dtype. Order is the order in stored files.
 ROW_COLUMNS: dict[str, str] = {

@@ -1,0 +1,187 @@
+"""Run one cell: build, train, evaluate, and turn every outcome (failures too) into result rows."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench import store
+from bench.evaluate import evaluate
+from bench.matrix import Cell, derive_seed
+from bench.provenance import provenance
+from bench.train import CellTimeout, Diverged, StepCallback, train_model
+from models import build_model, match_params
+from tasks import get_task
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class CellJob:
+    """What a worker needs besides the cell (picklable for process pools and clusters)."""
+
+    run_dir: str
+    run_id: str
+    device: str = "auto"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def _peak_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+def _is_oom(e: BaseException) -> bool:
+    return isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)) or (
+        isinstance(e, RuntimeError) and "out of memory" in str(e).lower()
+    )
+
+
+def build_cell_model(cell: Cell, task) -> torch.nn.Module:
+    d_model = cell.d_model
+    if cell.param_budget:
+        d_model = match_params(
+            cell.arch,
+            cell.param_budget,
+            task.vocab_size,
+            task.num_classes,
+            cell.n_layers,
+            **cell.arch_options,
+        )
+    return build_model(
+        cell.arch,
+        task.vocab_size,
+        task.num_classes,
+        d_model,
+        cell.n_layers,
+        seed=derive_seed("init", cell.seed),
+        **cell.arch_options,
+    )
+
+
+def base_row(cell: Cell, job: CellJob, device: torch.device) -> dict[str, Any]:
+    return {
+        "run_id": job.run_id,
+        "cell": cell.key,
+        "arch": cell.arch,
+        "arch_options": json.dumps(cell.arch_options, sort_keys=True),
+        "task": cell.task,
+        "task_options": json.dumps(cell.task_options, sort_keys=True),
+        "seed": cell.seed,
+        "lr": cell.lr,
+        "d_model": cell.d_model,
+        "n_layers": cell.n_layers,
+        "train_len_min": cell.train["len_min"],
+        "train_len_max": cell.train["len_max"],
+        "device": device.type,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance(device),
+    }
+
+
+def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> list[dict]:
+    """Train and evaluate one cell; never raises for a failing model, returns its rows."""
+    device = resolve_device(job.device)
+    base = base_row(cell, job, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    limit = cell.train.get("time_limit_s")
+    deadline = time.monotonic() + limit if limit else None
+    stage = "build"
+    try:
+        task = get_task(cell.task, **cell.task_options)
+        model = build_cell_model(cell, task).to(device=device, dtype=DTYPES[cell.dtype])
+        base.update(d_model=model.d_model, params=model.num_params(), kernel=model.kernel)
+        stage = "train"
+        result = train_model(
+            model,
+            task,
+            cell.train,
+            cell.lr,
+            derive_seed("train", cell.seed),
+            device,
+            on_step=on_step,
+            deadline=deadline,
+        )
+        base.update(
+            train_steps=result.steps,
+            train_seconds=result.seconds,
+            tokens_per_second=result.tokens_per_second,
+            final_train_loss=result.final_loss,
+            final_train_accuracy=result.final_accuracy,
+        )
+        ckpt = store.checkpoint_path(Path(job.run_dir), cell.key)
+        store._atomic_write_bytes(ckpt, lambda f: torch.save(model.state_dict(), f))
+        stage = "eval"
+        evals = evaluate(model, task, cell.eval, cell.task, cell.task_options, device)
+        peak = _peak_memory(device)
+        rows = []
+        for ev in evals:
+            row = {**base, "status": "ok", "error": "", "peak_memory_bytes": peak, **ev}
+            row["state_size"] = model.state_size(ev["eval_len"])
+            rows.append(row)
+        return rows
+    except Diverged as e:
+        return _failed(cell, base, "diverged", str(e), device)
+    except CellTimeout as e:
+        return _failed(cell, base, "timeout", f"{stage}: {e}", device)
+    except Exception as e:  # noqa: BLE001 - a failing cell is a row, never a crash
+        status = "oom" if _is_oom(e) else "error"
+        log.warning("cell %s failed in %s: %s", cell.label, stage, e)
+        return _failed(cell, base, status, f"{stage}: {type(e).__name__}: {e}", device)
+
+
+def _failed(cell: Cell, base: dict, status: str, error: str, device: torch.device) -> list[dict]:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    nan = math.nan
+    return [
+        {
+            **base,
+            "eval_len": length,
+            "n_eval": 0,
+            "accuracy": nan,
+            "seq_accuracy": nan,
+            "scaled_accuracy": nan,
+            "loss": nan,
+            "status": status,
+            "error": error[:2000],
+            "peak_memory_bytes": _peak_memory(device),
+        }
+        for length in cell.eval["lengths"]
+    ]
+
+
+def execute_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> str:
+    """Run a cell and store its rows atomically; returns the cell's status."""
+    rows = run_cell(cell, job, on_step)
+    store.write_cell(Path(job.run_dir), cell.key, rows)
+    return cell_status(rows)
+
+
+def cell_status(rows: list[dict]) -> str:
+    """A cell's status: its failure if it failed, else ok (skipped lengths don't fail a cell)."""
+    statuses = {r.get("status") for r in rows}
+    failed = statuses - {"ok", "skipped"}
+    return failed.pop() if failed else "ok"

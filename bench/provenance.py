@@ -1,0 +1,59 @@
+"""Where a number came from: package, code, library and hardware versions."""
+
+from __future__ import annotations
+
+import platform
+import socket
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+import bench
+
+
+@lru_cache(maxsize=1)
+def git_sha() -> str:
+    """The commit of the statebench checkout ("+dirty" if it has changes), or "unknown"."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (sha + ("+dirty" if dirty else "")) if sha else "unknown"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def provenance(device: torch.device) -> dict[str, str]:
+    return {
+        "statebench_version": bench.__version__,
+        "git_sha": git_sha(),
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda or "",
+        "device_name": device_name(device),
+        "hostname": socket.gethostname(),
+    }
+
+
+def environment() -> dict[str, str]:
+    """Provenance plus what a manifest should record about the Python environment."""
+    info = provenance(torch.device("cpu"))
+    info["python"] = platform.python_version()
+    info["platform"] = platform.platform()
+    info["cuda_available"] = str(torch.cuda.is_available())
+    return info
