@@ -5,6 +5,7 @@ from models.base import Mixer
 from models.registry import (
     ENTRY_POINT_GROUP,
     arch_class,
+    arch_label,
     arch_option_names,
     build_model,
     list_archs,
@@ -20,6 +21,7 @@ __all__ = [
     "Mixer",
     "SequenceModel",
     "arch_class",
+    "arch_label",
     "arch_option_names",
     "build_model",
     "list_archs",

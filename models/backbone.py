@@ -34,6 +34,8 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
+    """x + mixer(norm(x)) [+ mlp(norm(x))]: pre-norm keeps deep stacks trainable at any width."""
+
     def __init__(self, mixer: Mixer, d_model: int, mlp: str, mlp_ratio: float) -> None:
         super().__init__()
         self.norm1 = nn.RMSNorm(d_model)
@@ -77,7 +79,8 @@ class SequenceModel(nn.Module):
         self.blocks = nn.ModuleList(Block(m, d_model, mlp, mlp_ratio) for m in mixers)
         self.norm = nn.RMSNorm(d_model)
         self.head = nn.Linear(d_model, num_classes)
-        lengths = [m.max_length for m in mixers if m.max_length is not None]
+        # getattr: third-party mixers need not subclass Mixer, only honour its methods.
+        lengths = [n for m in mixers if (n := getattr(m, "max_length", None)) is not None]
         self.max_length: int | None = min(lengths) if lengths else None
 
     @property
@@ -115,7 +118,8 @@ class SequenceModel(nn.Module):
         """The code path(s) in use on the model's current device, e.g. "ref" or "ref+sdpa"."""
         names: list[str] = []
         for b in self.blocks:
-            k = b.mixer.kernel_name(self.device)
+            name_of = getattr(b.mixer, "kernel_name", None)
+            k = name_of(self.device) if name_of is not None else "ref"
             if k not in names:
                 names.append(k)
         return "+".join(names)

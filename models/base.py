@@ -11,21 +11,30 @@ from torch import nn
 class Mixer(nn.Module):
     """Base class for architecture adapters (token mixers).
 
-    Built as `Mixer(d_model, layer_idx, **options)`. Subclasses implement:
+    Built as `Mixer(d_model, layer_idx, **options)`; every keyword of `__init__` after `layer_idx`
+    is an option users may set (the registry validates them against the signature). Implement:
 
     - `forward(x[B,T,D]) -> y[B,T,D]`, causal;
     - `init_state(batch_size, device, dtype)` and `step(x[B,t,D], state) -> (y, state)`: the same
       function as `forward`, fed a chunk at a time;
-    - `state_size(length)`: floats carried per sequence after `length` tokens (O(1) for recurrent
-      mixers, grows with length for a KV cache).
+    - `state_size(length)`: floats carried per sequence after `length` tokens, as an int (O(1) for
+      recurrent mixers, grows with length for a KV cache).
 
-    Class attributes say how the shared backbone wraps the mixer:
-    `default_mlp` ("gelu", "gated" or "none") and `max_length` (None: any length).
-    `kernel_name(device)` names the code path that runs on `device` ("ref", "sdpa", ...).
+    Attributes that tell the backbone and the harness how to treat the mixer:
+
+    - `default_mlp` ("gelu", "gated" or "none"): the MLP each block gets unless `mlp=` is passed.
+    - `max_length`: None when any length works; otherwise the longest sequence the mixer accepts
+      (it must raise beyond it). Set it on the instance when it depends on an option.
+    - `conformance_options`: the option sets `models.testing.check_adapter` is run with by the
+      test suite, one check per dict. List the options that change the code path (positional
+      encodings, kernels, eigenvalue ranges, windows); the default is one check with defaults.
+    - `kernel_name(device)`: the code path that runs on `device` ("ref", "sdpa", ...); it is
+      recorded on every result row, so it must be truthful, not aspirational.
     """
 
     default_mlp: ClassVar[str] = "gelu"
-    max_length: ClassVar[int | None] = None
+    max_length: int | None = None
+    conformance_options: ClassVar[list[dict[str, Any]]] = [{}]
 
     def __init__(self, d_model: int, layer_idx: int = 0) -> None:
         super().__init__()

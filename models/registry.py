@@ -38,19 +38,37 @@ def list_archs() -> list[str]:
     return sorted(set(_ARCHS) | set(_entry_points()))
 
 
-def arch_class(name: str) -> type[Mixer]:
-    """Resolve a registered name, an entry point, or a dotted path `package.module:Class`."""
-    if name in _ARCHS:
+def _import_dotted(name: str) -> object:
+    module, _, attr = name.partition(":")
+    try:
+        obj = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"architecture {name!r}: cannot import it ({e})") from e
+    return obj
+
+
+def arch_class(name: str | type) -> type[Mixer]:
+    """Resolve a registered name, an entry point, or a dotted path `package.module:Class`.
+
+    A class is returned as is, so tests and notebooks can check or build an unregistered adapter
+    without touching the global registry.
+    """
+    if isinstance(name, type):
+        cls: object = name
+    elif name in _ARCHS:
         return _ARCHS[name]
-    eps = _entry_points()
-    if name in eps:
-        cls = eps[name].load()
-    elif ":" in name:
-        module, _, attr = name.partition(":")
+    elif name in (eps := _entry_points()):
         try:
-            cls = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as e:
-            raise ValueError(f"architecture {name!r}: cannot import it ({e})") from e
+            cls = eps[name].load()
+        except Exception as e:  # a broken plugin must say which one it is
+            raise ValueError(
+                f"architecture {name!r}: entry point {eps[name].value!r} "
+                f"(group {ENTRY_POINT_GROUP!r}) failed to load ({e})"
+            ) from e
+    elif ":" in name:
+        cls = _import_dotted(name)
     else:
         close = difflib.get_close_matches(name, list_archs(), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -63,18 +81,31 @@ def arch_class(name: str) -> type[Mixer]:
     return cls
 
 
-def arch_option_names(name: str) -> list[str]:
+def arch_label(arch: str | type) -> str:
+    """The name recorded for `arch`: itself, or `module:Class` for a class passed directly."""
+    return arch if isinstance(arch, str) else f"{arch.__module__}:{arch.__qualname__}"
+
+
+def arch_option_names(name: str | type) -> list[str]:
+    """The options `name` accepts: its mixer's keyword arguments, then the backbone's."""
     sig = inspect.signature(arch_class(name).__init__)
     names = [
         p.name
         for p in sig.parameters.values()
-        if p.name not in ("self", "d_model", "layer_idx") and p.kind is not p.VAR_KEYWORD
+        if p.name not in ("self", "d_model", "layer_idx")
+        and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
     ]
     return names + list(BACKBONE_OPTIONS)
 
 
+def _takes_any_option(cls: type) -> bool:
+    """A mixer with `**kwargs` validates its own options; the registry must not reject them."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    return any(p.kind is p.VAR_KEYWORD for p in params)
+
+
 def build_model(
-    arch: str,
+    arch: str | type,
     vocab_size: int,
     num_classes: int,
     d_model: int = 64,
@@ -84,24 +115,26 @@ def build_model(
 ) -> SequenceModel:
     """Wrap `n_layers` mixers of `arch` in the shared backbone. `seed` fixes the initialization."""
     cls = arch_class(arch)
-    allowed = arch_option_names(arch)
+    label = arch_label(arch)
+    allowed = arch_option_names(cls)
     bad = [k for k in options if k not in allowed]
-    if bad:
+    if bad and not _takes_any_option(cls):
         raise ValueError(
-            f"architecture {arch!r}: unknown option(s) {', '.join(map(repr, bad))}; "
+            f"architecture {label!r}: unknown option(s) {', '.join(map(repr, bad))}; "
             f"allowed: {', '.join(allowed)}"
         )
-    for what, value in (("d_model", d_model), ("n_layers", n_layers)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"architecture {arch!r}: {what}={value!r} must be an integer >= 1")
+    sizes = ("vocab_size", vocab_size), ("num_classes", num_classes), ("d_model", d_model)
+    for what, value in (*sizes, ("n_layers", n_layers)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"architecture {label!r}: {what}={value!r} must be an integer >= 1")
     mlp = options.pop("mlp", getattr(cls, "default_mlp", "gelu"))
     if mlp not in MLP_KINDS:
-        raise ValueError(f"architecture {arch!r}: mlp={mlp!r} is not one of {MLP_KINDS}")
+        raise ValueError(f"architecture {label!r}: mlp={mlp!r} is not one of {MLP_KINDS}")
     mlp_ratio = float(options.pop("mlp_ratio", 4.0 if mlp == "gelu" else 3.0))
 
     def make() -> SequenceModel:
         mixers = [cls(d_model, i, **options) for i in range(n_layers)]
-        return SequenceModel(arch, mixers, vocab_size, num_classes, d_model, mlp, mlp_ratio)
+        return SequenceModel(label, mixers, vocab_size, num_classes, d_model, mlp, mlp_ratio)
 
     if seed is None:
         return make()
@@ -111,7 +144,7 @@ def build_model(
 
 
 def match_params(
-    arch: str,
+    arch: str | type,
     target_params: int,
     vocab_size: int,
     num_classes: int,
@@ -144,8 +177,8 @@ def match_params(
     got = size(best * multiple)
     if abs(got - target_params) > 0.1 * target_params:
         raise ValueError(
-            f"architecture {arch!r}: no d_model (multiple of {multiple}) lands within 10% of "
-            f"{target_params} parameters with n_layers={n_layers}; closest is "
-            f"d_model={best * multiple} with {got}"
+            f"architecture {arch_label(arch)!r}: no d_model (multiple of {multiple}) lands "
+            f"within 10% of {target_params} parameters with n_layers={n_layers}; closest is "
+            f"d_model={best * multiple} with {got} (a smaller `multiple` gives a finer grid)"
         )
     return best * multiple

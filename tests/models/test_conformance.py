@@ -1,0 +1,235 @@
+"""The conformance suite, run three ways: on every registered adapter and each of its declared
+option sets; on a third-party adapter found by dotted path and by entry point; and on broken
+adapters, which it must reject with a message naming what broke."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import models
+from models import Mixer, arch_class, arch_option_names, build_model, list_archs
+from models.testing import ConformanceError, check_adapter
+
+EXT_GRU = Path(__file__).parents[1] / "fixtures" / "ext_gru"
+ALL_CHECKS = [
+    "build",
+    "shapes",
+    "determinism",
+    "batch independence",
+    "causality",
+    "step",
+    "gradients",
+    "length",
+    "num_params",
+    "state_size",
+    "kernel",
+]
+
+# Each registered arch with the option sets its mixer declares (Mixer.conformance_options).
+ARCH_OPTION_SETS = {
+    a: list(getattr(arch_class(a), "conformance_options", [{}])) for a in list_archs()
+}
+
+
+def _case_id(arch: str, options: dict) -> str:
+    return "-".join([arch, *(f"{k}={v}" for k, v in options.items())])
+
+
+CASES = [
+    pytest.param(arch, opts, id=_case_id(arch, opts))
+    for arch, option_sets in ARCH_OPTION_SETS.items()
+    for opts in option_sets
+]
+
+
+@pytest.mark.parametrize("arch, options", CASES)
+def test_registered_adapter_conforms(arch, options):
+    report = check_adapter(arch, **options)
+    assert report["checks"] == ALL_CHECKS
+    assert report["params"] == build_model(arch, 11, 7, 16, 2, **options).num_params()
+
+
+def test_builtins_are_registered_with_option_sets():
+    assert {"lstm", "transformer"} <= set(ARCH_OPTION_SETS)
+    pos = {opts["pos"] for opts in ARCH_OPTION_SETS["transformer"]}
+    assert pos == {"none", "sinusoidal", "learned", "rope", "alibi"}
+
+
+@pytest.mark.parametrize("arch", list_archs())
+def test_declared_option_sets_are_valid(arch):
+    """A typo in conformance_options would otherwise surface as an obscure build failure."""
+    option_sets = getattr(arch_class(arch), "conformance_options", [{}])
+    assert isinstance(option_sets, list) and option_sets, "need at least one option set"
+    allowed = set(arch_option_names(arch))
+    for opts in option_sets:
+        assert isinstance(opts, dict) and set(opts) <= allowed, (opts, allowed)
+
+
+# --- a third-party adapter, with no change to models/ --------------------------------------
+
+
+def test_external_adapter_by_dotted_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXT_GRU))
+    report = check_adapter("ext_gru:GRUMixer")
+    assert report["checks"] == ALL_CHECKS
+    assert report["state_size"] == {1: 32, 16: 32, 64: 32}  # d_model per layer, O(1)
+    model = build_model("ext_gru:GRUMixer", vocab_size=5, num_classes=3, d_model=8, n_layers=3)
+    assert model.arch == "ext_gru:GRUMixer" and model.kernel == "ref"
+    assert model(torch.zeros(2, 9, dtype=torch.long)).shape == (2, 9, 3)
+
+
+def test_external_adapter_by_entry_point(monkeypatch, tmp_path):
+    dist = tmp_path / "ext_gru-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ext_gru\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[statebench.archs]\ngru = ext_gru:GRUMixer\n")
+    monkeypatch.syspath_prepend(str(EXT_GRU))
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    assert "gru" in list_archs()
+    assert arch_class("gru").__name__ == "GRUMixer"
+    assert check_adapter("gru")["checks"] == ALL_CHECKS
+    model = build_model("gru", vocab_size=5, num_classes=3, d_model=8, n_layers=2, seed=1)
+    assert model.arch == "gru" and model.state_size(100) == 16
+
+    monkeypatch.undo()  # uninstalled: gone again, and nothing was registered in models/
+    assert "gru" not in list_archs()
+    assert "gru" not in models.registry._ARCHS
+
+
+# --- broken adapters are caught, and named -------------------------------------------------
+
+
+class PrefixMean(Mixer):
+    """A correct toy adapter: the projected mean of the prefix, carried as (sum, count)."""
+
+    default_mlp = "none"
+
+    def __init__(self, d_model: int, layer_idx: int = 0) -> None:
+        super().__init__(d_model, layer_idx)
+        self.proj = nn.Linear(d_model, d_model)
+
+    def _mean(self, x, total, count):
+        sums = total[:, None] + x.cumsum(dim=1)
+        counts = count + torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
+        return self.proj(sums / counts[:, None]), sums[:, -1]
+
+    def forward(self, x):
+        return self._mean(x, torch.zeros_like(x[:, 0]), 0)[0]
+
+    def init_state(self, batch_size, device, dtype):
+        return torch.zeros(batch_size, self.d_model, device=device, dtype=dtype), 0
+
+    def step(self, x, state):
+        y, total = self._mean(x, *state)
+        return y, (total, state[1] + x.shape[1])
+
+    def state_size(self, length):
+        return self.d_model + 1
+
+
+class Leaky(PrefixMean):
+    """Mixes in the mean over the whole sequence: sees the future."""
+
+    def forward(self, x):
+        return self.proj(x) + x.mean(dim=1, keepdim=True)
+
+    def step(self, x, state):
+        return self.forward(x), state
+
+
+class Forgetful(PrefixMean):
+    """Causal, but step() ignores its state and restarts every chunk."""
+
+    def step(self, x, state):
+        return self.forward(x), state
+
+
+class BatchLeaky(PrefixMean):
+    """Causal in time, but mixes across the batch (a batch-norm-like bug)."""
+
+    def forward(self, x):
+        return super().forward(x) + x.mean(dim=0, keepdim=True)
+
+
+class Unseeded(PrefixMean):
+    """Initializes from a fresh, unseeded generator."""
+
+    def __init__(self, d_model, layer_idx=0):
+        super().__init__(d_model, layer_idx)
+        gen = torch.Generator()
+        gen.seed()
+        self.scale = nn.Parameter(1 + torch.rand(d_model, generator=gen))
+
+    def forward(self, x):
+        return super().forward(x) * self.scale
+
+
+class DeadParam(PrefixMean):
+    """Holds a parameter that nothing uses."""
+
+    def __init__(self, d_model, layer_idx=0):
+        super().__init__(d_model, layer_idx)
+        self.unused = nn.Linear(d_model, d_model)
+
+
+class UnenforcedMax(PrefixMean):
+    """Declares a maximum length but runs past it anyway."""
+
+    max_length = 8
+
+
+class FloatState(PrefixMean):
+    def state_size(self, length):
+        return 1.5 * self.d_model
+
+
+class NoStep(Mixer):
+    """Implements forward only."""
+
+    def __init__(self, d_model, layer_idx=0):
+        super().__init__(d_model, layer_idx)
+        self.proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x):
+        return self.proj(x)
+
+
+def test_the_control_adapter_passes():
+    assert check_adapter(PrefixMean)["checks"] == ALL_CHECKS
+
+
+@pytest.mark.parametrize(
+    "cls, check, words",
+    [
+        (Leaky, "causality", ["causal", "position"]),
+        (Forgetful, "step", ["step()", "forward()", "chunks of 1"]),
+        (BatchLeaky, "batch independence", ["row 0"]),
+        (Unseeded, "determinism", ["seed", "scale"]),
+        (DeadParam, "gradients", ["unused.weight"]),
+        (UnenforcedMax, "length", ["max_length=8"]),
+        (FloatState, "state_size", ["not a non-negative int"]),
+        (NoStep, "step", ["NotImplementedError", "init_state"]),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else None,
+)
+def test_broken_adapter_is_rejected_by_name(cls, check, words):
+    with pytest.raises(ConformanceError) as info:
+        check_adapter(cls)
+    err = info.value
+    assert isinstance(err, AssertionError) and err.check == check
+    message = str(err)
+    assert message.startswith(f"{__name__}:{cls.__name__}: {check} check failed")
+    for word in words:
+        assert word in message, message
+
+
+def test_check_is_deterministic_and_leaves_global_rng_alone():
+    before = torch.get_rng_state()
+    first, second = check_adapter(PrefixMean), check_adapter(PrefixMean)
+    assert first == second
+    assert torch.equal(torch.get_rng_state(), before)
