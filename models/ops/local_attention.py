@@ -1,0 +1,83 @@
+"""Causal sliding-window multi-query attention (Griffin's local attention), via torch SDPA.
+
+Query at position p sees the keys at positions p - window + 1 .. p: `window` keys, itself
+included (RecurrentGemma's and transformers' sliding-window mask). All query heads share one
+key/value head (multi-query attention), so the heads are folded into the query rows and the
+keys are never copied per head.
+
+Both functions take q [B, Tq, H, D] and k, v [B, Tk, D] with Tk >= Tq: the queries are the last
+Tq positions of the keys (the first Tk - Tq keys are a cache of earlier tokens, as in `step`).
+
+- `local_attention_ref`: one dense [Tq, Tk] mask; O(Tq * Tk). The oracle.
+- `local_attention`: the same, but a long sequence is cut into blocks of `window` queries that
+  each see only their own block and the one before (2 * window keys), so the cost is
+  O(T * window), not O(T^2). Short chunks (streaming) take the dense path.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+def _check(q, k, v, window: int) -> None:
+    if not isinstance(window, int) or window < 1:
+        raise ValueError(f"local_attention: window={window!r} must be an integer >= 1")
+    if q.dim() != 4 or k.dim() != 3 or k.shape != v.shape:
+        raise ValueError(
+            f"local_attention: q {tuple(q.shape)} must be [B,Tq,H,D] and k {tuple(k.shape)}, "
+            f"v {tuple(v.shape)} [B,Tk,D]"
+        )
+    if k.shape[0] != q.shape[0] or k.shape[2] != q.shape[3] or k.shape[1] < q.shape[1]:
+        raise ValueError(
+            f"local_attention: k {tuple(k.shape)} must be [B, Tk >= Tq, D] for q {tuple(q.shape)}"
+        )
+
+
+def _fold(q: torch.Tensor) -> torch.Tensor:
+    """[..., Tq, H, D] -> [..., H*Tq, D]: heads become extra query rows over the shared keys."""
+    *lead, t, h, d = q.shape
+    return q.transpose(-2, -3).reshape(*lead, h * t, d)
+
+
+def _unfold(o: torch.Tensor, h: int) -> torch.Tensor:
+    """Inverse of `_fold`."""
+    *lead, ht, d = o.shape
+    return o.reshape(*lead, h, ht // h, d).transpose(-2, -3)
+
+
+def local_attention_ref(q, k, v, window: int) -> torch.Tensor:
+    """Dense masked attention: the spec."""
+    _check(q, k, v, window)
+    tq, h, tk = q.shape[1], q.shape[2], k.shape[1]
+    q_pos = torch.arange(tk - tq, tk, device=q.device)
+    dist = q_pos[:, None] - torch.arange(tk, device=q.device)[None, :]
+    mask = ((dist >= 0) & (dist < window)).repeat(h, 1)  # [H*Tq, Tk]
+    o = F.scaled_dot_product_attention(_fold(q), k, v, attn_mask=mask)
+    return _unfold(o, h)
+
+
+def local_attention(q, k, v, window: int) -> torch.Tensor:
+    """Blocked sliding-window attention; equal to `local_attention_ref`."""
+    _check(q, k, v, window)
+    bsz, tq, h, d = q.shape
+    if tq <= window:
+        return local_attention_ref(q, k, v, window)
+    w = window
+    # Keys older than the first query's window are invisible: keep at most w - 1 cached ones.
+    cached = min(k.shape[1] - tq, w - 1)
+    k, v = k[:, k.shape[1] - tq - cached :], v[:, v.shape[1] - tq - cached :]
+    n = -(-tq // w)
+    pad = n * w - tq
+    q = F.pad(q, (0, 0, 0, 0, 0, pad)).view(bsz, n, w, h, d)
+    # One block of keys in front of the queries: the cache, left-padded to a full block.
+    k, v = (F.pad(x, (0, 0, w - cached, pad)).view(bsz, n + 1, w, d) for x in (k, v))
+    keys = torch.cat((k[:, :-1], k[:, 1:]), dim=2)  # [B, N, 2w, D]: previous block + own block
+    values = torch.cat((v[:, :-1], v[:, 1:]), dim=2)
+    i = torch.arange(w, device=q.device)[:, None]
+    j = torch.arange(2 * w, device=q.device)[None, :]
+    band = (j > i) & (j <= i + w)  # key j of the pair sits i + w - j positions before query i
+    first = band & (j >= w - cached)  # block 0: front padding is not a key
+    mask = torch.stack([first] + [band] * (n - 1)).repeat(1, h, 1)  # [N, H*w, 2w]
+    o = F.scaled_dot_product_attention(_fold(q), keys, values, attn_mask=mask)
+    return _unfold(o, h).reshape(bsz, n * w, h, d)[:, :tq]
