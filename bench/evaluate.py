@@ -53,7 +53,7 @@ def evaluate_length(
     seconds = time.perf_counter() - start
     per_pos = torch.where(scored_pos > 0, correct_pos / scored_pos.clamp(min=1), math.nan)
     accuracy = float(correct_pos.sum() / max(1, n_tokens))
-    chance = float(task.chance)
+    chance = float(task.chance_at(length))  # some tasks (majority) depend on length
     return {
         "eval_len": length,
         "n_eval": samples,

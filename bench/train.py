@@ -53,6 +53,7 @@ def masked_loss_and_accuracy(
 
 def nearest_valid_length(task: Task, length: int) -> int:
     """The closest length the task can make (e.g. flipflop wants even, modular_arithmetic odd)."""
+    length = max(length, task.min_length)
     for candidate in (length, length + 1, length - 1, length + 2, length - 2):
         if candidate < 1:
             continue

@@ -4,7 +4,18 @@ from tasks.base import Batch, Task
 from tasks.registry import get_task, list_tasks, register_task, task_class, task_option_names
 
 # Importing the task modules registers them.
-from tasks import parity  # noqa: E402,F401  isort: skip
+from tasks import (  # noqa: E402,F401  isort: skip
+    count_mod,
+    cycle_navigation,
+    even_pairs,
+    flipflop,
+    majority,
+    modular_arithmetic,
+    modular_sum,
+    mqar,
+    parity,
+    permutation,
+)
 
 __all__ = [
     "Batch",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -26,17 +27,29 @@ class Batch:
 class Task(ABC):
     """A state-tracking task.
 
-    Subclasses set `name`, `vocab_size`, `num_classes`, `chance`, `default_readout` and implement
-    `_sample` (vectorized torch, the task's native readout) and `reference` (plain Python, the
-    spec). The base class applies the readout, validates lengths and keeps the API uniform.
+    Subclasses set `name` (by `register_task`), `description`, `vocab_size`, `num_classes`,
+    `default_readout`, `min_length`, and implement `_sample` (vectorized torch, the task's native
+    mask: every position that can be scored) and `_reference` (plain Python, the spec). The base
+    class applies the readout, validates lengths, records options and computes chance.
+
+    Targets are aligned with inputs: the target at position t is what the model's output at t,
+    having seen inputs[0..t], must predict.
+
+    Chance is the accuracy of the best *blind* guess: a guesser that knows the length and the
+    position but sees no input token, scored exactly like a model (pooled over scored positions).
+    Subclasses describe it through `_score_probability` (how likely each position is scored) and
+    `_position_accuracy` (the best blind guess's accuracy where it is scored); the defaults fit a
+    task whose every position is scored with a target uniform over `num_classes`.
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     default_readout: ClassVar[str] = "all"
+    min_length: ClassVar[int] = 1
+    # The length `chance` is quoted at; `chance_at(length)` gives it at any length.
+    chance_length: ClassVar[int] = 64
     vocab_size: int
     num_classes: int
-    chance: float
 
     def __init__(self, readout: str | None = None) -> None:
         readout = self.default_readout if readout is None else readout
@@ -45,18 +58,51 @@ class Task(ABC):
                 f"task {self.name!r}: readout={readout!r} is not allowed; choose one of {READOUTS}"
             )
         self.readout = readout
+        self._chance_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    # -- options ---------------------------------------------------------------------------
+    def options(self) -> dict:
+        """Every constructor option with its value (for configs and result rows).
+
+        Read generically from the constructor's signature: each option is stored on the
+        instance under its own name, so a new option can never be forgotten here.
+        """
+        params = inspect.signature(type(self).__init__).parameters
+        return {p: getattr(self, p) for p in params if p != "self"}
+
+    def _error(self, message: str) -> ValueError:
+        return ValueError(f"task {self.name!r}: {message}")
+
+    def _int_option(self, name: str, value, minimum: int, maximum: int | None = None) -> int:
+        """Validate an integer option, naming the allowed range in the error."""
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+        if ok and maximum is not None:
+            ok = value <= maximum
+        if not ok:
+            allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+            raise self._error(
+                f"{name}={value!r} is not allowed; {name} must be an integer {allowed}"
+            )
+        return value
 
     # -- lengths ---------------------------------------------------------------------------
-    min_length: ClassVar[int] = 1
+    length_rule: ClassVar[str] = ""  # extra constraint in words, e.g. "odd" (for error messages)
 
     def check_length(self, length: int) -> int:
-        """Return `length` if the task can make it, else raise a ValueError saying what it can."""
-        if not isinstance(length, int) or isinstance(length, bool) or length < self.min_length:
-            raise ValueError(
-                f"task {self.name!r}: length={length!r} is not allowed; "
-                f"lengths are integers >= {self.min_length}"
+        """Return `length` if the task can make it, else raise a ValueError saying what it can.
+
+        Tasks with more constraints (parity of the length, ...) override `_length_ok`.
+        """
+        ok = isinstance(length, int) and not isinstance(length, bool)
+        if not ok or length < self.min_length or not self._length_ok(length):
+            rule = f"{self.length_rule} " if self.length_rule else ""
+            raise self._error(
+                f"length={length!r} is not allowed; lengths are {rule}integers >= {self.min_length}"
             )
         return length
+
+    def _length_ok(self, length: int) -> bool:
+        return True
 
     # -- sampling --------------------------------------------------------------------------
     def sample(
@@ -66,16 +112,22 @@ class Task(ABC):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
     ) -> Batch:
-        """Draw a batch. Deterministic for a given generator state; runs on the generator's device."""
-        if batch_size < 1:
-            raise ValueError(f"task {self.name!r}: batch_size={batch_size!r} must be >= 1")
+        """Draw a batch, deterministic for a given generator state.
+
+        Random numbers are drawn on the generator's device (torch requires it); the batch is
+        then moved to `device` if one is given. A CPU generator therefore gives the same batch
+        whichever device the batch is asked for.
+        """
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise self._error(f"batch_size={batch_size!r} must be an integer >= 1")
         length = self.check_length(length)
         if generator is None:
             generator = torch.Generator(device=device or "cpu")
-        dev = torch.device(device) if device is not None else generator.device
-        batch = self._sample(batch_size, length, generator, dev)
+        batch = self._sample(batch_size, length, generator, generator.device)
         if self.readout == "last":
             batch = Batch(batch.inputs, batch.targets, _last_true(batch.mask))
+        if device is not None and torch.device(device) != generator.device:
+            batch = batch.to(device)
         return batch
 
     @abstractmethod
@@ -98,9 +150,51 @@ class Task(ABC):
     def _reference(self, tokens: list[int]) -> list[int | None]:
         """Plain-Python labels under the native readout: the obviously-correct spec."""
 
-    def options(self) -> dict:
-        """The options this instance was built with (for configs and result rows)."""
-        return {"readout": self.readout}
+    # -- chance ----------------------------------------------------------------------------
+    @property
+    def chance(self) -> float:
+        """Best blind-guess accuracy at `chance_length` (or the next length the task can make).
+
+        For most tasks it does not depend on the length; where it does (majority, and slightly
+        cycle_navigation, count_mod, modular_arithmetic) use `chance_at(length)`.
+        """
+        length = max(self.chance_length, self.min_length)
+        while not self._length_ok(length):
+            length += 1
+        return self.chance_at(length)
+
+    def chance_at(self, length: int) -> float:
+        """Accuracy of the best blind guess at this length, pooled over scored positions."""
+        p, acc = self._chance_parts(length)
+        return float((p * acc).sum() / p.sum())
+
+    def position_chance(self, length: int) -> torch.Tensor:
+        """Best blind-guess accuracy at each position (float64 [T]; NaN where never scored)."""
+        p, acc = self._chance_parts(length)
+        return torch.where(p > 0, acc, torch.full_like(acc, float("nan")))
+
+    def _chance_parts(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(probability each position is scored under this readout, best-guess accuracy)."""
+        length = self.check_length(length)
+        if length not in self._chance_cache:
+            p = self._score_probability(length).to(torch.float64)
+            acc = self._position_accuracy(length).to(torch.float64)
+            if self.readout == "last":
+                last = int(torch.nonzero(p > 0).max())
+                if p[last] != 1:  # the last scored position would be random: not supported
+                    raise NotImplementedError(f"task {self.name!r}: last readout needs a fixed end")
+                p = torch.zeros_like(p)
+                p[last] = 1.0
+            self._chance_cache[length] = (p, acc)
+        return self._chance_cache[length]
+
+    def _score_probability(self, length: int) -> torch.Tensor:
+        """Probability that each position is scored under the native mask (default: all)."""
+        return torch.ones(length, dtype=torch.float64)
+
+    def _position_accuracy(self, length: int) -> torch.Tensor:
+        """Best blind-guess accuracy at each position (default: uniform targets)."""
+        return torch.full((length,), 1.0 / self.num_classes, dtype=torch.float64)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options().items())

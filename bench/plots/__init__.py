@@ -1,0 +1,77 @@
+"""Figures of a statebench run: each takes a DataFrame and returns a matplotlib Figure.
+
+Plot functions never load files or touch pyplot's global state; `bench.report` loads a run and
+calls them, and `save_figure` writes PNG + SVG. `FIGURES` maps the CLI's `--kind` names to the
+plot functions; `FIGURE_TABLES` says which table each one reads ("results" rows from
+`bench.store.load`, or "probes" from `bench.store.load_probes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bench.plots.accuracy import plot_accuracy_vs_length
+from bench.plots.critical_time import plot_critical_time
+from bench.plots.heatmap import plot_heatmap
+from bench.plots.output import figure_bytes, save_figure
+from bench.plots.scores import headline_score, select_best_config, summarize_headline
+from bench.plots.size import plot_size
+from bench.plots.style import arch_color, arch_marker
+from bench.plots.wallclock import plot_wallclock
+
+FIGURES: dict[str, Callable[..., Figure]] = {
+    "accuracy": plot_accuracy_vs_length,
+    "heatmap": plot_heatmap,
+    "critical_time": plot_critical_time,
+    "wallclock": plot_wallclock,
+    "size": plot_size,
+}
+FIGURE_TABLES: dict[str, str] = {"critical_time": "probes"}  # the others read "results"
+FIGURE_CAPTIONS: dict[str, str] = {
+    "accuracy": "Token accuracy vs eval length per task: mean over seeds with a 95% t-interval "
+    "band (no band with one seed); grey: training lengths; dashed: chance.",
+    "heatmap": "Headline score (mean scaled accuracy over eval lengths beyond the training "
+    "range) per arch x task: left/top mean over seeds ± 95% CI, right/bottom best of N seeds. "
+    "Hatched: failed cells, with their status.",
+    "critical_time": "Critical time t* per arch x task (log scale), one point per seed with a "
+    "bootstrap 95% interval; open markers with an arrow: censored (no drop up to the reached "
+    "length, so t* is a lower bound); dotted: max training length.",
+    "wallclock": "Training throughput per arch, and eval time vs eval length (log-log) with the "
+    "power-law exponent fitted by least squares in log space.",
+    "size": "Parameter count and state size (floats per sequence at the longest eval length).",
+}
+
+
+def make_figure(
+    kind: str, results: pd.DataFrame, probes: pd.DataFrame | None = None, **options
+) -> Figure:
+    """Build figure `kind` from whichever table it reads; ValueError names the known kinds."""
+    if kind not in FIGURES:
+        raise ValueError(f"unknown figure kind {kind!r}; choose one of: {', '.join(FIGURES)}")
+    table = probes if FIGURE_TABLES.get(kind) == "probes" else results
+    if table is None:
+        table = pd.DataFrame()
+    return FIGURES[kind](table, **options)
+
+
+__all__ = [
+    "FIGURES",
+    "FIGURE_CAPTIONS",
+    "FIGURE_TABLES",
+    "arch_color",
+    "arch_marker",
+    "figure_bytes",
+    "headline_score",
+    "make_figure",
+    "plot_accuracy_vs_length",
+    "plot_critical_time",
+    "plot_heatmap",
+    "plot_size",
+    "plot_wallclock",
+    "save_figure",
+    "select_best_config",
+    "summarize_headline",
+]

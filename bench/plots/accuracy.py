@@ -1,0 +1,184 @@
+"""Accuracy versus eval length: where each architecture stops tracking state.
+
+One panel per task, one line per arch (mean over seeds, 95% band), the training range shaded
+and chance dashed, so extrapolation beyond training is visible at a glance.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from bench.plots.scores import prepare, select_best_config
+from bench.plots.stats import mean_ci
+from bench.plots.style import (
+    FULL_WIDTH,
+    NEUTRAL_COLOR,
+    arch_color,
+    arch_marker,
+    arch_order,
+    format_length,
+    legend_columns,
+    log2_length_axis,
+    message_figure,
+    new_figure,
+    style,
+    task_order,
+)
+
+METRIC_LABELS = {
+    "accuracy": "token accuracy",
+    "scaled_accuracy": "scaled accuracy (0 = chance)",
+    "seq_accuracy": "sequence accuracy",
+}
+TRAIN_SHADE = "#E8E8E8"
+
+
+def seed_curve(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per eval length: mean over seeds with a 95% interval (lo == hi when one seed)."""
+    records = []
+    for length, group in rows.groupby("eval_len"):
+        ci = mean_ci(group[metric])
+        records.append({"eval_len": length, "mean": ci.mean, "lo": ci.lo, "hi": ci.hi, "n": ci.n})
+    return pd.DataFrame.from_records(records, columns=["eval_len", "mean", "lo", "hi", "n"])
+
+
+def _chance_level(rows: pd.DataFrame, metric: str) -> float:
+    if metric == "scaled_accuracy":
+        return 0.0
+    if metric == "accuracy" and np.isfinite(rows["chance"]).any():
+        return float(rows["chance"].median())
+    return math.nan  # sequence accuracy has no length-free chance level
+
+
+def _failure_note(all_rows: pd.DataFrame, task: str, plotted: set[str]) -> str:
+    """Why a line is missing or cut short: 'hawk: diverged', 'transformer: oom at 2k'."""
+    notes = []
+    for arch in arch_order(all_rows.loc[all_rows["task"] == task, "arch"]):
+        rows = all_rows[(all_rows["task"] == task) & (all_rows["arch"] == arch)]
+        failed = rows[rows["status"] != "ok"]
+        if arch not in plotted:
+            notes.append(f"{arch}: {'/'.join(sorted(set(failed['status']))) or 'no data'}")
+        elif not failed.empty:
+            lengths = sorted({v for v in failed["eval_len"] if v > 0})
+            where = f" at {', '.join(format_length(v) for v in lengths)}" if lengths else ""
+            notes.append(f"{arch}: {'/'.join(sorted(set(failed['status'])))}{where}")
+    return "\n".join(notes)
+
+
+def _draw_task(ax, rows: pd.DataFrame, metric: str, archs: list[str]) -> set[str]:
+    """Draw one task's panel; returns the archs that got a line."""
+    drawn = set()
+    for arch in archs:
+        arch_rows = rows[(rows["arch"] == arch) & np.isfinite(rows[metric])]
+        if arch_rows.empty:
+            continue
+        curve = seed_curve(arch_rows, metric)
+        color = arch_color(arch)
+        ax.plot(
+            curve["eval_len"],
+            curve["mean"],
+            color=color,
+            marker=arch_marker(arch),
+            label=arch,
+            zorder=3,
+        )
+        if curve["n"].max() > 1:
+            ax.fill_between(
+                curve["eval_len"],
+                curve["lo"],
+                curve["hi"],
+                color=color,
+                alpha=0.18,
+                linewidth=0,
+                zorder=2,
+            )
+        drawn.add(arch)
+    return drawn
+
+
+def plot_accuracy_vs_length(
+    df: pd.DataFrame, metric: str = "accuracy", ncols: int = 3, title: str | None = None
+) -> Figure:
+    """Accuracy vs eval length: a panel per task, a line per arch, mean over seeds with 95% band.
+
+    `metric` is a result column: "accuracy" (token), "scaled_accuracy" or "seq_accuracy". With
+    a sweep, each arch x task shows its best configuration (see `select_best_config`).
+    """
+    if metric not in METRIC_LABELS:
+        raise ValueError(f"metric must be one of {sorted(METRIC_LABELS)}, got {metric!r}")
+    all_rows = prepare(df)
+    rows = select_best_config(df)
+    rows = rows[(rows["status"] == "ok") & (rows["eval_len"] > 0)]
+    if rows.empty:
+        return message_figure("Accuracy vs length", "no successful results to plot")
+    tasks = task_order(all_rows["task"])
+    archs = arch_order(all_rows["arch"])
+    ncols = max(1, min(ncols, len(tasks)))
+    nrows = math.ceil(len(tasks) / ncols)
+    with style():
+        fig = new_figure(FULL_WIDTH if ncols > 1 else FULL_WIDTH / 2, 0.6 + 2.2 * nrows)
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+        drawn_any: set[str] = set()
+        for ax, task in zip(axes.flat, tasks, strict=False):
+            task_rows = rows[rows["task"] == task]
+            lo, hi = task_rows["train_len_min"].min(), task_rows["train_len_max"].max()
+            if np.isfinite(lo) and np.isfinite(hi):
+                ax.axvspan(max(lo, 1), hi, color=TRAIN_SHADE, linewidth=0, zorder=0)
+            chance = _chance_level(task_rows, metric)
+            if np.isfinite(chance):
+                ax.axhline(
+                    chance,
+                    color=NEUTRAL_COLOR,
+                    linestyle="--",
+                    linewidth=1,
+                    label="chance",
+                    zorder=1,
+                )
+            drawn = _draw_task(ax, task_rows, metric, archs)
+            drawn_any |= drawn
+            note = _failure_note(all_rows, task, drawn)
+            if note:
+                ax.text(
+                    0.02,
+                    0.03,
+                    note,
+                    transform=ax.transAxes,
+                    fontsize=7,
+                    color=NEUTRAL_COLOR,
+                    va="bottom",
+                    ha="left",
+                )
+            ax.set_title(task)
+            log2_length_axis(ax, "x")
+        # shared x and y: the eval grid (the train shading may start left of it) and one
+        # y range for all panels, below zero only if some value is
+        lengths = rows["eval_len"]
+        axes[0, 0].set_xlim(lengths.min() / 1.3, lengths.max() * 1.3)
+        axes[0, 0].set_ylim(min(-0.02, float(rows[metric].min()) - 0.02), 1.02)
+        for ax in axes[:, 0]:
+            ax.set_ylabel(METRIC_LABELS[metric])
+        for index, ax in enumerate(axes.flat):
+            if index >= len(tasks):
+                ax.set_visible(False)
+            elif index + ncols >= len(tasks):  # lowest panel of its column: label the x axis
+                ax.xaxis.set_tick_params(labelbottom=True)
+                ax.set_xlabel("eval length")
+        handles = [
+            Line2D([], [], color=arch_color(a), marker=arch_marker(a), label=a)
+            for a in archs
+            if a in drawn_any
+        ]
+        handles += [
+            Line2D([], [], color=NEUTRAL_COLOR, linestyle="--", linewidth=1, label="chance"),
+            Patch(color=TRAIN_SHADE, label="training lengths"),
+        ]
+        fig.legend(handles=handles, loc="outside upper center", ncols=legend_columns(len(handles)))
+        if title:
+            fig.suptitle(title)
+    return fig

@@ -1,0 +1,249 @@
+"""Critical time t*: the length where each architecture stops aggregating correctly.
+
+The signature measurement. Each seed's t* is a point with its bootstrap 95% interval; a
+censored probe (no drop up to the longest length measured) is the arch's marker, open, at the
+reached length with an arrow up and a "> L" label, since its t* is only a lower bound. The
+training length is marked per task so t* reads as "how far past training".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.transforms import blended_transform_factory
+
+from bench.plots.scores import prepare
+from bench.plots.style import (
+    FULL_WIDTH,
+    GRID_COLOR,
+    NEUTRAL_COLOR,
+    arch_color,
+    arch_marker,
+    arch_order,
+    format_length,
+    legend_columns,
+    log2_length_axis,
+    message_figure,
+    new_figure,
+    style,
+    task_order,
+)
+
+PROBE_NUMERIC = (
+    "t_star",
+    "t_star_lo",
+    "t_star_hi",
+    "max_len",
+    "reached_len",
+    "train_len_max",
+    "threshold",
+    "seed",
+)
+
+
+def prepare_probes(probes: pd.DataFrame, threshold_name: str | None = None) -> pd.DataFrame:
+    """Probe rows at one threshold, NA-safe; default threshold "half" when present."""
+    rows = prepare(probes)
+    for col in PROBE_NUMERIC:
+        values = pd.to_numeric(probes[col], errors="coerce") if col in probes else np.nan
+        rows[col] = pd.Series(values, index=rows.index).to_numpy(dtype=float, na_value=np.nan)
+    censored = probes["censored"] if "censored" in probes else pd.Series(False, index=rows.index)
+    rows["censored"] = censored.astype("boolean").fillna(False).to_numpy(bool)
+    names = rows["threshold_name"].astype(str) if "threshold_name" in probes else None
+    if names is not None and not rows.empty:
+        chosen = threshold_name or ("half" if (names == "half").any() else names.iloc[0])
+        rows = rows[names == chosen]
+        rows.attrs["threshold_name"] = chosen
+    return rows
+
+
+def probe_outcomes(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Masks (measured, censored) over prepared probe rows; rows in neither failed.
+
+    measured: status ok with a finite t*. censored: no drop seen up to reached_len, so t* is
+    only a lower bound; that holds for status ok (the whole grid was probed) and for status
+    skipped (a budget stopped the probe early, `stopped_by` says which).
+    """
+    status = rows["status"].to_numpy()
+    flagged = rows["censored"].to_numpy(bool) & np.isin(status, ["ok", "skipped"])
+    reached = rows["reached_len"].to_numpy()
+    bound = np.where(reached > 0, reached, rows["max_len"].to_numpy())  # NaN-safe: NaN > 0 is False
+    censored = flagged & (bound > 0)
+    measured = (status == "ok") & ~flagged & np.isfinite(rows["t_star"].to_numpy())
+    return measured, censored
+
+
+def _title(rows: pd.DataFrame) -> str:
+    name = rows.attrs.get("threshold_name")
+    if name == "half":
+        return "critical time t* (accuracy halfway between chance and perfect)"
+    return f"critical time t* (threshold {name})" if name else "critical time t*"
+
+
+def _slot_offsets(n: int, width: float = 0.8) -> np.ndarray:
+    """x offsets that spread n archs across one task's slot."""
+    return np.linspace(-width / 2, width / 2, n + 2)[1:-1] if n > 1 else np.zeros(1)
+
+
+def _draw_group(ax, x: float, rows: pd.DataFrame, arch: str, spread: float) -> list[float]:
+    """One arch x task: seeds side by side; returns the y values that the axis must show."""
+    color, marker = arch_color(arch), arch_marker(arch)
+    xs = x + (np.linspace(-spread, spread, len(rows)) if len(rows) > 1 else np.zeros(1))
+    measured, censored = probe_outcomes(rows)
+    shown: list[float] = []
+    if measured.any():
+        t = rows["t_star"].to_numpy()[measured]
+        lo = np.fmin(rows["t_star_lo"].to_numpy()[measured], t)  # fmin: a NaN bound -> t
+        # hi NaN: the interval is unbounded within what was measured, so it reaches reached_len
+        hi = rows["t_star_hi"].to_numpy()[measured]
+        hi = np.fmax(np.where(np.isfinite(hi), hi, rows["reached_len"].to_numpy()[measured]), t)
+        ax.errorbar(
+            xs[measured],
+            t,
+            yerr=np.vstack([t - lo, hi - t]),
+            fmt=marker,
+            color=color,
+            markersize=4.5,
+            capsize=1.5,
+            elinewidth=0.9,
+            label=arch,
+            gid=f"tstar:{arch}",
+        )
+        shown += [float(lo.min()), float(hi.max())]
+    if censored.any():
+        # a lower bound: the arch's marker, open, at the reached length, with an arrow up
+        reached = rows["reached_len"].to_numpy()[censored]
+        reached = np.where(reached > 0, reached, rows["max_len"].to_numpy()[censored])
+        ax.plot(
+            xs[censored],
+            reached,
+            linestyle="none",
+            marker=marker,
+            markersize=4.5,
+            markerfacecolor="white",
+            markeredgecolor=color,
+            markeredgewidth=1.2,
+            label=f"_censored:{arch}",
+            gid=f"censored:{arch}",
+        )
+        top = float(np.nanmax(reached))
+        ax.annotate(
+            "",
+            xy=(x, top * 2.0),
+            xytext=(x, top * 1.15),
+            arrowprops={"arrowstyle": "-|>", "color": color, "linewidth": 1.2, "mutation_scale": 7},
+        )
+        # why a budget stopped it early (time, memory), under the bound's label
+        stopped = rows["stopped_by"].to_numpy()[censored] if "stopped_by" in rows else []
+        why = "/".join(sorted({str(s).replace("_budget", "") for s in stopped if s}))
+        ax.annotate(
+            f">{format_length(top)}" + (f"\n{why}" if why else ""),
+            (x, top * 2.0),
+            xytext=(0, 1),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=6.5,
+            color=color,
+            linespacing=1.0,
+        )
+        shown += [float(np.nanmin(reached)), top * 3.0]
+    failed = ~(measured | censored)
+    if failed.any():
+        status = "/".join(sorted(set(rows["status"].to_numpy()[failed])))
+        ax.text(
+            x,
+            0.02,
+            status,
+            transform=blended_transform_factory(ax.transData, ax.transAxes),
+            rotation=90,
+            ha="center",
+            va="bottom",
+            fontsize=6.5,
+            color=NEUTRAL_COLOR,
+            gid=f"status:{arch}",
+        )
+    return shown
+
+
+def _y_limits(values: list[float], room_below: bool) -> tuple[float, float]:
+    """Log-axis limits around the values; with room at the bottom for status labels."""
+    lo, hi = max(min(values), 1.0), max(values)
+    if not room_below:
+        return lo / 1.6, hi * 1.3
+    # put the lowest value ~25% up the axis: log(lo/b) = 0.25 * log(hi/b)
+    bottom = 10 ** ((np.log10(lo) - 0.25 * np.log10(hi)) / 0.75)
+    return min(bottom, lo / 1.6), hi * 1.3
+
+
+def plot_critical_time(probes: pd.DataFrame, threshold_name: str | None = None) -> Figure:
+    """t* per arch x task (log y) from the probe table; censored probes drawn as lower bounds."""
+    if probes is None or probes.empty:
+        return message_figure(
+            "Critical time t*", "no probe results in this run\n(t* is measured by the probe step)"
+        )
+    rows = prepare_probes(probes, threshold_name)
+    if rows.empty:
+        return message_figure("Critical time t*", f"no probe results at threshold {threshold_name}")
+    tasks, archs = task_order(rows["task"]), arch_order(rows["arch"])
+    offsets = _slot_offsets(len(archs))
+    spread = 0.25 * (0.8 / (len(archs) + 1))  # seeds within an arch's share of the slot
+    with style():
+        width = min(FULL_WIDTH, 2.4 + 0.35 * len(tasks) * (len(archs) + 1))
+        fig = new_figure(width, 3.4)
+        ax = fig.add_subplot()
+        shown: list[float] = []
+        for i, task in enumerate(tasks):
+            task_rows = rows[rows["task"] == task]
+            train = task_rows["train_len_max"].max()
+            if np.isfinite(train) and train > 0:
+                ax.hlines(
+                    train,
+                    i - 0.45,
+                    i + 0.45,
+                    color=NEUTRAL_COLOR,
+                    linestyle=":",
+                    linewidth=1.2,
+                    zorder=1,
+                )
+                shown.append(float(train))
+            for offset, arch in zip(offsets, archs, strict=True):
+                group = task_rows[task_rows["arch"] == arch]
+                if not group.empty:
+                    shown += _draw_group(ax, i + offset, group, arch, spread)
+        for i in range(1, len(tasks)):  # faint separators between task slots
+            ax.axvline(i - 0.5, color=GRID_COLOR, linewidth=0.8)
+        ax.set_xticks(range(len(tasks)), tasks, rotation=20 if len(tasks) > 4 else 0)
+        ax.set_xlim(-0.5, len(tasks) - 0.5)
+        ax.grid(False, axis="x")
+        log2_length_axis(ax, "y")
+        if shown:
+            ax.set_ylim(*_y_limits(shown, room_below=bool((rows["status"] != "ok").any())))
+        ax.set_ylabel("t* (tokens)")
+        ax.set_title(_title(rows))
+        present = set(rows["arch"])
+        handles = [
+            Line2D([], [], color=arch_color(a), marker=arch_marker(a), linestyle="none", label=a)
+            for a in archs
+            if a in present
+        ]
+        handles += [
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="$\\uparrow$",
+                markersize=8,
+                color=NEUTRAL_COLOR,
+                label="censored: t* > reached length",
+            ),
+            Line2D([], [], color=NEUTRAL_COLOR, linestyle=":", label="max training length"),
+        ]
+        fig.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncols=legend_columns(len(handles), 6 if width > 5 else 3),
+        )
+    return fig

@@ -1,0 +1,55 @@
+"""Writing figures: PNG for reading and embedding, SVG for papers; deterministic bytes."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("png", "svg")
+DPI = 200
+# No timestamps or software versions in the files: same data -> same bytes, clean diffs.
+_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "Producer": None, "Creator": None},
+}
+
+
+def _save(fig: Figure, target, fmt: str) -> None:
+    fig.savefig(
+        target,
+        format=fmt,
+        dpi=DPI,
+        bbox_inches="tight",
+        pad_inches=0.05,
+        metadata=_METADATA.get(fmt),
+        facecolor="white",
+    )
+
+
+def save_figure(fig: Figure, path_without_ext, formats=None) -> list[Path]:
+    """Write `fig` as <path>.png and <path>.svg (or the given formats); returns the paths.
+
+    The extension is appended, not substituted, so names with dots ("acc.v2") survive.
+    """
+    base = Path(path_without_ext)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats or FORMATS:
+        path = base.with_name(f"{base.name}.{fmt}")
+        _save(fig, path, fmt)
+        log.info("wrote %s", path)
+        written.append(path)
+    return written
+
+
+def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
+    """The figure encoded in memory, for embedding in a self-contained report."""
+    buffer = io.BytesIO()
+    _save(fig, buffer, fmt)
+    return buffer.getvalue()

@@ -1,0 +1,246 @@
+"""From result rows to the numbers every figure and the report agree on.
+
+The one headline number of a cell is defined here (`headline_score`), and so is how seeds are
+summarized (mean with a 95% t-interval, and best-of-N) and how a sweep's configuration is picked.
+Figures and the report call these functions rather than recomputing, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from bench.plots.stats import mean_ci
+from bench.plots.style import arch_order, task_order
+
+log = logging.getLogger(__name__)
+
+STRING_COLUMNS = ("arch", "task", "status", "error", "kernel", "device", "cell", "stopped_by")
+NUMERIC_COLUMNS = (
+    "seed",
+    "lr",
+    "d_model",
+    "n_layers",
+    "params",
+    "state_size",
+    "train_len_min",
+    "train_len_max",
+    "eval_len",
+    "n_eval",
+    "accuracy",
+    "seq_accuracy",
+    "scaled_accuracy",
+    "chance",
+    "loss",
+    "train_steps",
+    "train_seconds",
+    "eval_seconds",
+    "tokens_per_second",
+    "peak_memory_bytes",
+)
+HEADLINE_DEFINITION = (
+    "Headline score: per cell (arch x task x seed), the mean scaled accuracy "
+    "((accuracy - chance) / (1 - chance); 0 = chance, 1 = perfect) over the eval lengths "
+    "beyond the training range (eval_len > train_len_max), each length weighted equally."
+)
+# Columns that make two cells of one arch x task differ other than by seed (a sweep).
+CONFIG_COLUMNS = ("lr", "d_model", "n_layers", "arch_options", "task_options")
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Plain Python strings, '' for missing: groupby and comparisons stay NA-free."""
+    return series.map(
+        lambda v: "" if v is None or (isinstance(v, float) and v != v) or v is pd.NA else str(v)
+    ).astype(object)
+
+
+def prepare(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy with NA-safe text columns and float numeric columns, whatever dtypes came in.
+
+    Failed cells carry NaN metrics and a NaN or -1 eval_len; the readers below must not trip on
+    nullable integers, pyarrow strings or missing columns, so everything is normalized once here.
+    """
+    out = df.copy()
+    for col in STRING_COLUMNS:
+        out[col] = _text(out[col]) if col in out else ""
+    if "status" not in df:
+        out["status"] = "ok"
+    out.loc[out["status"] == "", "status"] = "error"
+    for col in NUMERIC_COLUMNS:
+        values = pd.to_numeric(out[col], errors="coerce") if col in out else np.nan
+        out[col] = pd.Series(values, index=out.index).to_numpy(dtype=float, na_value=np.nan)
+    for col in ("arch_options", "task_options"):
+        out[col] = _text(out[col]) if col in out else ""
+    return out
+
+
+def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows that hold a measurement: status ok and a positive eval length."""
+    rows = prepare(df)
+    keep = (rows["status"] == "ok") & np.isfinite(rows["eval_len"]) & (rows["eval_len"] > 0)
+    return rows[keep]
+
+
+def cell_columns(df: pd.DataFrame) -> list[str]:
+    """What identifies one trained model: arch, task, seed and the config (and the cell hash)."""
+    cols = ["arch", "task", "seed", *CONFIG_COLUMNS]
+    if "cell" in df and (df["cell"] != "").all():
+        cols.append("cell")
+    return cols
+
+
+def headline_score(df: pd.DataFrame) -> pd.DataFrame:
+    """The headline score of each cell: mean scaled accuracy over eval lengths beyond training.
+
+    Definition: for one cell (one arch x task x seed x config), the mean of `scaled_accuracy`
+    (0 = chance, 1 = perfect) over its ok rows with `eval_len > train_len_max`. It measures what
+    this benchmark is about (tracking state past the lengths seen in training) on a scale that
+    is comparable across tasks with different chance levels. Every eval length beyond the train
+    range weighs the same, so a model that holds up to 2x and then collapses scores below one
+    that holds everywhere. A cell with no ok row beyond training range scores NaN, with the
+    status of its failure ("diverged", "oom", ...) or "ok" if it simply was not evaluated there.
+
+    Returns one row per cell: arch, task, seed, the config columns, score, n_lengths, status,
+    error, params. failed_lengths counts the non-ok rows of a cell that still scored (say an
+    oom at the longest length): its score averages only the lengths that ran, so summaries
+    flag it (`partial`) instead of hiding it.
+    """
+    rows = prepare(df)
+    if rows.empty:
+        return pd.DataFrame(
+            columns=[
+                *cell_columns(rows),
+                *("score", "n_lengths", "failed_lengths", "status", "error", "params"),
+            ]
+        )
+    keys = cell_columns(rows)
+    beyond = (
+        (rows["status"] == "ok")
+        & (rows["eval_len"] > rows["train_len_max"])
+        & np.isfinite(rows["scaled_accuracy"])
+    )
+    rows = rows.assign(_beyond=beyond, _score=rows["scaled_accuracy"].where(beyond))
+    records = []
+    for key, cell in rows.groupby(keys, dropna=False, sort=False):
+        failed = cell[cell["status"] != "ok"]
+        n = int(cell["_beyond"].sum())
+        records.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "score": float(cell["_score"].mean()) if n else np.nan,
+                "n_lengths": n,
+                "failed_lengths": len(failed) if n else 0,
+                "status": "ok" if n or failed.empty else str(failed["status"].iloc[0]),
+                "error": next((e for e in failed["error"] if e), ""),
+                "params": float(cell["params"].median()),
+            }
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def _best_config_keys(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per arch x task, the config with the best mean headline score (ties: first seen)."""
+    config = list(CONFIG_COLUMNS)
+    means = (
+        scores.groupby(["arch", "task", *config], dropna=False, sort=False)["score"]
+        .mean()
+        .reset_index()
+    )
+    means["_rank"] = means["score"].fillna(-np.inf)
+    best = means.sort_values("_rank", ascending=False, kind="stable")
+    return best.drop_duplicates(["arch", "task"])[["arch", "task", *config]]
+
+
+def select_best_config(df: pd.DataFrame) -> pd.DataFrame:
+    """Keep, per arch x task, only the configuration (lr, width, depth, options) scoring best.
+
+    A sweep compares archs at their best setting; without this a figure would average tuned
+    and untuned runs together. When each arch x task has one configuration this is a no-op.
+    """
+    rows = prepare(df)
+    if rows.empty:
+        return rows
+    config = list(CONFIG_COLUMNS)
+    n_configs = rows.groupby(["arch", "task"])[config].nunique(dropna=False)
+    if (n_configs.max(axis=1) <= 1).all():
+        return rows
+    best = _best_config_keys(headline_score(rows))
+    log.info("sweep detected: keeping the best-scoring config for %d arch x task pairs", len(best))
+    # merge on the config values: NaN never equals NaN, so compare through a text key.
+    key = rows[["arch", "task", *config]].astype(str).agg("|".join, axis=1)
+    best_key = set(best.astype(str).agg("|".join, axis=1))
+    return rows[key.isin(best_key)]
+
+
+def state_size_at_longest(df: pd.DataFrame, by: list[str]) -> pd.Series:
+    """State size (floats per sequence) at the longest eval length, median over cells, per group.
+
+    Attention's KV cache grows with length, so only the longest length compares fairly.
+    """
+    rows = prepare(df)
+    rows = rows[np.isfinite(rows["state_size"]) & (rows["eval_len"] > 0)]
+    if rows.empty:
+        return pd.Series(dtype=float)
+    longest = rows.groupby(by)["eval_len"].transform("max")
+    return rows[rows["eval_len"] == longest].groupby(by)["state_size"].median()
+
+
+def summarize_headline(df: pd.DataFrame) -> pd.DataFrame:
+    """Per arch x task: headline score as mean with 95% CI over seeds, and as best-of-N.
+
+    Columns: arch, task, mean, lo, hi, best, n_seeds (ok scores), n_cells, n_failed, partial
+    (scored cells with some failed eval lengths), status ("ok" when at least one seed scored,
+    else the commonest failure), error, params (median over cells) and state_size (at the
+    longest eval length). Rows come sorted by arch then task in the canonical order.
+    """
+    rows = select_best_config(df)
+    scores = headline_score(rows)
+    columns = [
+        "arch",
+        "task",
+        "mean",
+        "lo",
+        "hi",
+        "best",
+        "n_seeds",
+        "n_cells",
+        "n_failed",
+        "partial",
+        "status",
+        "error",
+        "params",
+        "state_size",
+    ]
+    if scores.empty:
+        return pd.DataFrame(columns=columns)
+    state = state_size_at_longest(rows, ["arch", "task"])
+    records = []
+    for (arch, task), group in scores.groupby(["arch", "task"], sort=False):
+        ci = mean_ci(group["score"])
+        failed = group[group["status"] != "ok"]
+        statuses = failed["status"].value_counts()
+        records.append(
+            {
+                "arch": arch,
+                "task": task,
+                "mean": ci.mean,
+                "lo": ci.lo,
+                "hi": ci.hi,
+                "best": float(group["score"].max()) if ci.n else np.nan,
+                "n_seeds": ci.n,
+                "n_cells": len(group),
+                "n_failed": len(failed),
+                "partial": int((group["failed_lengths"] > 0).sum()),
+                "status": "ok" if ci.n or statuses.empty else str(statuses.index[0]),
+                "error": next((e for e in failed["error"] if e), ""),
+                "params": float(group["params"].median()),
+                "state_size": float(state.get((arch, task), np.nan)),
+            }
+        )
+    out = pd.DataFrame.from_records(records, columns=columns)
+    arch_rank = {a: i for i, a in enumerate(arch_order(out["arch"]))}
+    task_rank = {t: i for i, t in enumerate(task_order(out["task"]))}
+    out = out.assign(_a=out["arch"].map(arch_rank), _t=out["task"].map(task_rank))
+    return out.sort_values(["_a", "_t"]).drop(columns=["_a", "_t"]).reset_index(drop=True)

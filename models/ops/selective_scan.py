@@ -1,0 +1,451 @@
+"""Mamba's selective scan: a pure-PyTorch reference beside mamba_ssm's fused kernel.
+
+`selective_scan_ref` has the signature and semantics of `mamba_ssm`'s `selective_scan_fn`
+(u, delta [B, D, L]; A [D, N]; B, C [B, N, L], [B, G, N, L] or time-invariant [D, N]), plus:
+
+- `eigen`: "[0,1]" is Mamba's transition exp(delta*A); "[-1,1]" is 2*exp(delta*A) - 1, the
+  negative-eigenvalue variant of Grazzi et al. 2025, which lets a diagonal SSM flip signs and so
+  track parity. The fused kernel has no such mode, so "[-1,1]" always runs the reference.
+- `h0` [B, D, N]: the state to start from, so `step` can run a whole chunk in parallel. The fused
+  kernel cannot start from a state either, so `h0` also selects the reference.
+
+Precision: the scan runs in fp32 whatever the input dtype (fp64 for fp64 inputs, so tests can be
+tight), as mamba_ssm's kernel and reference do: the state is a product of up to L decays, and
+bf16's 8 mantissa bits would drift over the long evaluation lengths this benchmark is about. The
+output is cast back to u's dtype; the last state stays fp32.
+
+Speed and memory on CPU: the reference works through time in segments of ~SEGMENT_ELEMENTS
+state floats, carrying the state between them, and within a segment runs a blocked scan
+(`_blocked_scan`: O(sqrt S) torch ops for S steps, each over all chunks at once; never one op
+per time step). Its hand-written backward recomputes each segment's states from the segment's
+start, as mamba_ssm's kernel does, so no [B, L, D, N] tensor is ever built: a forward at
+L=32768 (d_model 64, batch 1) peaks at +222 MB where materializing the states took +686 MB.
+`chunked_linear_scan` is the same blocked scan behind `models.ops.scan.linear_scan`'s API; on
+CPU it beats the log-depth scan, whose log2(L) full passes cost more than one blocked sweep
+(forward+backward at [2, 1024, 2048]: ~35-60 ms against 374 ms).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.autograd.function import once_differentiable
+from torch.nn import functional as F
+
+try:  # optional fused kernel; its absence (or a broken build) is never an error
+    from mamba_ssm.ops.selective_scan_interface import selective_scan_fn as _fused_selective_scan
+except Exception:  # noqa: BLE001  an ABI mismatch raises more than ImportError
+    _fused_selective_scan = None
+
+EIGEN_MODES = ("[0,1]", "[-1,1]")
+# The scan works through time in segments of about this many state floats over the batch (2 MiB
+# in fp32, about a core's L2; 2^19 measured best or tied among 2^18..2^22 at batch 2 and 8 on a
+# 2 MiB-L2 Xeon), and never fewer than MIN_SEGMENT steps, which keeps the Python overhead per
+# segment small next to its work.
+SEGMENT_ELEMENTS = 1 << 19
+MIN_SEGMENT = 32
+
+
+def check_eigen(eigen: str) -> None:
+    if eigen not in EIGEN_MODES:
+        raise ValueError(f"eigen={eigen!r} is not one of {EIGEN_MODES}")
+
+
+def fused_available(device: torch.device, eigen: str = "[0,1]") -> bool:
+    """True when `selective_scan` would run mamba_ssm's fused kernel on `device` (no h0)."""
+    check_eigen(eigen)
+    return (
+        _fused_selective_scan is not None
+        and torch.device(device).type == "cuda"
+        and eigen == "[0,1]"
+    )
+
+
+def transition(delta: torch.Tensor, A: torch.Tensor, eigen: str = "[0,1]") -> torch.Tensor:
+    """The state's decay per step: exp(delta*A) in [0, 1], or 2*exp(delta*A) - 1 in [-1, 1].
+
+    delta*A <= 0 (delta > 0, A < 0), so both stay in range; "[-1,1]" maps a long step (delta*A
+    -> -inf) to -1, a sign flip, and a zero step to 1, keeping the state.
+    """
+    check_eigen(eigen)
+    decay = torch.exp(delta * A)
+    return decay if eigen == "[0,1]" else 2 * decay - 1
+
+
+# --- the chunked linear scan -----------------------------------------------------------------
+
+
+def default_chunk(length: int) -> int:
+    """About sqrt(L/3): the two passes make 3 ops per in-chunk offset, the carry 1 per chunk."""
+    return max(1, min(length, round(math.sqrt(length / 3))))
+
+
+def _offsets(length: int, chunk: int, k: int, reverse: bool) -> tuple[int, int]:
+    """Positions at in-chunk offset k: (first time index, how many); they are every chunk-th.
+
+    Forward, chunks start at 0 and the last one is ragged; reverse, chunks end at length-1, the
+    first one is ragged, and offset k counts back from each chunk's end.
+    """
+    first = k if not reverse else (length - 1 - k) % chunk
+    count = (length - 1 - k) // chunk + 1
+    return first, count
+
+
+def _blocked_scan(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    h0: torch.Tensor | None,
+    chunk: int,
+    reverse: bool,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """h_t = a_t h_{t-1} + b_t along dim 1 (reverse: h_t = a_t h_{t+1} + b_t); a, b [B, L, F].
+
+    Time is cut into n chunks of `chunk` steps. Pass 1 sweeps the in-chunk offsets, all chunks at
+    once, into two [B, n, F] buffers: each chunk's decay product and its final state from zero.
+    A loop over chunks turns those into each chunk's incoming state, and pass 2 sweeps again from
+    those states, writing h. That is O(chunk + n) torch ops of [B, n, F] each, two reads of a and
+    b and one write of h, and no [B, L, F] temporaries. `out` may be b itself: pass 2 reads each
+    b_t just before it writes h_t in the same place.
+    """
+    batch, length, feat = b.shape
+    n = -(-length // chunk)
+    local = b.new_zeros(batch, n, feat)  # each chunk's final state, started from zero
+    decay = b.new_ones(batch, n, feat)  # each chunk's product of a
+    sel = (lambda c: slice(0, c)) if not reverse else (lambda c: slice(n - c, n))
+    for k in range(chunk):
+        first, count = _offsets(length, chunk, k, reverse)
+        ak, bk = a[:, first::chunk], b[:, first::chunk]
+        part = local[:, sel(count)]
+        torch.addcmul(bk, ak, part, out=part)
+        decay[:, sel(count)].mul_(ak)
+    incoming = torch.empty_like(local)
+    order = range(n) if not reverse else range(n - 1, -1, -1)
+    state = h0 if h0 is not None else b.new_zeros(batch, feat)
+    for i in order:
+        incoming[:, i] = state
+        state = torch.addcmul(local[:, i], decay[:, i], state)
+    h = torch.empty_like(b) if out is None else out
+    for k in range(chunk):
+        first, count = _offsets(length, chunk, k, reverse)
+        if k == 0:
+            prev = incoming
+        else:  # the neighbour one step back in time (forward) or ahead (reverse)
+            first_prev, count_prev = _offsets(length, chunk, k - 1, reverse)
+            prev = h[:, first_prev::chunk]
+            prev = prev[:, :count] if not reverse else prev[:, count_prev - count :]
+        torch.addcmul(b[:, first::chunk], a[:, first::chunk], prev, out=h[:, first::chunk])
+    return h
+
+
+class _ChunkedScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b, h0, chunk):
+        h = _blocked_scan(a, b, h0, chunk, reverse=False)
+        ctx.chunk = chunk
+        ctx.save_for_backward(a, h, h0)
+        return h
+
+    @staticmethod
+    def backward(ctx, grad_h):
+        a, h, h0 = ctx.saved_tensors
+        # Adjoint g_t = grad_h_t + a_{t+1} g_{t+1}: the same scan backwards with a shifted by one.
+        a_next = torch.empty_like(a)
+        a_next[:, :-1] = a[:, 1:]
+        a_next[:, -1] = 0
+        g = _blocked_scan(a_next, grad_h.contiguous(), None, ctx.chunk, reverse=True)
+        grad_a = torch.empty_like(g)
+        torch.mul(g[:, 1:], h[:, :-1], out=grad_a[:, 1:])
+        if h0 is not None:
+            torch.mul(g[:, 0], h0, out=grad_a[:, 0])
+        else:
+            grad_a[:, 0] = 0
+        grad_h0 = a[:, 0] * g[:, 0] if h0 is not None else None
+        return grad_a, g, grad_h0, None
+
+
+def chunked_linear_scan(
+    a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, chunk: int | None = None
+) -> torch.Tensor:
+    """`models.ops.scan.linear_scan` (same API and result) as a chunked scan, faster on CPU.
+
+    a, b: [B, T, ...]; h0: [B, ...]. The Python loop runs O(sqrt(T)) times, never T times; the
+    backward is the adjoint scan, so autograd keeps only a and h.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"chunked_linear_scan: a {tuple(a.shape)} and b {tuple(b.shape)} differ")
+    if h0 is not None and h0.shape != a.shape[:1] + a.shape[2:]:
+        raise ValueError(
+            f"chunked_linear_scan: h0 {tuple(h0.shape)} does not match a {tuple(a.shape)}"
+        )
+    batch, length = a.shape[:2]
+    if length == 0:
+        return b.clone()
+    chunk = default_chunk(length) if chunk is None else max(1, min(chunk, length))
+    flat = (batch, length, -1)
+    h = _ChunkedScan.apply(
+        a.reshape(flat).contiguous(),
+        b.reshape(flat).contiguous(),
+        None if h0 is None else h0.reshape(batch, -1).contiguous(),
+        chunk,
+    )
+    return h.view(a.shape)
+
+
+# --- the selective scan ----------------------------------------------------------------------
+
+
+def _outer(v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """v [B, L, G, H] times w [B|1, L|1, G, 1, N] -> [B, L, G, H, N], contiguous."""
+    return (v.unsqueeze(-1) * w).contiguous()  # a transposed w would otherwise set the layout
+
+
+def _dot_n(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """x [B, L, G, H, N] against w [B|1, L|1, G, 1, N] over N -> [B, L, G, H]."""
+    if w.shape[:2] == x.shape[:2]:  # einsum's batched mat-vec: ~2x a multiply-and-sum on CPU
+        return torch.einsum("blghn,blgn->blgh", x, w.squeeze(-2))
+    return (x * w).sum(-1)
+
+
+def _dot_h(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """v [B, L, G, H] against x [B, L, G, H, N] over H -> [B, L, G, 1, N]."""
+    return torch.matmul(v.unsqueeze(-2), x)
+
+
+def _segments(length: int, state_numel: int) -> list[tuple[int, int]]:
+    """Time ranges of about SEGMENT_ELEMENTS state floats each (at least MIN_SEGMENT steps)."""
+    step = max(MIN_SEGMENT, SEGMENT_ELEMENTS // max(1, state_numel))
+    return [(t, min(t + step, length)) for t in range(0, length, step)]
+
+
+def _at(x: torch.Tensor, t0: int, t1: int) -> torch.Tensor:
+    """x's time range [t0, t1) (dim 1), or x itself when it is constant in time (size 1)."""
+    return x if x.shape[1] == 1 else x[:, t0:t1]
+
+
+class _SelectiveScanCore(torch.autograd.Function):
+    """y_t = C_t . h_t and h_{L-1}, for h_t = a_t h_{t-1} + delta_t u_t B_t, a_t = transition.
+
+    Shapes (time-major, channels split into G groups of H that share B and C): delta, u
+    [B, L, G, H]; A [G, H, N]; B, C [B|1, L|1, G, 1, N]; h0 [B, G, H, N] or None.
+
+    Time is processed in segments of ~SEGMENT_ELEMENTS state floats, carrying h between them,
+    so no [B, L, D, N] tensor ever exists: memory is O(B L D + B D N per segment), which is what
+    lets long evaluation lengths run, and each segment's temporaries stay in cache. Like
+    mamba_ssm's kernel, the backward keeps only the state at each segment start and recomputes
+    the segment's states from it. Autograd through the same ops would keep a, the drive and h
+    over all of L, and run broadcasting backward multiplies that are slow on CPU.
+    """
+
+    @staticmethod
+    def forward(ctx, delta, u, A, B, C, h0, eigen):
+        batch, length, groups, heads = delta.shape
+        A = A.contiguous()  # its layout (and delta's) sets that of the [B, L, G, H, N] products
+        du = delta * u
+        y = delta.new_empty(delta.shape)
+        state = h0 if h0 is not None else delta.new_zeros(batch, groups, heads, A.shape[-1])
+        starts = []
+        for t0, t1 in _segments(length, state.numel()):
+            starts.append(state)
+            a = _transition_(torch.mul(delta[:, t0:t1].unsqueeze(-1), A), eigen)
+            h = _scan_segment(a, _outer(du[:, t0:t1], _at(B, t0, t1)), state, reverse=False)
+            y[:, t0:t1] = _dot_n(h, _at(C, t0, t1))
+            state = h[:, -1].clone()
+        ctx.eigen = eigen
+        ctx.save_for_backward(delta, u, A, B, C, h0, torch.stack(starts))
+        return y, state
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y, grad_last):
+        delta, u, A, B, C, h0, starts = ctx.saved_tensors
+        length = delta.shape[1]
+        eigen, du = ctx.eigen, delta * u
+        grad_delta, grad_u = torch.empty_like(delta), torch.empty_like(u)
+        grad_A = torch.zeros_like(A)
+        grad_B = torch.zeros_like(B) if ctx.needs_input_grad[3] else None
+        grad_C = torch.zeros_like(C) if ctx.needs_input_grad[4] else None
+        # dL/dh at the end of the segment from everything after it: grad_last, then a_t1 g_t1.
+        carry = grad_last
+        segments = _segments(length, starts[0].numel())
+        for i, (t0, t1) in reversed(list(enumerate(segments))):
+            # a_t for t0 <= t <= t1, in one buffer: [:-1] rebuilds the states, [1:] (a_{t+1})
+            # drives the adjoint. a_L does not exist: 0, nothing flows back from past the end.
+            t_end = min(t1 + 1, length)
+            a_ext = delta.new_empty((delta.shape[0], t1 - t0 + 1, *A.shape))
+            torch.mul(delta[:, t0:t_end].unsqueeze(-1), A, out=a_ext[:, : t_end - t0])
+            _transition_(a_ext[:, : t_end - t0], eigen)
+            if t_end == t1:
+                a_ext[:, -1] = 0
+            a, a_next = a_ext[:, :-1], a_ext[:, 1:]
+            B_i, C_i, gy = _at(B, t0, t1), _at(C, t0, t1), grad_y[:, t0:t1]
+            h = _scan_segment(a, _outer(du[:, t0:t1], B_i), starts[i], reverse=False)
+
+            grad_h = _outer(gy, C_i)
+            if carry is not None:
+                grad_h[:, -1] += carry
+            g = _scan_segment(a_next, grad_h, None, reverse=True)  # dL/d(drive_t)
+            if grad_C is not None:
+                _accumulate(grad_C, t0, t1, _dot_h(gy, h))
+            grad_du = _dot_n(g, B_i)
+            if grad_B is not None:
+                _accumulate(grad_B, t0, t1, _dot_h(du[:, t0:t1], g))
+            carry = a[:, 0] * g[:, 0]  # dL/dh_{t0-1} through h_t0
+
+            # g becomes dL/dx_t for x_t = delta_t A: times h_{t-1} (so dL/da_t), times da/dx,
+            # which is exp(x) = a for "[0,1]" and 2 exp(x) = a + 1 for "[-1,1]".
+            g[:, 1:].mul_(h[:, :-1])
+            g[:, 0].mul_(starts[i])
+            g.mul_(a if eigen == "[0,1]" else a.add_(1))
+            grad_A += (g * delta[:, t0:t1].unsqueeze(-1)).sum((0, 1))
+            ones = A.new_ones(A.shape[-1])
+            grad_x = torch.mv(g.mul_(A).view(-1, A.shape[-1]), ones).view(grad_du.shape)
+            grad_delta[:, t0:t1] = grad_x + grad_du * u[:, t0:t1]
+            grad_u[:, t0:t1] = grad_du * delta[:, t0:t1]
+        grad_h0 = carry if h0 is not None else None
+        return grad_delta, grad_u, grad_A, grad_B, grad_C, grad_h0, None
+
+
+def _scan_segment(a, drive, h0, reverse: bool) -> torch.Tensor:
+    """The blocked scan over [B, S, G, H, N] tensors, written over `drive` (which it consumes)."""
+    batch, length = drive.shape[:2]
+    flat = (batch, length, -1)
+    h0 = None if h0 is None else h0.reshape(batch, -1)
+    chunk = default_chunk(length)
+    out = drive.view(flat)
+    return _blocked_scan(a.reshape(flat), out, h0, chunk, reverse, out=out).view(drive.shape)
+
+
+def _accumulate(total: torch.Tensor, t0: int, t1: int, part: torch.Tensor) -> None:
+    """Add a segment's gradient for B or C: into its time range, or summed if B/C is constant."""
+    if total.shape[1] == 1:
+        total += part.sum_to_size(total.shape)
+    else:
+        total[:, t0:t1] += part.sum_to_size(total[:, t0:t1].shape)
+
+
+def _transition_(x: torch.Tensor, eigen: str) -> torch.Tensor:
+    """`transition` in place on x = delta * A (saves a [B, L, D, N] temporary)."""
+    x.exp_()
+    return x if eigen == "[0,1]" else x.mul_(2).sub_(1)
+
+
+def _time_major_bc(x: torch.Tensor, dim: int, name: str, wide: torch.dtype) -> torch.Tensor:
+    """B or C as [B|1, L|1, G, 1, N], to broadcast against the state as [B, L, G, D/G, N]."""
+    if x.is_complex():
+        raise ValueError(f"selective_scan_ref: complex {name} is not supported")
+    if x.dim() == 2:  # time-invariant [D, N]
+        return x.to(wide)[None, None, :, None, :]
+    if x.dim() == 3:  # [B, N, L]: one group
+        return x.to(wide).transpose(1, 2)[:, :, None, None, :]
+    if x.dim() == 4 and dim % x.shape[1] == 0:  # [B, G, N, L]
+        return x.to(wide).permute(0, 3, 1, 2)[:, :, :, None, :]
+    raise ValueError(
+        f"selective_scan_ref: {name} has shape {tuple(x.shape)}; expected [D, N], [B, N, L] or "
+        f"[B, G, N, L] with G dividing D={dim}"
+    )
+
+
+def selective_scan_ref(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    *,
+    eigen: str = "[0,1]",
+    return_last_state: bool = False,
+    h0: torch.Tensor | None = None,
+):
+    """out = (C_t . h_t + D u_t) * silu(z_t), h_t = a_t h_{t-1} + delta_t B_t u_t, h_{-1} = h0.
+
+    a_t = exp(delta_t A) for eigen "[0,1]", 2 exp(delta_t A) - 1 for "[-1,1]". Returns out
+    [B, D, L] in u's dtype, and with `return_last_state` also h_{L-1} [B, D, N] in fp32 (fp64
+    for fp64 inputs; unlike mamba_ssm's, it carries gradients). The keywords after
+    delta_softplus are keyword-only, so a call written for mamba_ssm's positional order cannot
+    bind them silently wrong.
+    """
+    check_eigen(eigen)
+    if A.is_complex():
+        raise ValueError("selective_scan_ref: complex A is not supported")
+    dtype_in = u.dtype
+    batch, dim, length = u.shape
+    wide = torch.promote_types(u.dtype, torch.float32)  # fp32, or fp64 for fp64 inputs
+    Bv, Cv = _time_major_bc(B, dim, "B", wide), _time_major_bc(C, dim, "C", wide)
+    groups = max(Bv.shape[2], Cv.shape[2])
+    # Mixed groupings (e.g. B per group, C time-invariant per channel): spread the coarser one.
+    Bv, Cv = (
+        x if x.shape[2] in (1, groups) else x.repeat_interleave(groups // x.shape[2], dim=2)
+        for x in (Bv, Cv)
+    )
+    grouped = (batch, length, groups, dim // groups, A.shape[1])
+
+    u_t = u.to(wide).transpose(1, 2).contiguous()  # [B, L, D]: time-major, as the scan wants
+    delta = delta.to(wide)
+    if delta_bias is not None:
+        delta = delta + delta_bias.to(wide)[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    delta_t = delta.transpose(1, 2).contiguous()
+
+    y, last = _SelectiveScanCore.apply(
+        delta_t.reshape(grouped[:-1]),
+        u_t.reshape(grouped[:-1]),
+        A.to(wide).reshape(grouped[2:]),
+        Bv,
+        Cv,
+        None if h0 is None else h0.to(wide).reshape(batch, *grouped[2:]),
+        eigen,
+    )
+    y = y.reshape(batch, length, dim)
+    if D is not None:
+        y = y + u_t * D.to(wide)
+    out = y.transpose(1, 2)
+    if z is not None:
+        out = out * F.silu(z.to(wide))
+    out = out.to(dtype_in)
+    if not return_last_state:
+        return out
+    return out, last.view(batch, dim, -1)
+
+
+def selective_scan(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    *,
+    eigen: str = "[0,1]",
+    return_last_state: bool = False,
+    h0: torch.Tensor | None = None,
+):
+    """mamba_ssm's fused kernel when it imports, u is on CUDA, eigen is "[0,1]" and there is no
+    h0; `selective_scan_ref` otherwise. (The fused last state carries no gradient.)"""
+    if h0 is None and fused_available(u.device, eigen):
+        return _fused_selective_scan(
+            u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
+        )
+    return selective_scan_ref(
+        u,
+        delta,
+        A,
+        B,
+        C,
+        D,
+        z,
+        delta_bias,
+        delta_softplus,
+        eigen=eigen,
+        return_last_state=return_last_state,
+        h0=h0,
+    )

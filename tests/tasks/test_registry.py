@@ -1,0 +1,66 @@
+"""The registry lists the ten tasks, builds them by name and round-trips their options."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import torch
+from task_cases import valid_lengths
+
+import tasks
+
+EXPECTED = {
+    "parity",
+    "even_pairs",
+    "cycle_navigation",
+    "modular_arithmetic",
+    "count_mod",
+    "majority",
+    "modular_sum",
+    "permutation",
+    "flipflop",
+    "mqar",
+}
+
+
+def test_list_tasks_from_a_fresh_interpreter():
+    out = subprocess.run(
+        [sys.executable, "-c", "import tasks; print(tasks.list_tasks())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    listed = eval(out)  # a printed list of names
+    assert listed == sorted(EXPECTED)
+
+
+def test_options_round_trip(task):
+    """options() names every constructor option, and rebuilding from it gives the same task."""
+    opts = task.options()
+    assert set(opts) == set(tasks.task_option_names(task.name))
+    again = tasks.get_task(task.name, **opts)
+    assert again.options() == opts
+    length = valid_lengths(task, range(task.min_length + 8, task.min_length + 12))[0]
+    a = task.sample(4, length, torch.Generator().manual_seed(3))
+    b = again.sample(4, length, torch.Generator().manual_seed(3))
+    assert torch.equal(a.inputs, b.inputs) and torch.equal(a.mask, b.mask)
+
+
+def test_non_default_options_are_recorded():
+    t = tasks.get_task("mqar", n_keys=10, n_pairs=3, n_values=5, readout="last")
+    assert t.options() == {"n_keys": 10, "n_pairs": 3, "n_values": 5, "readout": "last"}
+    assert repr(t) == "MQAR(n_keys=10, n_pairs=3, n_values=5, readout='last')"
+
+
+def test_every_task_states_its_contract(task):
+    assert task.description and "\n" not in task.description
+    assert task.readout in ("all", "last")
+    assert task.vocab_size >= 2 and task.num_classes >= 2
+    assert isinstance(task.min_length, int) and task.min_length >= 1
+
+
+def test_default_readouts():
+    defaults = {n: tasks.get_task(n).readout for n in EXPECTED}
+    assert defaults.pop("modular_arithmetic") == "last"
+    assert set(defaults.values()) == {"all"}
