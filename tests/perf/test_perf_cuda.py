@@ -1,0 +1,149 @@
+"""CUDA benchmarks: fused kernels vs the reference paths per arch, tokens/s against the card's
+bf16 peak, and torch.compile with CUDA graphs for the small-model regime (where a step is a
+few hundred tiny launches). They skip on a CPU; on a GPU machine run
+
+    pytest tests/perf/test_perf_cuda.py --benchmark-only --benchmark-json=results/perf/cuda.json
+
+The reference runs hide the fused imports (REFERENCE_PATCHES: the same module attributes each
+op's dispatch reads), so the same model, weights and inputs take the reference path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+
+import pytest
+import torch
+from perfkit import cuda_clock, interleaved, timed
+
+import models
+import tasks
+
+pytestmark = [
+    pytest.mark.perf,
+    pytest.mark.gpu,
+    pytest.mark.skipif(
+        not torch.cuda.is_available(),
+        reason="needs CUDA: fused kernels, the card's bf16 peak and CUDA graphs exist only there",
+    ),
+]
+
+REFERENCE_PATCHES = [  # (module, attribute, value that makes its dispatch pick the reference)
+    ("models.ops.attention", "flash_attn_func", None),
+    ("models.ops.selective_scan", "_fused_selective_scan", None),
+    ("models.ops.causal_conv", "_fused_causal_conv1d", None),
+    ("models.ops.retention", "_fla", lambda: None),
+    ("models.ops.rglru", "_fla", lambda: None),
+]
+# Dense bf16 tensor-core peaks from the vendors' datasheets (no sparsity), TFLOP/s.
+BF16_PEAK_TFLOPS = {"H100 PCIe": 756, "H100": 989, "H200": 989, "A100": 312, "L40S": 362, "L4": 121}
+ARCHS = models.list_archs()
+
+
+@contextlib.contextmanager
+def reference_paths():
+    saved = []
+    for module, attr, value in REFERENCE_PATCHES:
+        mod = importlib.import_module(module)
+        if hasattr(mod, attr):
+            saved.append((mod, attr, getattr(mod, attr)))
+            setattr(mod, attr, value)
+    try:
+        yield
+    finally:
+        for mod, attr, old in saved:
+            setattr(mod, attr, old)
+
+
+def bf16_peak() -> float | None:
+    name = torch.cuda.get_device_name()
+    for key, tflops in BF16_PEAK_TFLOPS.items():  # "H100 PCIe" is listed before "H100"
+        if key in name:
+            return tflops * 1e12
+    return None
+
+
+def _model(arch: str, budget: int, dtype=torch.bfloat16) -> models.SequenceModel:
+    task = tasks.get_task("parity")
+    v, c = task.vocab_size, task.num_classes
+    d = models.match_params(arch, budget, v, c, 4, multiple=64)
+    return models.build_model(arch, v, c, d, 4, seed=0).to("cuda", dtype)
+
+
+def _fwd_bwd(model, x):
+    def go():
+        model.zero_grad(set_to_none=True)
+        model(x).float().logsumexp(-1).mean().backward()
+
+    return go
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_fused_vs_reference(benchmark, arch):
+    batch, length = 8, 4096
+    model = _model(arch, 20_000_000)
+    x = torch.randint(0, 2, (batch, length), device="cuda")
+    fused = _fwd_bwd(model, x)
+    fused()
+    fused_kernel = model.kernel  # the transformer reports the path its last call took
+    with reference_paths():
+        fused()
+        ref_kernel = model.kernel
+    if fused_kernel == ref_kernel:
+        pytest.skip(f"{arch}: no fused path installed (kernel {fused_kernel!r} either way)")
+
+    def reference():
+        with reference_paths():
+            fused()
+
+    best = interleaved({"fused": fused, "reference": reference}, rounds=5, clock=cuda_clock)
+    benchmark.pedantic(fused, rounds=3, iterations=1)
+    tokens_per_s = batch * length / best["fused"]
+    peak = bf16_peak()
+    benchmark.extra_info.update(
+        family="cuda",
+        arch=arch,
+        device=torch.cuda.get_device_name(),
+        params=model.num_params(),
+        fused_kernel=fused_kernel,
+        reference_kernel=ref_kernel,
+        fused_s=best["fused"],
+        reference_s=best["reference"],
+        speedup=best["reference"] / best["fused"],
+        tokens_per_s=tokens_per_s,
+        # 6 N flops per token (forward + backward, weights only: attention's T^2 term left out)
+        mfu=6 * model.num_params() * tokens_per_s / peak if peak else None,
+    )
+    assert best["fused"] <= 1.1 * best["reference"], best
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_compiled_small_model(benchmark, arch):
+    """The quick preset's cell (d_model 64, 2 layers, batch 32, length 32): eager vs
+    torch.compile(mode="reduce-overhead") (Inductor + CUDA graphs), one training step each.
+    One fixed length: the harness's varying lengths would recompile (or need dynamic=True)."""
+    task = tasks.get_task("parity")
+    eager = models.build_model(arch, task.vocab_size, task.num_classes, 64, 2, seed=0).cuda()
+    x = torch.randint(0, 2, (32, 32), device="cuda")
+    try:
+        compiled_model = torch.compile(copy.deepcopy(eager), mode="reduce-overhead")
+        compiled = _fwd_bwd(compiled_model, x)
+        compile_s = timed(compiled, cuda_clock)
+    except Exception as e:  # noqa: BLE001 - a model that does not compile is a finding
+        pytest.skip(f"{arch}: torch.compile failed ({type(e).__name__}: {str(e)[:200]})")
+    plain = _fwd_bwd(eager, x)
+    best = interleaved(
+        {"eager": plain, "compiled": compiled}, rounds=10, warmup=3, clock=cuda_clock
+    )
+    benchmark.pedantic(compiled, rounds=10, iterations=1)
+    benchmark.extra_info.update(
+        family="cuda",
+        arch=arch,
+        device=torch.cuda.get_device_name(),
+        compile_s=compile_s,
+        eager_s=best["eager"],
+        compiled_s=best["compiled"],
+        speedup=best["eager"] / best["compiled"],
+    )
