@@ -27,11 +27,11 @@ CPU it beats the log-depth scan, whose log2(L) full passes cost more than one bl
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
+
+from models.ops.scan import blocked_scan, default_chunk
 
 try:  # optional fused kernel; its absence (or a broken build) is never an error
     from mamba_ssm.ops.selective_scan_interface import selective_scan_fn as _fused_selective_scan
@@ -71,126 +71,6 @@ def transition(delta: torch.Tensor, A: torch.Tensor, eigen: str = "[0,1]") -> to
     check_eigen(eigen)
     decay = torch.exp(delta * A)
     return decay if eigen == "[0,1]" else 2 * decay - 1
-
-
-# --- the chunked linear scan -----------------------------------------------------------------
-
-
-def default_chunk(length: int) -> int:
-    """About sqrt(L/3): the two passes make 3 ops per in-chunk offset, the carry 1 per chunk."""
-    return max(1, min(length, round(math.sqrt(length / 3))))
-
-
-def _offsets(length: int, chunk: int, k: int, reverse: bool) -> tuple[int, int]:
-    """Positions at in-chunk offset k: (first time index, how many); they are every chunk-th.
-
-    Forward, chunks start at 0 and the last one is ragged; reverse, chunks end at length-1, the
-    first one is ragged, and offset k counts back from each chunk's end.
-    """
-    first = k if not reverse else (length - 1 - k) % chunk
-    count = (length - 1 - k) // chunk + 1
-    return first, count
-
-
-def _blocked_scan(
-    a: torch.Tensor,
-    b: torch.Tensor,
-    h0: torch.Tensor | None,
-    chunk: int,
-    reverse: bool,
-    out: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """h_t = a_t h_{t-1} + b_t along dim 1 (reverse: h_t = a_t h_{t+1} + b_t); a, b [B, L, F].
-
-    Time is cut into n chunks of `chunk` steps. Pass 1 sweeps the in-chunk offsets, all chunks at
-    once, into two [B, n, F] buffers: each chunk's decay product and its final state from zero.
-    A loop over chunks turns those into each chunk's incoming state, and pass 2 sweeps again from
-    those states, writing h. That is O(chunk + n) torch ops of [B, n, F] each, two reads of a and
-    b and one write of h, and no [B, L, F] temporaries. `out` may be b itself: pass 2 reads each
-    b_t just before it writes h_t in the same place.
-    """
-    batch, length, feat = b.shape
-    n = -(-length // chunk)
-    local = b.new_zeros(batch, n, feat)  # each chunk's final state, started from zero
-    decay = b.new_ones(batch, n, feat)  # each chunk's product of a
-    sel = (lambda c: slice(0, c)) if not reverse else (lambda c: slice(n - c, n))
-    for k in range(chunk):
-        first, count = _offsets(length, chunk, k, reverse)
-        ak, bk = a[:, first::chunk], b[:, first::chunk]
-        part = local[:, sel(count)]
-        torch.addcmul(bk, ak, part, out=part)
-        decay[:, sel(count)].mul_(ak)
-    incoming = torch.empty_like(local)
-    order = range(n) if not reverse else range(n - 1, -1, -1)
-    state = h0 if h0 is not None else b.new_zeros(batch, feat)
-    for i in order:
-        incoming[:, i] = state
-        state = torch.addcmul(local[:, i], decay[:, i], state)
-    h = torch.empty_like(b) if out is None else out
-    for k in range(chunk):
-        first, count = _offsets(length, chunk, k, reverse)
-        if k == 0:
-            prev = incoming
-        else:  # the neighbour one step back in time (forward) or ahead (reverse)
-            first_prev, count_prev = _offsets(length, chunk, k - 1, reverse)
-            prev = h[:, first_prev::chunk]
-            prev = prev[:, :count] if not reverse else prev[:, count_prev - count :]
-        torch.addcmul(b[:, first::chunk], a[:, first::chunk], prev, out=h[:, first::chunk])
-    return h
-
-
-class _ChunkedScan(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, a, b, h0, chunk):
-        h = _blocked_scan(a, b, h0, chunk, reverse=False)
-        ctx.chunk = chunk
-        ctx.save_for_backward(a, h, h0)
-        return h
-
-    @staticmethod
-    def backward(ctx, grad_h):
-        a, h, h0 = ctx.saved_tensors
-        # Adjoint g_t = grad_h_t + a_{t+1} g_{t+1}: the same scan backwards with a shifted by one.
-        a_next = torch.empty_like(a)
-        a_next[:, :-1] = a[:, 1:]
-        a_next[:, -1] = 0
-        g = _blocked_scan(a_next, grad_h.contiguous(), None, ctx.chunk, reverse=True)
-        grad_a = torch.empty_like(g)
-        torch.mul(g[:, 1:], h[:, :-1], out=grad_a[:, 1:])
-        if h0 is not None:
-            torch.mul(g[:, 0], h0, out=grad_a[:, 0])
-        else:
-            grad_a[:, 0] = 0
-        grad_h0 = a[:, 0] * g[:, 0] if h0 is not None else None
-        return grad_a, g, grad_h0, None
-
-
-def chunked_linear_scan(
-    a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, chunk: int | None = None
-) -> torch.Tensor:
-    """`models.ops.scan.linear_scan` (same API and result) as a chunked scan, faster on CPU.
-
-    a, b: [B, T, ...]; h0: [B, ...]. The Python loop runs O(sqrt(T)) times, never T times; the
-    backward is the adjoint scan, so autograd keeps only a and h.
-    """
-    if a.shape != b.shape:
-        raise ValueError(f"chunked_linear_scan: a {tuple(a.shape)} and b {tuple(b.shape)} differ")
-    if h0 is not None and h0.shape != a.shape[:1] + a.shape[2:]:
-        raise ValueError(
-            f"chunked_linear_scan: h0 {tuple(h0.shape)} does not match a {tuple(a.shape)}"
-        )
-    batch, length = a.shape[:2]
-    if length == 0:
-        return b.clone()
-    chunk = default_chunk(length) if chunk is None else max(1, min(chunk, length))
-    flat = (batch, length, -1)
-    h = _ChunkedScan.apply(
-        a.reshape(flat).contiguous(),
-        b.reshape(flat).contiguous(),
-        None if h0 is None else h0.reshape(batch, -1).contiguous(),
-        chunk,
-    )
-    return h.view(a.shape)
 
 
 # --- the selective scan ----------------------------------------------------------------------
@@ -314,7 +194,7 @@ def _scan_segment(a, drive, h0, reverse: bool) -> torch.Tensor:
     h0 = None if h0 is None else h0.reshape(batch, -1)
     chunk = default_chunk(length)
     out = drive.view(flat)
-    return _blocked_scan(a.reshape(flat), out, h0, chunk, reverse, out=out).view(drive.shape)
+    return blocked_scan(a.reshape(flat), out, h0, chunk, reverse, out=out).view(drive.shape)
 
 
 def _accumulate(total: torch.Tensor, t0: int, t1: int, part: torch.Tensor) -> None:

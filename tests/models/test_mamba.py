@@ -14,8 +14,8 @@ from models import build_model
 from models.mamba import MambaMixer
 from models.ops import causal_conv, selective_scan
 from models.ops.causal_conv import causal_conv1d, causal_conv1d_ref
-from models.ops.scan import linear_scan_ref
-from models.ops.selective_scan import chunked_linear_scan, selective_scan_ref, transition
+from models.ops.scan import linear_scan, linear_scan_ref
+from models.ops.selective_scan import selective_scan_ref, transition
 
 EIGENS = ["[0,1]", "[-1,1]"]
 HAS_MAMBA_SSM = importlib.util.find_spec("mamba_ssm") is not None
@@ -141,7 +141,7 @@ def test_chunked_scan_matches_loop_values_and_grads(length, chunk, signed):
     h0 = torch.randn(2, 3, 2, generator=g, dtype=torch.float64)
     leaves = [x.requires_grad_() for x in (a, b, h0)]
     w = torch.randn(2, length, 3, 2, generator=g, dtype=torch.float64)
-    h = chunked_linear_scan(a, b, h0, chunk=chunk)
+    h = linear_scan(a, b, h0, chunk=chunk)
     h_ref = linear_scan_ref(a, b, h0)
     torch.testing.assert_close(h, h_ref, rtol=1e-10, atol=1e-10)
     grads = torch.autograd.grad((h * w).sum(), leaves)
@@ -153,7 +153,7 @@ def test_chunked_scan_gradcheck_without_h0():
     g = torch.Generator().manual_seed(0)
     a = torch.rand(2, 11, 3, generator=g, dtype=torch.float64, requires_grad=True)
     b = torch.randn(2, 11, 3, generator=g, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: chunked_linear_scan(a, b, chunk=4), (a, b))
+    assert torch.autograd.gradcheck(lambda a, b: linear_scan(a, b, chunk=4), (a, b))
 
 
 def test_selective_scan_keeps_fp32_inside_low_precision_io():
