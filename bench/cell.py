@@ -143,16 +143,22 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
             rows.append(row)
         return rows
     except Diverged as e:
-        return _failed(cell, base, "diverged", str(e), device)
+        return failure_rows(cell, base, "diverged", str(e), device)
     except CellTimeout as e:
-        return _failed(cell, base, "timeout", f"{stage}: {e}", device)
+        return failure_rows(cell, base, "timeout", f"{stage}: {e}", device)
     except Exception as e:  # noqa: BLE001 - a failing cell is a row, never a crash
         status = "oom" if _is_oom(e) else "error"
         log.warning("cell %s failed in %s: %s", cell.label, stage, e)
-        return _failed(cell, base, status, f"{stage}: {type(e).__name__}: {e}", device)
+        return failure_rows(cell, base, status, f"{stage}: {type(e).__name__}: {e}", device)
 
 
-def _failed(cell: Cell, base: dict, status: str, error: str, device: torch.device) -> list[dict]:
+def failure_rows(
+    cell: Cell, base: dict, status: str, error: str, device: torch.device
+) -> list[dict]:
+    """The rows of a failed cell: one per eval length, NaN metrics, its status and error.
+
+    Public because executors write them too, for a cell they had to kill (hard time limit).
+    """
     if device.type == "cuda":
         torch.cuda.empty_cache()
     nan = math.nan

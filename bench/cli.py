@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.config import ConfigError, MatrixConfig, list_presets, load_config, to_toml
+from bench.probe.cli import probe as probe_command
 
 app = typer.Typer(
     add_completion=False,
@@ -97,21 +98,51 @@ def run(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Run again cells stored as failed.")
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor", "-e", help="Where cells run: local, pool, ray or slurm (default local)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-j", help="Cells at once (pool: default one per core/GPU)."),
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (default: start one).")
+    ] = None,
+    partition: Annotated[
+        str | None, typer.Option("--partition", help="Slurm partition (slurm executor).")
+    ] = None,
 ) -> None:
     """Train and evaluate the architecture x task x seed matrix (quick preset by default).
 
-    Interrupt it at any time; the same command resumes where it stopped.
+    Interrupt it at any time; the same command resumes where it stopped. Several drivers may
+    share one --out: each runs cells no other live driver has claimed.
     """
-    from bench.progress import RichReporter
-    from bench.runner import run_matrix
+    import json
 
-    cfg = resolve(preset, config, arch, task, seeds, set_, device)
+    from bench.progress import RichReporter
+    from bench.runner import run_matrix, run_status
+
+    chosen = {"kind": executor, "workers": workers, "address": address}
+    chosen["slurm.partition"] = partition
+    extra = [f"executor.{k}={json.dumps(v)}" for k, v in chosen.items() if v is not None]
+    cfg = resolve(preset, config, arch, task, seeds, [*(set_ or []), *extra], device)
     try:
         run_dir = run_matrix(cfg, out, reporter=RichReporter(console), retry_failed=retry_failed)
     except ConfigError as e:
         fail(str(e))
         return
     _print_summary(run_dir)
+    left = run_status(run_dir, cfg.executor.claim_stale_s).pending
+    if left:
+        err_console.print(
+            f"[yellow]{len(left)} cell(s) not stored[/] (lost with their worker, or claimed by a "
+            "driver that stopped): run the same command again to resume them",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
 
 
 def _print_summary(run_dir: Path) -> None:
@@ -136,6 +167,72 @@ def _print_summary(run_dir: Path) -> None:
         console.print(
             f"[yellow]{r['status']}[/]: {r['arch']} / {r['task']} / seed {r['seed']}: {r['error']}"
         )
+
+
+@app.command("status")
+def status(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (holds manifest.json).")],
+    limit: Annotated[int, typer.Option("--limit", help="Rows per list.")] = 10,
+) -> None:
+    """Cells done, failed, pending, in flight (claimed by a live driver) and what runs next."""
+    import time
+
+    from bench.runner import run_status
+
+    try:
+        st = run_status(run_dir)
+    except ConfigError as e:
+        fail(str(e))
+        return
+
+    def label(key: str) -> str:
+        return st.labels.get(key, key)
+
+    counts: dict[str, int] = {}
+    for s in st.statuses.values():
+        counts[s] = counts.get(s, 0) + 1
+    summary = Table(title=f"run {st.run_id}", show_header=False)
+    summary.add_column("what")
+    summary.add_column("cells", justify="right")
+    summary.add_row("cells", str(len(st.cells)))
+    for name, n in sorted(counts.items(), key=lambda kv: (kv[0] != "ok", kv[0])):
+        summary.add_row(f"done: {name}", f"[{'green' if name == 'ok' else 'yellow'}]{n}[/]")
+    summary.add_row("pending", str(len(st.pending)))
+    summary.add_row("  in flight (claimed)", str(len(st.in_flight)))
+    summary.add_row("  stale claims (taken over next run)", str(len(st.stale & set(st.pending))))
+    summary.add_row("  unreadable files (run again)", str(len(st.corrupt)))
+    console.print(summary)
+
+    now = time.time()
+    if st.in_flight:
+        table = Table(title="in flight")
+        for col in ("cell", "key", "driver", "worker", "running for"):
+            table.add_column(col)
+        for key in st.in_flight[:limit]:
+            claim, rec = st.claims[key], st.running.get(key)
+            worker = f"{rec.host}:{rec.pid}" if rec else "queued"
+            since = f"{now - rec.started:.0f}s" if rec else "-"
+            table.add_row(label(key), key, f"{claim.host}:{claim.pid}", worker, since)
+        console.print(table)
+    failed = [(k, s) for k, s in st.statuses.items() if s not in ("ok", "skipped")]
+    if failed:
+        table = Table(title="failed")
+        table.add_column("status")
+        table.add_column("cell")
+        table.add_column("key")
+        for key, s in failed[:limit]:
+            table.add_row(s, label(key), key)
+        console.print(table)
+    if st.next_up:
+        table = Table(title=f"next to run ({len(st.next_up)})")
+        table.add_column("cell")
+        table.add_column("key")
+        table.add_column("note")
+        for key in st.next_up[:limit]:
+            note = "unreadable file" if key in st.corrupt else ""
+            note = "stale claim" if key in st.stale else note
+            table.add_row(label(key), key, note)
+        console.print(table)
 
 
 @app.command("list")
@@ -184,6 +281,58 @@ def show_config(
     """Print the resolved config as TOML (preset or file, then overrides)."""
     cfg = resolve(preset, config, arch, task, seeds, set_, device)
     typer.echo(to_toml(cfg), nl=False)
+
+
+RunDirArg = Annotated[
+    Path, typer.Argument(help="A run directory (results/<name>-<hash>).", file_okay=False)
+]
+
+
+@app.command()
+def plot(
+    run_dir: RunDirArg,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", "-k", help="accuracy, heatmap, critical_time, wallclock, size or all."
+        ),
+    ] = "accuracy",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="File (.png/.svg/.pdf) or stem for PNG+SVG."),
+    ] = None,
+) -> None:
+    """Draw one figure from a results directory."""
+    from bench.report import plot_command
+
+    try:
+        paths = plot_command(run_dir, kind, out)
+    except (ValueError, FileNotFoundError) as e:
+        fail(str(e))
+        return
+    for path in paths:
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def report(
+    run_dir: RunDirArg,
+    format_: Annotated[str, typer.Option("--format", "-f", help="md or html.")] = "md",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write it.")] = None,
+) -> None:
+    """Write the leaderboard, every figure, config, provenance and failures as one report."""
+    from bench.report import report_command
+
+    try:
+        path = report_command(run_dir, format_, out)
+    except (ValueError, FileNotFoundError) as e:
+        fail(str(e))
+        return
+    console.print(f"wrote {path}")
+
+
+# The probe command lives with the probe room; it never imports this module.
+app.command("probe")(probe_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

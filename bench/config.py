@@ -21,6 +21,8 @@ else:  # pragma: no cover
 
 import tomli_w
 
+from bench.probe.config import ProbeConfig
+
 
 class ConfigError(ValueError):
     """A configuration problem, stated for the user (field, value, what is allowed)."""
@@ -156,6 +158,34 @@ class ScoreConfig(_Strict):
     min_len: int | None = None  # score over eval lengths >= min_len (default: beyond training)
 
 
+class SlurmConfig(_Strict):
+    """Slurm resources per cell (via submitit); `cluster` "local" or "debug" runs without Slurm."""
+
+    partition: str | None = None
+    time_min: int = Field(default=60, ge=1)  # per job; raised to cover train.time_limit_s + grace
+    mem_gb: float | None = Field(default=None, gt=0)
+    cluster: Literal["slurm", "local", "debug"] | None = None  # None: Slurm if sbatch exists
+    additional: dict[str, Any] = Field(default_factory=dict)  # extra #SBATCH options
+
+
+class ExecutorConfig(_Strict):
+    """Where cells run. Not part of a run's identity: any executor resumes any run.
+
+    local: in this process. pool: worker processes on this machine (one per visible GPU when
+    the device is cuda). ray: one Ray task per cell (a local cluster unless `address`).
+    slurm: one submitit job per cell.
+    """
+
+    kind: Literal["local", "pool", "ray", "slurm"] = "local"
+    workers: int | None = Field(default=None, ge=1)  # cells at once (default: what fits)
+    address: str | None = None  # ray cluster address ("auto", "ray://host:10001")
+    cpus_per_cell: int = Field(default=1, ge=1)
+    gpus_per_cell: int | None = Field(default=None, ge=0)  # default: 1 on cuda, else 0
+    grace_s: float = Field(default=60.0, ge=0)  # hard kill at train.time_limit_s + grace_s
+    claim_stale_s: float = Field(default=600.0, gt=0)  # another driver's silent claim expires
+    slurm: SlurmConfig = Field(default_factory=SlurmConfig)
+
+
 class MatrixConfig(_Strict):
     name: str = "custom"
     description: str = ""
@@ -169,6 +199,10 @@ class MatrixConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     out_dir: str = "results"
+    # Critical-time probes (bench/probe); excluded from dumps, so from the hash and manifest.
+    probe: ProbeConfig = Field(default_factory=ProbeConfig, exclude=True)
+    # Where cells run (bench/executors); excluded from dumps: it changes no number of a cell.
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig, exclude=True)
 
     _coerce_archs = field_validator("archs", mode="before")(lambda cls, v: _coerce_specs(v))
     _coerce_tasks = field_validator("tasks", mode="before")(lambda cls, v: _coerce_specs(v))

@@ -14,13 +14,23 @@ class Reporter:
 
     def step(self, step: int, total: int, loss: float, accuracy: float) -> None: ...
 
+    def cell_dispatched(self, cell: Cell) -> None:
+        """A cell went to a worker (pool, Ray, Slurm): no step events follow, only its end."""
+
     def cell_end(self, cell: Cell, status: str) -> None: ...
+
+    def waiting(self, cells: int) -> None:
+        """The driver waits for `cells` cells that another driver is running."""
 
     def finish(self) -> None: ...
 
 
 class RichReporter(Reporter):
-    """Two bars: cells of the matrix, and steps of the cell in training, each with an ETA."""
+    """Two bars: cells of the matrix, and steps of the cell in training, each with an ETA.
+
+    With workers (pool, Ray, Slurm) there is no steps bar: the cells bar advances as they
+    finish and says how many are running.
+    """
 
     def __init__(self, console=None) -> None:
         from rich.progress import (
@@ -44,6 +54,7 @@ class RichReporter(Reporter):
         self.cells_bar = None
         self.steps_bar = None
         self.counts: dict[str, int] = {}
+        self.running: set[str] = set()
 
     def start(self, total_cells: int, skipped: int) -> None:
         self.progress.start()
@@ -63,13 +74,29 @@ class RichReporter(Reporter):
             info = f"loss {loss:.3f} acc {accuracy:.3f}"
             self.progress.update(self.steps_bar, completed=step, total=total, info=info)
 
+    def cell_dispatched(self, cell: Cell) -> None:
+        self.running.add(cell.key)
+        self._show()
+
     def cell_end(self, cell: Cell, status: str) -> None:
         self.counts[status] = self.counts.get(status, 0) + 1
-        info = " ".join(f"{k}:{v}" for k, v in sorted(self.counts.items()))
+        self.running.discard(cell.key)
         if self.steps_bar is not None:
             self.progress.remove_task(self.steps_bar)
             self.steps_bar = None
-        self.progress.update(self.cells_bar, advance=1, info=info)
+        # A lost cell is not done: it stays pending for the next run.
+        self._show(advance=0 if status == "lost" else 1)
+
+    def waiting(self, cells: int) -> None:
+        self._show(extra=f"waiting for {cells} cell(s) of another driver")
+
+    def _show(self, advance: int = 0, extra: str = "") -> None:
+        parts = [f"{k}:{v}" for k, v in sorted(self.counts.items())]
+        if self.running:
+            parts.append(f"running:{len(self.running)}")
+        if extra:
+            parts.append(extra)
+        self.progress.update(self.cells_bar, advance=advance, info=" ".join(parts))
 
     def finish(self) -> None:
         self.progress.stop()

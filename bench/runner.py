@@ -1,14 +1,35 @@
-"""Run a matrix: resolve the run directory, skip what the store holds, execute the rest."""
+"""Run a matrix: resolve the run directory, skip what the store holds, execute the rest.
+
+The rest goes to an executor (bench.executors) one claimed cell at a time: a cell is run by the
+driver that claims it (bench.claims), so two drivers on one run directory split the work, and a
+driver that finishes first waits for the other's cells (or takes them over if it died).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from bench import store
-from bench.cell import CellJob, execute_cell
+from bench.cell import CellJob, cell_status, execute_cell  # noqa: F401  (re-exported for callers)
+from bench.claims import (
+    DEFAULT_STALE_AFTER_S,
+    ClaimBook,
+    ClaimInfo,
+    RunRecord,
+    is_stale,
+    read_all_started,
+    read_claims,
+    sweep_stale,
+)
 from bench.config import ConfigError, MatrixConfig
+from bench.executors import LOST, Executor, from_config
 from bench.matrix import Cell, cell_key, expand
 from bench.progress import Reporter
 from bench.provenance import environment
@@ -81,24 +102,198 @@ def pending_cells(cells: list[Cell], run_dir: Path, retry_failed: bool = False) 
     return [c for c in cells if c.key not in done]
 
 
+ELSEWHERE = "by another driver"  # progress label of a cell another driver stored
+WAIT_POLL_S = 1.0
+
+
 def run_matrix(
     config: MatrixConfig,
     run_dir: Path | None = None,
     reporter: Reporter | None = None,
     retry_failed: bool = False,
+    executor: Executor | None = None,
 ) -> Path:
-    """Run every cell not yet stored, in order; returns the run directory."""
+    """Run every cell not yet stored through `executor` (default: the config's); returns the
+    run directory.
+
+    Cells are claimed one at a time, so other drivers on the same directory share the work; at
+    the end this driver waits for the cells they hold, and takes over those whose driver died.
+    Cells whose worker died are left pending (logged): the same call resumes them.
+    """
     reporter = reporter or Reporter()
+    executor = executor or from_config(config.executor)  # a missing extra fails before any work
+    stale_after = config.executor.claim_stale_s
     run_dir, run_id, cells = prepare_run(config, run_dir)
     todo = pending_cells(cells, run_dir, retry_failed)
-    job = CellJob(run_dir=str(run_dir), run_id=run_id, device=config.device)
+    waiting = {c.key for c in todo}
+    sweep_stale(run_dir, [c.key for c in cells if c.key not in waiting], stale_after)
+    # Absolute: workers of other processes and hosts don't share our working directory.
+    job = CellJob(run_dir=str(Path(run_dir).resolve()), run_id=run_id, device=config.device)
+    landed = _landed_check(run_dir, retry=todo if retry_failed else [])
+    book = ClaimBook(run_dir, stale_after_s=stale_after)
     reporter.start(len(cells), len(cells) - len(todo))
     try:
-        for cell in todo:
-            reporter.cell_start(cell)
-            status = execute_cell(cell, job, on_step=reporter.step)
-            log.info("cell %s: %s", cell.label, status)
-            reporter.cell_end(cell, status)
+        with book.heartbeat():
+            lost = _drive(todo, job, executor, book, reporter, landed)
     finally:
         reporter.finish()
+    if lost:
+        log.warning("%d cell(s) lost with their worker; run again to resume them", len(lost))
     return run_dir
+
+
+def _drive(
+    todo: list[Cell],
+    job: CellJob,
+    executor: Executor,
+    book: ClaimBook,
+    reporter: Reporter,
+    landed: Callable[[str], bool],
+) -> set[str]:
+    """Run passes until every cell is stored, lost, or left to nobody; returns the lost keys."""
+    remaining = {c.key: c for c in todo}
+    lost: set[str] = set()
+    while True:
+        claimed = _claim_each(remaining, lost, book, reporter, landed)
+        for cell, status in executor.run(claimed, job, reporter):
+            book.release(cell.key)
+            if status == LOST:
+                lost.add(cell.key)
+            else:
+                remaining.pop(cell.key, None)
+            log.info("cell %s [%s]: %s", cell.label, cell.key, status)
+            reporter.cell_end(cell, status)
+        for key in [k for k in remaining if book.holds(k)]:  # claimed, never reported
+            book.release(key)
+            lost.add(key)
+        others = [k for k in remaining if k not in lost]
+        if not others:
+            return lost
+        # Another driver runs these: wait until each lands, or its claim is free or stale.
+        reporter.waiting(len(others))
+        while all(book.held_elsewhere(k) and not landed(k) for k in others):
+            time.sleep(WAIT_POLL_S)
+
+
+def _claim_each(
+    remaining: dict[str, Cell],
+    lost: set[str],
+    book: ClaimBook,
+    reporter: Reporter,
+    landed: Callable[[str], bool],
+) -> Iterator[Cell]:
+    """The cells this driver gets to run, each claimed just before the executor takes it."""
+    for key, cell in list(remaining.items()):
+        if key in lost:
+            continue
+        if not landed(key) and book.acquire(key):
+            if not landed(key):  # it may have landed between the check and the claim
+                yield cell
+                continue
+            book.release(key)
+        if landed(key):
+            remaining.pop(key)
+            reporter.cell_end(cell, ELSEWHERE)
+
+
+def _landed_check(run_dir: Path, retry: list[Cell]) -> Callable[[str], bool]:
+    """Whether a cell's file is in the store; a failed cell being retried counts only once its
+    file was rewritten."""
+    folder = Path(run_dir) / "cells"
+    before = {}
+    for cell in retry:
+        path = folder / f"{cell.key}.parquet"
+        if path.exists():
+            before[cell.key] = path.stat().st_mtime_ns
+
+    def landed(key: str) -> bool:
+        path = folder / f"{key}.parquet"
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return False
+        if before.get(key) == mtime:
+            return False
+        try:
+            pq.read_metadata(path)
+        except Exception:  # truncated or corrupted: not stored (pending_cells reported it)
+            return False
+        return True
+
+    return landed
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RunStatus:
+    """Where a run directory stands: stored, failed, pending, in flight, next up."""
+
+    run_dir: Path
+    run_id: str
+    cells: list[str]  # every cell of the run, in run order (from manifest.json)
+    labels: dict[str, str]
+    statuses: dict[str, str]  # stored cells -> status
+    corrupt: list[str]  # files that can't be read: their cells run again
+    claims: dict[str, ClaimInfo]  # current claims, live or stale
+    stale: set[str]  # claims whose owner is gone (the next driver takes them over)
+    running: dict[str, RunRecord]  # what a worker says it is running, since when
+
+    @property
+    def pending(self) -> list[str]:
+        return [k for k in self.cells if k not in self.statuses]
+
+    @property
+    def in_flight(self) -> list[str]:
+        return [k for k in self.pending if k in self.claims and k not in self.stale]
+
+    @property
+    def next_up(self) -> list[str]:
+        flying = set(self.in_flight)
+        return [k for k in self.pending if k not in flying]
+
+
+def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> RunStatus:
+    """Read a run directory without changing it (safe while drivers run)."""
+    run_dir = Path(run_dir)
+    manifest = store.read_manifest(run_dir)
+    if manifest is None:
+        raise ConfigError(f"{str(run_dir)!r} holds no run (no {store.MANIFEST})")
+    cells = list(manifest.get("cells", []))
+    statuses, corrupt, labels = {}, [], {}
+    for path in sorted((run_dir / "cells").glob("*.parquet")):
+        try:
+            rows = pq.read_table(path, columns=["status", "arch", "task", "seed", "lr"])
+        except Exception:  # truncated or corrupted
+            corrupt.append(path.stem)
+            continue
+        rows = rows.to_pylist()
+        statuses[path.stem] = cell_status(rows)
+        if rows:
+            r = rows[0]
+            labels[path.stem] = f"{r['arch']} / {r['task']} / seed {r['seed']} / lr {r['lr']:g}"
+    labels.update(_manifest_labels(manifest))
+    claims = read_claims(run_dir)
+    return RunStatus(
+        run_dir=run_dir,
+        run_id=str(manifest.get("run_id", run_dir.name)),
+        cells=cells,
+        labels=labels,
+        statuses=statuses,
+        corrupt=corrupt,
+        claims=claims,
+        stale={k for k, info in claims.items() if is_stale(info, stale_after_s)},
+        running=read_all_started(run_dir),
+    )
+
+
+def _manifest_labels(manifest: dict) -> dict[str, str]:
+    """Cell labels from the manifest's config (needs its archs and tasks importable)."""
+    try:
+        from bench.config import validate
+
+        return {c.key: c.label for c in expand(validate(manifest["config"]))}
+    except Exception as e:  # a third-party arch gone missing: keys will do
+        log.info("cannot rebuild cell labels from the manifest: %s", e)
+        return {}

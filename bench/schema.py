@@ -54,6 +54,7 @@ PROBE_COLUMNS: dict[str, str] = {
     "run_id": "string",
     "cell": "string",
     "arch": "string",
+    "arch_options": "string",  # JSON (tells sweeps and option variants of one arch apart)
     "task": "string",
     "seed": "int64",
     "d_model": "int64",
@@ -68,9 +69,12 @@ PROBE_COLUMNS: dict[str, str] = {
     "t_star_lo": "float64",  # bootstrap 95% interval
     "t_star_hi": "float64",
     "censored": "bool",  # True: no drop up to reached_len (t* > reached_len)
+    "stopped_by": "string",  # "" | time_budget | memory_budget | max_length | data | oom
+    "probe_seconds": "float64",  # wall-clock of the streaming pass
+    "probe_config": "string",  # JSON of the [probe] settings that produced the row
     "kernel": "string",
-    "status": "string",  # ok | skipped (budget) | error ...
-    "error": "string",
+    "status": "string",  # ok | skipped (stopped early, no drop seen) | error ...
+    "error": "string",  # for ok/skipped rows: why the probe stopped before max_len, if it did
 }
 
 # Per-position probe curves: one row per (cell, position bin).
@@ -84,4 +88,5 @@ CURVE_COLUMNS: dict[str, str] = {
     "position_end": "int64",
     "accuracy": "float64",  # mean accuracy over eval sequences in this bin
     "n": "int64",  # scored tokens in the bin
+    "status": "string",  # ok | skipped (past the probe's reached_len)
 }

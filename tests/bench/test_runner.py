@@ -58,12 +58,12 @@ def test_same_config_is_deterministic(tmp_path):
 def test_second_run_trains_nothing(tmp_path, monkeypatch):
     run_dir = run_matrix(tiny(), tmp_path / "run")
     mtimes = {p: p.stat().st_mtime_ns for p in (run_dir / "cells").iterdir()}
-    import bench.runner
+    import bench.executors.worker
 
     def boom(*a, **k):
         raise AssertionError("a stored cell was run again")
 
-    monkeypatch.setattr(bench.runner, "execute_cell", boom)
+    monkeypatch.setattr(bench.executors.worker, "execute_cell", boom)
     run_matrix(tiny(), run_dir)
     assert {p: p.stat().st_mtime_ns for p in (run_dir / "cells").iterdir()} == mtimes
 

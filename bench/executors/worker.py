@@ -1,0 +1,68 @@
+"""What a worker process does with one cell, whichever executor sent it there.
+
+It records who runs the cell and since when (so the driver can enforce a hard time limit and
+`statebench status` can say what is in flight), runs and stores it via `execute_cell`, and
+clears the record. Module-level functions only: process pools, Ray and submitit pickle them
+by reference.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from bench.cell import CellJob, execute_cell
+from bench.claims import clear_started, mark_started
+from bench.matrix import Cell
+from bench.train import StepCallback
+
+
+def run_in_worker(
+    cell: Cell, job: CellJob, on_step: StepCallback | None = None, threads: int | None = None
+) -> str:
+    """Run and store one cell; returns its status."""
+    if threads:
+        set_threads(threads)
+    mark_started(job.run_dir, cell.key)
+    try:
+        return execute_cell(cell, job, on_step=on_step)
+    finally:
+        clear_started(job.run_dir, cell.key)
+
+
+def set_threads(threads: int) -> None:
+    """Cap torch's intra-op threads, so N workers on one machine don't oversubscribe it."""
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+def init_pool_worker(threads: int, gpu_queue) -> None:
+    """Process-pool initializer: pin one GPU, cap threads, and die with the driver.
+
+    The GPU comes from a queue the driver filled with one device id per worker; it must be set
+    before anything touches CUDA, which is why it happens here and not per cell.
+    """
+    if gpu_queue is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_queue.get(timeout=60))
+    set_threads(threads)
+    exit_with_parent()
+
+
+def exit_with_parent(interval_s: float = 1.0) -> None:
+    """End this process soon after its parent dies (a SIGKILLed driver can't stop its pool).
+
+    Without it, orphaned workers would finish their cell and write it while a resumed driver
+    runs the same cell again: harmless to the rows (atomic replace), wasteful of the machine.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="statebench-parent-watch", daemon=True).start()

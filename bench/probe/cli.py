@@ -1,0 +1,137 @@
+"""`statebench probe`: train or reuse a matrix's cells, stream them long, print t* per arch x task.
+
+The lead registers it on the main app (`app.command("probe")(probe)`); it does not import
+`bench.cli`, so that module can import this one without a cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench.config import ConfigError, load_config
+
+if TYPE_CHECKING:  # pandas loads with the results, not with the command line
+    import pandas as pd
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_PRESET = "quick-probe"
+
+
+def probe(
+    preset: Annotated[
+        str | None,
+        typer.Option("--preset", "-p", help=f"A shipped preset (default {DEFAULT_PRESET})."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="A TOML config file.", dir_okay=False)
+    ] = None,
+    arch: Annotated[
+        list[str] | None,
+        typer.Option("--arch", "-a", help="Architectures (repeat); name or package.module:Class."),
+    ] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Tasks (repeat).")] = None,
+    seeds: Annotated[list[int] | None, typer.Option("--seeds", help="Seeds (repeat).")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Override any field: key.path=value (TOML value)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Run directory (default: results/<name>-<hash>)."),
+    ] = None,
+    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda or auto.")] = None,
+    max_len: Annotated[
+        int | None,
+        typer.Option("--max-len", help="Longest position to stream (probe.max_len).", min=1),
+    ] = None,
+) -> None:
+    """Measure the critical time t*: where each trained model's accuracy falls along a stream.
+
+    Trains the cells not yet stored (or reuses their checkpoints), streams `max_len` tokens
+    through each, and prints t* per arch x task; censored results read "> N".
+    """
+    from bench.probe.progress import RichProbeReporter
+    from bench.probe.runner import run_probe
+    from bench.progress import RichReporter
+
+    overrides = list(set_ or []) + ([f"probe.max_len={max_len}"] if max_len else [])
+    try:
+        cfg = load_config(
+            preset=preset or (None if config else DEFAULT_PRESET),
+            config_file=config,
+            overrides=overrides,
+            archs=arch or None,
+            tasks=task or None,
+            seeds=seeds or None,
+            device=device,
+        )
+        run_dir, cells = run_probe(cfg, out, RichReporter(console), RichProbeReporter(console))
+    except (ConfigError, ValueError) as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise typer.Exit(code=2) from None
+    from bench import store
+
+    order = {c.key: i for i, c in enumerate(cells)}  # the config's arch x task order
+    df = store.load_probes(run_dir)
+    df = df[df["cell"].astype(str).isin(order)]
+    df = df.assign(_order=df["cell"].astype(str).map(order)).sort_values(["_order", "seed"])
+    console.print(f"probes in [bold]{run_dir}[/] ({df['cell'].nunique()} cells)")
+    for name in dict.fromkeys(df["threshold_name"].astype(str)):
+        console.print(t_star_table(df[df["threshold_name"].astype(str) == name], name))
+
+
+def format_t_star(row: pd.Series) -> str:
+    """ "412 [355, 470]"; censored "> 4096" (and why it stopped, if early); failures by status."""
+    status = str(row["status"])
+    if status not in ("ok", "skipped"):
+        return status
+    if bool(row["censored"]):
+        why = f" ({row['stopped_by']})" if status == "skipped" and row["stopped_by"] else ""
+        return f"> {int(row['reached_len'])}{why}"
+    hi = row["t_star_hi"]
+    hi_text = "-" if hi is None or (isinstance(hi, float) and math.isnan(hi)) else f"{hi:.0f}"
+    return f"{row['t_star']:.0f} [{row['t_star_lo']:.0f}, {hi_text}]"
+
+
+def _arch_label(row: pd.Series, sized: bool) -> str:
+    options = json.loads(row["arch_options"]) if isinstance(row["arch_options"], str) else {}
+    label = str(row["arch"])
+    if options:
+        label += "(" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) + ")"
+    if sized:
+        label += f" L{int(row['n_layers'])} d{int(row['d_model'])}"
+    return label
+
+
+def t_star_table(df: pd.DataFrame, threshold_name: str) -> Table:
+    """One row per arch (and size, when sizes differ), one column per task; seeds joined.
+
+    Rows and columns keep the order of `df` (the caller sorts it in config order).
+    """
+    title = "critical time t* [95% interval], threshold " + (
+        "halfway between chance and 1" if threshold_name == "half" else threshold_name
+    )
+    table = Table(title=title)
+    sized = df.groupby("arch")[["n_layers", "d_model"]].nunique().gt(1).any().any()
+    labels = df.apply(lambda r: _arch_label(r, bool(sized)), axis=1) if len(df) else []
+    df = df.assign(label=labels, text=df.apply(format_t_star, axis=1) if len(df) else [])
+    tasks = list(dict.fromkeys(df["task"].astype(str)))
+    table.add_column("arch")
+    for task in tasks:
+        table.add_column(task, justify="right")
+    for label, rows in df.groupby("label", sort=False):
+        cells = []
+        for task in tasks:
+            texts = rows.loc[rows["task"].astype(str) == task, "text"]
+            cells.append(" / ".join(texts) if len(texts) else "")
+        table.add_row(str(label), *cells)
+    return table

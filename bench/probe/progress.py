@@ -1,0 +1,72 @@
+"""Progress of the probe pass: a no-op for library use, a rich display for the CLI.
+
+Streaming 2^20 tokens takes minutes per cell, so the position reached is shown as it moves.
+"""
+
+from __future__ import annotations
+
+from bench.matrix import Cell
+
+
+class ProbeReporter:
+    """Receives probe events; the base class ignores them (library code prints nothing)."""
+
+    def start(self, total_cells: int, skipped: int) -> None: ...
+
+    def cell_start(self, cell: Cell, max_len: int) -> None: ...
+
+    def advance(self, position: int, max_len: int) -> None: ...
+
+    def cell_end(self, cell: Cell, rows: list[dict]) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class RichProbeReporter(ProbeReporter):
+    """Two bars: cells probed, and tokens streamed through the current cell."""
+
+    def __init__(self, console=None) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.cells_bar = None
+        self.tokens_bar = None
+
+    def start(self, total_cells: int, skipped: int) -> None:
+        self.progress.start()
+        info = f"{skipped} already probed" if skipped else ""
+        self.cells_bar = self.progress.add_task(
+            "probes", total=total_cells, completed=skipped, info=info
+        )
+
+    def cell_start(self, cell: Cell, max_len: int) -> None:
+        if self.tokens_bar is not None:
+            self.progress.remove_task(self.tokens_bar)
+        self.tokens_bar = self.progress.add_task(f"  {cell.label}", total=max_len, info="")
+
+    def advance(self, position: int, max_len: int) -> None:
+        if self.tokens_bar is not None:
+            self.progress.update(self.tokens_bar, completed=position, total=max_len)
+
+    def cell_end(self, cell: Cell, rows: list[dict]) -> None:
+        if self.tokens_bar is not None:
+            self.progress.remove_task(self.tokens_bar)
+            self.tokens_bar = None
+        status = rows[0]["status"] if rows else "?"
+        self.progress.update(self.cells_bar, advance=1, info=f"last: {status}")
+
+    def finish(self) -> None:
+        self.progress.stop()

@@ -1,0 +1,291 @@
+"""Probe a matrix: train (or reuse) every cell through the normal harness, then measure t*.
+
+A probe run is a normal run plus two tables. Cells go through `bench.runner.prepare_run`,
+`pending_cells` and `bench.cell.execute_cell`, so the run directory holds the usual result rows
+and checkpoints; a cell already stored is not retrained, its checkpoint is loaded. Each cell's
+trained model then streams `probe.max_len` tokens (`bench.probe.streaming`), and its binned
+hits become t* rows (`probes/<key>.parquet`, one per threshold) and a per-bin curve
+(`curves/<key>.parquet`). A probe already stored with the same settings is not redone; one with
+other settings (say a longer max_len) is replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import torch
+
+from bench import store
+from bench.cell import DTYPES, CellJob, build_cell_model, execute_cell, resolve_device
+from bench.config import ConfigError, MatrixConfig
+from bench.matrix import Cell, derive_seed
+from bench.probe.config import ProbeConfig
+from bench.probe.estimator import critical_time, geometric_edges, threshold_name, threshold_value
+from bench.probe.progress import ProbeReporter
+from bench.probe.stream import ChunkStream, streaming_task
+from bench.probe.streaming import StreamCounts, stream_counts
+from bench.progress import Reporter
+from bench.runner import pending_cells, prepare_run
+
+log = logging.getLogger(__name__)
+
+
+def expand_sweep(config: MatrixConfig) -> MatrixConfig:
+    """Every arch at every (n_layers, d_model) of `probe.sweep`: each its own cell and key.
+
+    A sweep value replaces the arch's own size (ArchSpec.d_model / n_layers); an empty list
+    keeps it. A d_model sweep contradicts a parameter budget (which fixes d_model), so the two
+    together are refused.
+    """
+    sweep = config.probe.sweep
+    if not sweep.n_layers and not sweep.d_model:
+        return config
+    if sweep.d_model and config.model.param_budget:
+        raise ConfigError(
+            "probe.sweep.d_model cannot be combined with model.param_budget (which sets "
+            "d_model per arch); drop one of them"
+        )
+    archs = [
+        arch.model_copy(update={"n_layers": n_layers, "d_model": d_model})
+        for arch in config.archs
+        for n_layers in sweep.n_layers or [arch.n_layers]
+        for d_model in sweep.d_model or [arch.d_model]
+    ]
+    return config.model_copy(update={"archs": archs})
+
+
+def probe_settings(probe: ProbeConfig) -> str:
+    """The settings that decide a cell's probe rows (JSON, stored on every row)."""
+    return json.dumps(probe.model_dump(mode="json", exclude={"sweep"}), sort_keys=True)
+
+
+def stored_probe_settings(run_dir: Path, key: str) -> str | None:
+    path = Path(run_dir) / "probes" / f"{key}.parquet"
+    if not path.exists():
+        return None
+    try:
+        values = pq.read_table(path, columns=["probe_config"]).column(0).to_pylist()
+    except Exception as e:  # unreadable: probe again
+        log.warning("ignoring unreadable probe file %s (%s)", path, e)
+        return None
+    return values[0] if values else None
+
+
+def run_probe(
+    config: MatrixConfig,
+    run_dir: Path | None = None,
+    reporter: Reporter | None = None,
+    probe_reporter: ProbeReporter | None = None,
+) -> tuple[Path, list[Cell]]:
+    """Train what is missing, probe what is not yet probed with these settings."""
+    reporter = reporter or Reporter()
+    probe_reporter = probe_reporter or ProbeReporter()
+    config = expand_sweep(config)
+    run_dir, run_id, cells = prepare_run(config, run_dir)
+    job = CellJob(run_dir=str(run_dir), run_id=run_id, device=config.device)
+
+    todo = pending_cells(cells, run_dir)
+    waiting = {c.key for c in todo}
+    statuses = _cell_statuses(run_dir)
+    for cell in cells:  # stored ok, but the checkpoint is gone: train it again
+        lost = not store.checkpoint_path(run_dir, cell.key).exists()
+        if cell.key not in waiting and statuses.get(cell.key) == "ok" and lost:
+            log.warning("cell %s has no checkpoint; training it again", cell.label)
+            todo.append(cell)
+    reporter.start(len(cells), len(cells) - len(todo))
+    try:
+        for cell in todo:
+            reporter.cell_start(cell)
+            status = execute_cell(cell, job, on_step=reporter.step)
+            reporter.cell_end(cell, status)
+    finally:
+        reporter.finish()
+
+    settings = probe_settings(config.probe)
+    probes_todo = [c for c in cells if stored_probe_settings(run_dir, c.key) != settings]
+    probe_reporter.start(len(cells), len(cells) - len(probes_todo))
+    try:
+        for cell in probes_todo:
+            probe_reporter.cell_start(cell, config.probe.max_len)
+            rows, curve = probe_cell(cell, config.probe, run_dir, run_id, config.device,
+                                     on_progress=probe_reporter.advance)  # fmt: skip
+            store.write_table(run_dir, "curves", cell.key, curve)  # curves first: a probe
+            store.write_table(run_dir, "probes", cell.key, rows)  # file implies its curve
+            probe_reporter.cell_end(cell, rows)
+    finally:
+        probe_reporter.finish()
+    return run_dir, cells
+
+
+def _cell_statuses(run_dir: Path) -> dict[str, str]:
+    df = store.load(run_dir)
+    if df.empty:
+        return {}
+    return {str(k): _status(g) for k, g in df.groupby("cell")}
+
+
+def _status(rows: pd.DataFrame) -> str:
+    failed = set(rows["status"].astype(str)) - {"ok", "skipped"}
+    return failed.pop() if failed else "ok"
+
+
+def _cell_row(run_dir: Path, cell: Cell) -> dict[str, Any]:
+    """The stored result rows of a cell, summarised: status, error, params, kernel, d_model."""
+    df = pq.read_table(Path(run_dir) / "cells" / f"{cell.key}.parquet").to_pandas()
+    failed = df[~df["status"].isin(["ok", "skipped"])]
+    row = (failed if not failed.empty else df).iloc[0]
+    return {
+        "status": _status(df),
+        "error": row.get("error") or "",
+        "params": row.get("params"),
+        "kernel": row.get("kernel"),
+        "d_model": row.get("d_model"),
+    }
+
+
+def probe_cell(
+    cell: Cell,
+    probe: ProbeConfig,
+    run_dir: Path,
+    run_id: str,
+    device: str = "auto",
+    on_progress=None,
+) -> tuple[list[dict], list[dict]]:
+    """Probe one stored cell: (t* rows, one per threshold; curve rows, one per bin)."""
+    settings = probe_settings(probe)
+    stored = _cell_row(run_dir, cell)
+    base = {
+        "run_id": run_id,
+        "cell": cell.key,
+        "arch": cell.arch,
+        "arch_options": json.dumps(cell.arch_options, sort_keys=True),
+        "task": cell.task,
+        "seed": cell.seed,
+        "d_model": stored["d_model"] if stored["d_model"] is not None else cell.d_model,
+        "n_layers": cell.n_layers,
+        "params": stored["params"],
+        "train_len_max": cell.train["len_max"],
+        "max_len": probe.max_len,
+        "kernel": stored["kernel"],
+        "probe_config": settings,
+    }
+    chance = float(streaming_task(cell.task, cell.task_options).chance)
+    if stored["status"] != "ok":
+        error = f"the cell did not train ({stored['status']}): {stored['error']}"
+        return _failed(base, probe, chance, stored["status"], error), []
+    try:
+        counts = _stream(cell, probe, run_dir, device, on_progress)
+    except Exception as e:  # noqa: BLE001 - a failing probe is a row, never a crash
+        log.warning("probe of %s failed: %s", cell.label, e)
+        return _failed(base, probe, chance, "error", f"{type(e).__name__}: {e}"), []
+    return _probe_rows(base, probe, cell, counts, chance), _curve_rows(base, counts)
+
+
+def _stream(
+    cell: Cell, probe: ProbeConfig, run_dir: Path, device_name: str, on_progress
+) -> StreamCounts:
+    device = resolve_device(device_name)
+    task = streaming_task(cell.task, cell.task_options)
+    model = build_cell_model(cell, task)
+    weights = torch.load(store.checkpoint_path(run_dir, cell.key), map_location="cpu",
+                         weights_only=True)  # fmt: skip
+    model.load_state_dict(weights)
+    model.to(device=device, dtype=DTYPES[cell.dtype])
+    seed = derive_seed("probe", probe.seed, cell.task, sorted(cell.task_options.items()))
+    stream = ChunkStream(task, probe.samples, probe.chunk, seed, device, probe.max_len,
+                         probe.data_budget_bytes)  # fmt: skip
+    return stream_counts(
+        model,
+        stream,
+        probe.max_len,
+        geometric_edges(probe.max_len, probe.bins_per_octave),
+        step_work=probe.step_work,
+        time_budget_s=probe.time_budget_s,
+        memory_budget_bytes=probe.memory_budget_bytes,
+        on_progress=on_progress,
+    )
+
+
+def _probe_rows(
+    base: dict, probe: ProbeConfig, cell: Cell, counts: StreamCounts, chance: float
+) -> list[dict]:
+    rows = []
+    for spec in probe.thresholds:
+        name = threshold_name(spec)
+        level = threshold_value(spec, chance)
+        ct = critical_time(
+            counts.correct,
+            counts.scored,
+            counts.edges,
+            level,
+            reached_len=counts.reached_len,
+            persist=probe.persist,
+            n_boot=probe.bootstrap,
+            level=probe.level,
+            seed=derive_seed("bootstrap", cell.key, name),
+        )
+        # Stopped early with no drop seen: the rest of the grid is skipped, not silent.
+        skipped = ct.censored and counts.reached_len < probe.max_len
+        rows.append(
+            {
+                **base,
+                "reached_len": counts.reached_len,
+                "threshold": level,
+                "threshold_name": name,
+                "t_star": ct.t_star,
+                "t_star_lo": ct.lo,
+                "t_star_hi": ct.hi,
+                "censored": ct.censored,
+                "stopped_by": counts.stopped_by,
+                "probe_seconds": counts.seconds,
+                "status": "skipped" if skipped else "ok",
+                "error": counts.message,
+            }
+        )
+    return rows
+
+
+def _curve_rows(base: dict, counts: StreamCounts) -> list[dict]:
+    keep = ("run_id", "cell", "arch", "task", "seed")
+    correct = counts.correct.sum(axis=0)
+    scored = counts.scored.sum(axis=0)
+    rows = []
+    for b in range(len(counts.edges) - 1):
+        start, end = int(counts.edges[b]), int(counts.edges[b + 1]) - 1
+        measured = start <= counts.reached_len
+        rows.append(
+            {
+                **{k: base[k] for k in keep},
+                "position": start,
+                "position_end": min(end, counts.reached_len) if measured else end,
+                "accuracy": correct[b] / scored[b] if scored[b] > 0 else math.nan,
+                "n": int(scored[b]),
+                "status": "ok" if measured else "skipped",
+            }
+        )
+    return rows
+
+
+def _failed(base: dict, probe: ProbeConfig, chance: float, status: str, error: str) -> list[dict]:
+    return [
+        {
+            **base,
+            "reached_len": 0,
+            "threshold": threshold_value(spec, chance),
+            "threshold_name": threshold_name(spec),
+            "t_star": math.nan,
+            "t_star_lo": math.nan,
+            "t_star_hi": math.nan,
+            "censored": False,
+            "stopped_by": "",
+            "status": status,
+            "error": error[:2000],
+        }
+        for spec in probe.thresholds
+    ]

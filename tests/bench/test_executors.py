@@ -1,0 +1,262 @@
+"""Executors: every one gives the same rows; the shared dispatch loop; choosing and configuring."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from bench import store
+from bench.cell import CellJob
+from bench.claims import claims_dir, read_started
+from bench.cli import app
+from bench.config import ConfigError, load_config
+from bench.executors import LOST, ExecutorUnavailable, from_config, get_executor
+from bench.executors.local import LocalExecutor
+from bench.executors.pool import PoolExecutor, plan_workers
+from bench.executors.remote import RemoteExecutor, Resubmit, WorkerLost
+from bench.executors.worker import init_pool_worker
+from bench.matrix import Cell, expand
+from bench.progress import Reporter, RichReporter
+from bench.runner import config_hash, prepare_run, run_matrix
+
+TINY = ["train.steps=8", "train.log_every=2", "eval.samples=8", "eval.lengths=[4, 8]"]
+METRICS = ["accuracy", "loss", "seq_accuracy", "status"]
+
+
+def tiny(*extra: str):
+    return load_config(preset="smoke", overrides=TINY + list(extra))
+
+
+def metrics(run_dir) -> pd.DataFrame:
+    df = store.load(run_dir)
+    assert not df.duplicated(["cell", "eval_len"]).any()
+    assert not list(claims_dir(run_dir).glob("*")), "claims and run records are cleaned up"
+    return df.set_index(["cell", "eval_len"])[METRICS].sort_index()
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """The smoke preset, in process: the rows every other executor must reproduce."""
+    run_dir = run_matrix(tiny(), tmp_path_factory.mktemp("local") / "run")
+    rows = metrics(run_dir)
+    assert len(rows) == 4 * 2 and (rows["status"] == "ok").all()
+    return run_dir, rows
+
+
+# -- same rows everywhere -------------------------------------------------------------------------
+
+
+def test_pool_gives_the_same_rows(local_run, tmp_path):
+    run_dir = run_matrix(tiny("executor.kind=pool", "executor.workers=2"), tmp_path / "run")
+    pd.testing.assert_frame_equal(metrics(run_dir), local_run[1])
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_gives_the_same_rows(local_run, ray_cluster, tmp_path):
+    run_dir = run_matrix(tiny("executor.kind=ray"), tmp_path / "run")
+    pd.testing.assert_frame_equal(metrics(run_dir), local_run[1])
+    assert ray_cluster.is_initialized(), "a cluster the caller started is left running"
+
+
+def test_slurm_through_submitit_local_gives_the_same_rows(local_run, tmp_path):
+    pytest.importorskip("submitit")
+    cfg = tiny("executor.kind=slurm", "executor.slurm.cluster=local", "executor.workers=2")
+    run_dir = run_matrix(cfg, tmp_path / "run")
+    pd.testing.assert_frame_equal(metrics(run_dir), local_run[1])
+    assert list((run_dir / "slurm").glob("*/*_log.out")), "job logs live under run_dir/slurm"
+
+
+def test_stored_cells_run_on_no_executor(local_run, monkeypatch):
+    run_dir, _ = local_run
+    mtimes = {p: p.stat().st_mtime_ns for p in (run_dir / "cells").iterdir()}
+
+    def boom(*a, **k):
+        raise AssertionError("a stored cell was run again")
+
+    monkeypatch.setattr("bench.executors.worker.execute_cell", boom)
+    monkeypatch.setattr("bench.executors.pool.ProcessPoolExecutor", boom)
+    for kind in ("local", "pool"):
+        run_matrix(tiny(f"executor.kind={kind}"), run_dir)
+    assert {p: p.stat().st_mtime_ns for p in (run_dir / "cells").iterdir()} == mtimes
+
+
+# -- the dispatch loop, on a scripted backend -----------------------------------------------------
+
+
+@dataclass(eq=False)
+class Handle:
+    cell: Cell
+    job: CellJob
+
+
+class Scripted(RemoteExecutor):
+    """A backend whose cells do what `script` says: ok, lost, hang (never ends), collateral
+    (stopped with a killed neighbour the first time). It writes the rows an ok cell would."""
+
+    def __init__(self, script: dict[str, str], capacity: int = 2) -> None:
+        super().__init__(grace_s=0.0, poll_s=0.01)
+        self.script, self.cap = script, capacity
+        self.max_in_flight, self.killed, self.resubmitted = 0, [], set()
+        self.live: set[str] = set()
+
+    def capacity(self) -> int:
+        return self.cap
+
+    def submit(self, cell, job):
+        self.live.add(cell.key)
+        self.max_in_flight = max(self.max_in_flight, len(self.live))
+        if self.script[cell.key] == "hang":  # its worker says it started long ago
+            record = {"pid": os.getpid(), "host": "h", "started": time.time() - 100}
+            (claims_dir(job.run_dir) / f"{cell.key}.run").write_text(json.dumps(record))
+        return Handle(cell, job)
+
+    def wait(self, handles, timeout):
+        return [
+            h for h in handles if self.script[h.cell.key] != "hang" or h.cell.key in self.killed
+        ]
+
+    def outcome(self, handle):
+        cell, job = handle.cell, handle.job
+        self.live.discard(cell.key)
+        what = self.script[cell.key]
+        if what == "collateral" and cell.key not in self.resubmitted:
+            self.resubmitted.add(cell.key)
+            raise Resubmit()
+        if what in ("lost", "hang"):
+            raise WorkerLost(what)
+        store.write_cell(job.run_dir, cell.key, [])
+        return "ok"
+
+    def kill(self, handle, record):
+        self.killed.append(handle.cell.key)
+        return True
+
+
+def test_dispatch_loop_handles_lost_collateral_and_hung_cells(tmp_path):
+    cfg = tiny("seeds=[0, 1]", "train.time_limit_s=1")
+    run_dir, run_id, cells = prepare_run(cfg, tmp_path / "run")
+    claims_dir(run_dir).mkdir()
+    job = CellJob(str(run_dir), run_id, "cpu")
+    plan = ["ok", "lost", "hang", "collateral", "ok", "ok", "ok", "ok"]
+    script = {c.key: what for c, what in zip(cells, plan, strict=True)}
+    ex = Scripted(script, capacity=2)
+
+    def source():
+        for cell in cells:
+            assert len(ex.live) < ex.cap, "a cell is pulled only when a slot is free"
+            yield cell
+
+    results = dict((c.key, s) for c, s in ex.run(source(), job, Reporter()))
+    assert ex.max_in_flight == 2
+    assert results == {
+        c.key: {"lost": LOST, "hang": "timeout"}.get(what, "ok")
+        for c, what in zip(cells, plan, strict=True)
+    }
+    hung = next(c for c, what in zip(cells, plan, strict=True) if what == "hang")
+    assert ex.killed == [hung.key]
+    rows = store.load(run_dir)
+    rows = rows[rows["cell"] == hung.key]
+    assert len(rows) == 2 and (rows["status"] == "timeout").all()
+    assert rows["error"].str.contains("hard time limit").all()
+    assert read_started(run_dir, hung.key) is None
+
+
+# -- choosing and configuring ---------------------------------------------------------------------
+
+
+def test_executor_is_not_part_of_a_runs_identity(tmp_path):
+    assert config_hash(tiny()) == config_hash(tiny("executor.kind=pool", "executor.workers=3"))
+    run_dir, _, _ = prepare_run(tiny(), tmp_path / "run")
+    prepare_run(tiny("executor.kind=ray"), run_dir)  # resumable with another executor
+    assert "executor" not in store.read_manifest(run_dir)["config"]
+
+
+def test_from_config_builds_the_named_executor():
+    assert isinstance(from_config(tiny().executor), LocalExecutor)
+    pool = from_config(
+        tiny("executor.kind=pool", "executor.workers=3", "executor.grace_s=5").executor
+    )
+    assert isinstance(pool, PoolExecutor) and (pool.workers, pool.grace_s) == (3, 5.0)
+    with pytest.raises(ConfigError, match="unknown executor 'nope'.*local, pool, ray, slurm"):
+        get_executor("nope")
+
+
+@pytest.mark.parametrize("kind,module", [("ray", "ray"), ("slurm", "submitit")])
+def test_missing_extra_says_what_to_install(kind, module, monkeypatch):
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    with pytest.raises(ExecutorUnavailable, match=rf"pip install 'statebench\[{kind}\]'"):
+        from_config(tiny(f"executor.kind={kind}").executor)
+
+
+def test_cli_names_a_bad_executor_before_any_work(tmp_path):
+    result = CliRunner().invoke(
+        app, ["run", "-p", "smoke", "-e", "nope", "-o", str(tmp_path / "r"), "-j", "2"]
+    )
+    assert result.exit_code == 2
+    assert "executor.kind" in result.output and "'nope'" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_pool_plan_one_worker_per_gpu_and_threads_per_core(monkeypatch):
+    monkeypatch.setattr("bench.executors.pool.cpu_count", lambda: 8)
+    monkeypatch.setattr("bench.executors.pool.visible_gpus", lambda: [])
+    cpu = plan_workers(None, "cpu")
+    assert (cpu.workers, cpu.threads, cpu.gpus) == (8, 1, [])
+    assert plan_workers(2, "auto").threads == 4
+    monkeypatch.setattr("bench.executors.pool.visible_gpus", lambda: ["3", "5"])
+    gpu = plan_workers(None, "cuda")
+    assert (gpu.workers, gpu.threads, gpu.gpus) == (2, 4, ["3", "5"])
+    assert plan_workers(3, "auto").gpus == ["3", "5", "3"]
+    assert plan_workers(None, "cpu").gpus == []  # device cpu never pins a GPU
+    monkeypatch.setattr("bench.executors.pool.visible_gpus", lambda: [])
+    with pytest.raises(ValueError, match="no CUDA device"):
+        plan_workers(None, "cuda")
+
+
+def test_pool_worker_pins_its_gpu_and_caps_threads(monkeypatch):
+    import queue
+
+    import torch
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    threads = torch.get_num_threads()
+    q = queue.Queue()
+    q.put("1")
+    try:
+        init_pool_worker(1, q)
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_progress_shows_workers_and_does_not_count_lost_cells():
+    from rich.console import Console
+
+    cells = expand(tiny())
+    reporter = RichReporter(Console(file=io.StringIO(), width=120))
+    reporter.start(len(cells), 1)
+    for cell in cells[:3]:
+        reporter.cell_dispatched(cell)
+    bar = reporter.progress.tasks[0]
+    assert "running:3" in bar.fields["info"]
+    reporter.cell_end(cells[0], "ok")
+    reporter.cell_end(cells[1], LOST)
+    assert bar.completed == 2 and "lost:1" in bar.fields["info"]
+    assert "running:1" in bar.fields["info"]
+    reporter.finish()
