@@ -154,7 +154,14 @@ def _print_summary(run_dir: Path) -> None:
         return
     ok = df[df["status"] == "ok"]
     if not ok.empty:
-        pivot = ok.pivot_table(index="arch", columns="task", values="accuracy", aggfunc="mean")
+        from bench.labels import with_options
+
+        ok = ok.assign(
+            arch=[with_options(a, o) for a, o in zip(ok["arch"], ok["arch_options"], strict=True)]
+        )
+        pivot = ok.pivot_table(
+            index="arch", columns="task", values="accuracy", aggfunc="mean", sort=False
+        )
         table = Table(title="mean accuracy over eval lengths", show_lines=False)
         table.add_column("arch")
         for col in pivot.columns:

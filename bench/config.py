@@ -58,9 +58,9 @@ class ArchSpec(_Strict):
 
     @property
     def label(self) -> str:
-        if not self.options:
-            return self.name
-        return self.name + "(" + ",".join(f"{k}={v}" for k, v in sorted(self.options.items())) + ")"
+        from bench.labels import with_options
+
+        return with_options(self.name, self.options)
 
 
 class TaskSpec(_Strict):

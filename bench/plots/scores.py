@@ -7,11 +7,13 @@ Figures and the report call these functions rather than recomputing, so they can
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
 import pandas as pd
 
+from bench.labels import with_options
 from bench.plots.stats import mean_ci
 from bench.plots.style import arch_order, task_order
 
@@ -46,7 +48,7 @@ HEADLINE_DEFINITION = (
     "beyond the training range (eval_len > train_len_max), each length weighted equally."
 )
 # Columns that make two cells of one arch x task differ other than by seed (a sweep).
-CONFIG_COLUMNS = ("lr", "d_model", "n_layers", "arch_options", "task_options")
+CONFIG_COLUMNS = ("lr", "d_model", "n_layers")
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -73,7 +75,23 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
         out[col] = pd.Series(values, index=out.index).to_numpy(dtype=float, na_value=np.nan)
     for col in ("arch_options", "task_options"):
         out[col] = _text(out[col]) if col in out else ""
+    # An arch or task run with options (mamba eigen=[-1,1], permutation group=S3) is its own
+    # line, row and colour, never a "config" that a best-of sweep would pick from.
+    out["arch"] = [
+        with_options(a, o) for a, o in zip(out["arch"], out["arch_options"], strict=True)
+    ]
+    task_opts = out["task_options"].map(_without_readout)
+    out["task"] = [with_options(t, o) for t, o in zip(out["task"], task_opts, strict=True)]
+    out["arch_options"] = ""  # folded into the names: preparing twice changes nothing
+    out["task_options"] = ""
     return out
+
+
+def _without_readout(options: str) -> dict:
+    """Task options minus the readout, which the task names already imply in most presets."""
+    opts = json.loads(options) if options else {}
+    opts.pop("readout", None)
+    return opts
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,6 @@ The lead registers it on the main app (`app.command("probe")(probe)`); it does n
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,6 +18,8 @@ from bench.config import ConfigError, load_config
 
 if TYPE_CHECKING:  # pandas loads with the results, not with the command line
     import pandas as pd
+
+from bench.labels import with_options
 
 console = Console()
 err_console = Console(stderr=True)
@@ -103,10 +104,7 @@ def format_t_star(row: pd.Series) -> str:
 
 
 def _arch_label(row: pd.Series, sized: bool) -> str:
-    options = json.loads(row["arch_options"]) if isinstance(row["arch_options"], str) else {}
-    label = str(row["arch"])
-    if options:
-        label += "(" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) + ")"
+    label = with_options(str(row["arch"]), row["arch_options"] or None)
     if sized:
         label += f" L{int(row['n_layers'])} d{int(row['d_model'])}"
     return label
