@@ -290,6 +290,39 @@ def _run_summary(results: pd.DataFrame, manifest: dict) -> str:
     return "; ".join(p for p in parts if p) + "."
 
 
+def _protocol_blocks(results: pd.DataFrame, manifest: dict) -> list:
+    """The protocol's own score when the config asks for one (e.g. Deletang: max over seeds)."""
+    from bench.protocol_score import protocol_scores, protocol_table
+
+    config = manifest.get("config") or {}
+    score_cfg = config.get("score") or {}
+    if (
+        not score_cfg
+        or results.empty
+        or (score_cfg.get("aggregate", "mean") == "mean" and not score_cfg.get("min_len"))
+    ):
+        return []
+    train_max = int((config.get("train") or {}).get("len_max", 0))
+    scores = protocol_scores(results, score_cfg, train_max)
+    if scores.empty:
+        return []
+    min_len = scores.attrs.get("min_len")
+    blocks = [Block("heading", "Protocol score")]
+    blocks.append(
+        Block(
+            "text",
+            f"Mean accuracy (%) over every eval length >= {min_len}, one number per trained "
+            "model; then the **maximum over seeds and learning rates** (as Deletang et al. "
+            "2023 report it) and the **mean** over them.",
+        )
+    )
+    blocks.append(Block("heading", "Max over seeds and learning rates", level=3))
+    blocks.append(Block("table", table=protocol_table(scores, "max")))
+    blocks.append(Block("heading", "Mean over seeds and learning rates", level=3))
+    blocks.append(Block("table", table=protocol_table(scores, "mean")))
+    return blocks
+
+
 def report_blocks(results: pd.DataFrame, probes: pd.DataFrame | None, manifest: dict) -> list:
     """Everything the report says, in order, independent of the output format."""
     probes = probes if probes is not None else pd.DataFrame()
@@ -326,6 +359,8 @@ def report_blocks(results: pd.DataFrame, probes: pd.DataFrame | None, manifest: 
         blocks.append(Block("table", table=mean_table))
         blocks.append(Block("heading", "Best of N seeds", level=3))
         blocks.append(Block("table", table=best_table))
+
+    blocks.extend(_protocol_blocks(results, manifest))
 
     blocks.append(Block("heading", "Critical time t*"))
     t_table = critical_time_table(probes) if not probes.empty else pd.DataFrame()

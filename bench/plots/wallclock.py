@@ -81,7 +81,7 @@ def _throughput_panel(ax, df: pd.DataFrame, archs: list[str]) -> None:
             fontsize=7,
         )
     ax.set_yticks(range(len(shown)), shown)
-    ax.set_ylim(len(shown) - 0.5, -0.5)  # first arch on top
+    ax.set_ylim(max(len(shown), 1) - 0.5, -0.5)  # first arch on top; no arch: an empty row
     count_axis(ax, "x")
     ax.set_xlabel("training throughput (tokens/s)")
     ax.set_title("training throughput (bar: median; dots: cells)")
