@@ -132,7 +132,7 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
             final_train_accuracy=result.final_accuracy,
         )
         ckpt = store.checkpoint_path(Path(job.run_dir), cell.key)
-        store._atomic_write_bytes(ckpt, lambda f: torch.save(model.state_dict(), f))
+        store.atomic_write(ckpt, lambda f: torch.save(model.state_dict(), f))
         stage = "eval"
         evals = evaluate(model, task, cell.eval, cell.task, cell.task_options, device)
         peak = _peak_memory(device)

@@ -159,11 +159,18 @@ def _print_summary(run_dir: Path) -> None:
         ok = ok.assign(
             arch=[with_options(a, o) for a, o in zip(ok["arch"], ok["arch_options"], strict=True)]
         )
-        pivot = ok.pivot_table(
-            index="arch", columns="task", values="accuracy", aggfunc="mean", sort=False
+        pivot = ok.pivot_table(index="arch", columns="task", values="accuracy", aggfunc="mean")
+        config = (store.read_manifest(run_dir) or {}).get("config", {})
+        arch_order = [with_options(a["name"], a.get("options")) for a in config.get("archs", [])]
+        task_order = [t["name"] for t in config.get("tasks", [])]
+        pivot = pivot.reindex(
+            index=[a for a in dict.fromkeys(arch_order) if a in pivot.index]
+            + [a for a in pivot.index if a not in arch_order],
+            columns=[t for t in dict.fromkeys(task_order) if t in pivot.columns]
+            + [t for t in pivot.columns if t not in task_order],
         )
         table = Table(title="mean accuracy over eval lengths", show_lines=False)
-        table.add_column("arch")
+        table.add_column("arch", no_wrap=True)
         for col in pivot.columns:
             table.add_column(str(col), justify="right")
         for arch_name, row in pivot.iterrows():

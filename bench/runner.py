@@ -62,6 +62,7 @@ def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path
     """Create or reopen the run directory; refuse one that holds a different config."""
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
     check_writable(run_dir)
+    store.remove_stale_temp_files(run_dir)
     cells = expand(config)
     resolved = config.model_dump(mode="json")
     manifest = store.read_manifest(run_dir)

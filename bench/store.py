@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,12 @@ from bench.schema import CURVE_COLUMNS, PROBE_COLUMNS, ROW_COLUMNS
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 TABLES = {"cells": ROW_COLUMNS, "probes": PROBE_COLUMNS, "curves": CURVE_COLUMNS}
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -39,6 +42,7 @@ def _atomic_write_bytes(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are shared like any file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -82,7 +86,7 @@ def write_table(run_dir: Path, table: str, key: str, rows: list[dict[str, Any]])
         raise ValueError(f"{table} rows carry unknown columns {extra}; add them to bench.schema")
     data = pa.Table.from_pylist([_normalize(r, columns) for r in rows], schema=_schema(columns))
     path = Path(run_dir) / table / f"{key}.parquet"
-    _atomic_write_bytes(path, lambda f: pq.write_table(data, f))
+    atomic_write(path, lambda f: pq.write_table(data, f))
     return path
 
 
@@ -145,7 +149,7 @@ def load_curves(run_dir: str | Path) -> pd.DataFrame:
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     text = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode()
-    _atomic_write_bytes(Path(run_dir) / MANIFEST, lambda f: f.write(text))
+    atomic_write(Path(run_dir) / MANIFEST, lambda f: f.write(text))
 
 
 def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
@@ -153,6 +157,23 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return json.loads(path.read_text())
+
+
+def remove_stale_temp_files(run_dir: str | Path, older_than_s: float = 3600.0) -> int:
+    """Delete temp files a killed writer left behind (readers already ignore them).
+
+    Only files older than `older_than_s` go, so a live worker's write in progress is safe.
+    """
+    now = time.time()
+    removed = 0
+    for path in Path(run_dir).glob("*/.*.tmp"):
+        try:
+            if now - path.stat().st_mtime > older_than_s:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def checkpoint_path(run_dir: Path, key: str) -> Path:
