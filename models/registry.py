@@ -164,17 +164,29 @@ def match_params(
         with torch.device("meta"):
             return build_model(arch, vocab_size, num_classes, d, n_layers, **options).num_params()
 
-    lo, hi = 1, 1
-    while size(hi * multiple) < target_params and hi < 1 << 14:
+    def buildable(k: int) -> tuple[int, int] | None:
+        """The first width >= k*multiple the arch accepts (heads may need a larger multiple)."""
+        for j in range(k, k + 64):
+            try:
+                return j, size(j * multiple)
+            except ValueError:
+                continue
+        return None
+
+    lo, hi = 0, 1
+    while (found := buildable(hi)) is not None and found[1] < target_params and hi < 1 << 14:
         lo, hi = hi, hi * 2
+    if found is None:
+        raise ValueError(f"architecture {arch_label(arch)!r}: no width near {hi * multiple} builds")
     while hi - lo > 1:  # sizes grow monotonically with width
         mid = (lo + hi) // 2
-        if size(mid * multiple) < target_params:
+        got = buildable(mid)
+        if got is not None and got[1] < target_params:
             lo = mid
         else:
             hi = mid
-    best = min((lo, hi), key=lambda k: abs(size(k * multiple) - target_params))
-    got = size(best * multiple)
+    candidates = [c for c in (buildable(lo) if lo else None, buildable(hi)) if c is not None]
+    best, got = min(candidates, key=lambda c: abs(c[1] - target_params))
     if abs(got - target_params) > 0.1 * target_params:
         raise ValueError(
             f"architecture {arch_label(arch)!r}: no d_model (multiple of {multiple}) lands "

@@ -126,3 +126,10 @@ def test_match_params_raises_when_no_width_fits():
     assert abs(build_model("transformer", 16, 8, d, 2).num_params() - 30_000) <= 3_000
     with pytest.raises(ValueError, match="target_params"):
         match_params("lstm", 0, vocab_size=16, num_classes=8)
+
+
+def test_match_params_skips_widths_the_arch_cannot_build():
+    # griffin needs d_model divisible by 4 * n_heads; widths 8, 24, ... do not build
+    d = match_params("griffin", 100_000, 5, 5, n_layers=3, n_heads=2)
+    size = build_model("griffin", 5, 5, d, 3, n_heads=2).num_params()
+    assert abs(size - 100_000) <= 10_000
