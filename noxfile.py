@@ -65,6 +65,18 @@ def perf(session: nox.Session) -> None:
 
 
 @nox.session
+def reference(session: nox.Session) -> None:
+    """Regenerate results/reference/: the reports and figures of the quick and quick-probe runs."""
+    _install(session, "dev")
+    for preset, command in (("quick", "run"), ("quick-probe", "probe")):
+        run_dir = f"results/{preset}-reference"
+        session.run("statebench", command, "--preset", preset, "--out", run_dir)
+        session.run(
+            "statebench", "report", run_dir, "--out", f"results/reference/{preset}/report.md"
+        )
+
+
+@nox.session
 def gpu(session: nox.Session) -> None:
     """Fused-kernel tests and benchmarks on a CUDA machine (install the GPU extras first)."""
     session.install("-e", ".[dev,ref,gpu]")

@@ -93,7 +93,20 @@ def arch_color(arch: str) -> str:
     key = str(arch).lower()
     if key in ARCH_COLORS:
         return ARCH_COLORS[key]
+    base = key.split("(", 1)[0]
+    if base in ARCH_COLORS:  # a variant (mamba(eigen=[-1,1])): its family's colour, in a shade
+        return _shade(ARCH_COLORS[base])
     return FALLBACK_COLORS[_stable_index(key, len(FALLBACK_COLORS))]
+
+
+def _shade(color: str) -> str:
+    """A darker shade of a colour (a lighter one for black), distinct but of the same family."""
+    rgb = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    if sum(rgb) < 0.3:
+        mixed = [0.55 + 0.45 * c for c in rgb]  # black -> mid grey
+    else:
+        mixed = [0.55 * c for c in rgb]
+    return "#" + "".join(f"{round(c * 255):02x}" for c in mixed)
 
 
 def arch_marker(arch: str) -> str:
