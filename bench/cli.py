@@ -10,6 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli_options import (
+    ArchOpt,
+    ConfigOpt,
+    DeviceOpt,
+    OutOpt,
+    PresetOpt,
+    SeedsOpt,
+    SetOpt,
+    TaskOpt,
+)
 from bench.config import ConfigError, MatrixConfig, list_presets, load_config, to_toml
 from bench.probe.cli import probe as probe_command
 
@@ -20,24 +30,6 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
-
-PresetOpt = Annotated[
-    str | None, typer.Option("--preset", "-p", help="A shipped preset (see `statebench list`).")
-]
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="A TOML config file.", dir_okay=False)
-]
-ArchOpt = Annotated[
-    list[str] | None,
-    typer.Option("--arch", "-a", help="Architectures (repeat); a name or package.module:Class."),
-]
-TaskOpt = Annotated[list[str] | None, typer.Option("--task", "-t", help="Tasks (repeat).")]
-SeedsOpt = Annotated[list[int] | None, typer.Option("--seeds", help="Seeds (repeat).")]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", "-s", help="Override any field: key.path=value (TOML value)."),
-]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda or auto.")]
 
 
 def fail(message: str) -> None:
@@ -86,14 +78,8 @@ def run(
     arch: ArchOpt = None,
     task: TaskOpt = None,
     seeds: SeedsOpt = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", "-s", help="Override any field: key.path=value (TOML value)."),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Run directory (default: results/<name>-<hash>)."),
-    ] = None,
+    set_: SetOpt = None,
+    out: OutOpt = None,
     device: DeviceOpt = None,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Run again cells stored as failed.")
@@ -286,10 +272,7 @@ def show_config(
     arch: ArchOpt = None,
     task: TaskOpt = None,
     seeds: SeedsOpt = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", "-s", help="Override any field: key.path=value (TOML value)."),
-    ] = None,
+    set_: SetOpt = None,
     device: DeviceOpt = None,
 ) -> None:
     """Print the resolved config as TOML (preset or file, then overrides)."""

@@ -7,13 +7,21 @@ The lead registers it on the main app (`app.command("probe")(probe)`); it does n
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli_options import (
+    ArchOpt,
+    ConfigOpt,
+    DeviceOpt,
+    OutOpt,
+    SeedsOpt,
+    SetOpt,
+    TaskOpt,
+)
 from bench.config import ConfigError, load_config
 
 if TYPE_CHECKING:  # pandas loads with the results, not with the command line
@@ -32,24 +40,13 @@ def probe(
         str | None,
         typer.Option("--preset", "-p", help=f"A shipped preset (default {DEFAULT_PRESET})."),
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="A TOML config file.", dir_okay=False)
-    ] = None,
-    arch: Annotated[
-        list[str] | None,
-        typer.Option("--arch", "-a", help="Architectures (repeat); name or package.module:Class."),
-    ] = None,
-    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Tasks (repeat).")] = None,
-    seeds: Annotated[list[int] | None, typer.Option("--seeds", help="Seeds (repeat).")] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", "-s", help="Override any field: key.path=value (TOML value)."),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Run directory (default: results/<name>-<hash>)."),
-    ] = None,
-    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda or auto.")] = None,
+    config: ConfigOpt = None,
+    arch: ArchOpt = None,
+    task: TaskOpt = None,
+    seeds: SeedsOpt = None,
+    set_: SetOpt = None,
+    out: OutOpt = None,
+    device: DeviceOpt = None,
     max_len: Annotated[
         int | None,
         typer.Option("--max-len", help="Longest position to stream (probe.max_len).", min=1),
