@@ -83,3 +83,16 @@ def test_toml_roundtrip(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(to_toml(cfg))
     assert load_config(config_file=path) == cfg
+
+
+def test_quick_preset_covers_every_family_and_the_five_tasks():
+    cfg = load_config(preset="quick")
+    assert {"lstm", "transformer", "mamba", "retnet", "griffin"} <= {a.name for a in cfg.archs}
+    assert [t.name for t in cfg.tasks] == [
+        "parity",
+        "count_mod",
+        "modular_sum",
+        "permutation",
+        "flipflop",
+    ]
+    assert cfg.seeds == [0] and cfg.model.param_budget  # compared at matched size
