@@ -112,11 +112,13 @@ def _draw_panel(ax, panel: str, archs, tasks, grids, vmin: float) -> object:
                 color=NEUTRAL_COLOR,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if ran else None,
             )
+    # Tilt when labels would collide: many tasks, or long ones like permutation(group=S3).
+    tilt = len(tasks) > 3 or max((len(t) for t in tasks), default=0) > 12
     ax.set_xticks(
         range(len(tasks)),
         tasks,
-        rotation=30 if len(tasks) > 3 else 0,
-        ha="right" if len(tasks) > 3 else "center",
+        rotation=30 if tilt else 0,
+        ha="right" if tilt else "center",
     )
     ax.set_yticks(range(len(archs)), archs)
     # a panel sharing y with its neighbour has no tick labels of its own
