@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from bench import store
-from bench.evaluate import evaluate
-from bench.matrix import Cell, derive_seed
-from bench.provenance import provenance
-from bench.train import CellTimeout, Diverged, StepCallback, train_model
-from models import build_model, match_params
-from tasks import get_task
+from statebench.bench import store
+from statebench.bench.evaluate import evaluate
+from statebench.bench.matrix import Cell, derive_seed
+from statebench.bench.provenance import provenance
+from statebench.bench.train import CellTimeout, Diverged, StepCallback, train_model
+from statebench.models import build_model, match_params
+from statebench.tasks import get_task
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-
-from bench.cli_options import (
+from statebench.bench.cli_options import (
     ArchOpt,
     ConfigOpt,
     DeviceOpt,
@@ -20,8 +19,8 @@ from bench.cli_options import (
     SetOpt,
     TaskOpt,
 )
-from bench.config import ConfigError, MatrixConfig, list_presets, load_config, to_toml
-from bench.probe.cli import probe as probe_command
+from statebench.bench.config import ConfigError, MatrixConfig, list_presets, load_config, to_toml
+from statebench.bench.probe.cli import probe as probe_command
 
 app = typer.Typer(
     add_completion=False,
@@ -108,8 +107,8 @@ def run(
     """
     import json
 
-    from bench.progress import RichReporter
-    from bench.runner import run_matrix, run_status
+    from statebench.bench.progress import RichReporter
+    from statebench.bench.runner import run_matrix, run_status
 
     chosen = {"kind": executor, "workers": workers, "address": address}
     chosen["slurm.partition"] = partition
@@ -132,7 +131,7 @@ def run(
 
 
 def _print_summary(run_dir: Path) -> None:
-    from bench import store
+    from statebench.bench import store
 
     df = store.load(run_dir)
     console.print(f"results in [bold]{run_dir}[/] ({df['cell'].nunique()} cells, {len(df)} rows)")
@@ -140,7 +139,7 @@ def _print_summary(run_dir: Path) -> None:
         return
     ok = df[df["status"] == "ok"]
     if not ok.empty:
-        from bench.labels import with_options
+        from statebench.bench.labels import with_options
 
         ok = ok.assign(
             arch=[with_options(a, o) for a, o in zip(ok["arch"], ok["arch_options"], strict=True)]
@@ -177,7 +176,7 @@ def status(
     """Cells done, failed, pending, in flight (claimed by a live driver) and what runs next."""
     import time
 
-    from bench.runner import run_status
+    from statebench.bench.runner import run_status
 
     try:
         st = run_status(run_dir)
@@ -238,8 +237,8 @@ def status(
 @app.command("list")
 def list_cmd() -> None:
     """Architectures, tasks and presets, with one-line descriptions."""
-    import models
-    import tasks
+    import statebench.models as models
+    import statebench.tasks as tasks
 
     table = Table(title="architectures", show_header=True)
     table.add_column("name")
@@ -300,7 +299,7 @@ def plot(
     ] = None,
 ) -> None:
     """Draw one figure from a results directory."""
-    from bench.report import plot_command
+    from statebench.bench.report import plot_command
 
     try:
         paths = plot_command(run_dir, kind, out)
@@ -318,7 +317,7 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write it.")] = None,
 ) -> None:
     """Write the leaderboard, every figure, config, provenance and failures as one report."""
-    from bench.report import report_command
+    from statebench.bench.report import report_command
 
     try:
         path = report_command(run_dir, format_, out)

@@ -20,8 +20,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 import tomli_w
-
-from bench.probe.config import ProbeConfig
+from statebench.bench.probe.config import ProbeConfig
 
 
 class ConfigError(ValueError):
@@ -42,7 +41,7 @@ class ArchSpec(_Strict):
 
     @model_validator(mode="after")
     def _known(self) -> ArchSpec:
-        import models
+        import statebench.models as models
 
         try:
             allowed = models.arch_option_names(self.name)
@@ -58,7 +57,7 @@ class ArchSpec(_Strict):
 
     @property
     def label(self) -> str:
-        from bench.labels import with_options
+        from statebench.bench.labels import with_options
 
         return with_options(self.name, self.options)
 
@@ -71,7 +70,7 @@ class TaskSpec(_Strict):
 
     @model_validator(mode="after")
     def _known(self) -> TaskSpec:
-        import tasks
+        import statebench.tasks as tasks
 
         tasks.get_task(self.name, **self.options)  # raises ValueError naming what is allowed
         return self
@@ -221,7 +220,9 @@ class MatrixConfig(_Strict):
 def list_presets() -> dict[str, str]:
     """Preset name -> its one-line description."""
     out = {}
-    for entry in sorted(resources.files("bench.presets").iterdir(), key=lambda p: p.name):
+    for entry in sorted(
+        resources.files("statebench.bench.presets").iterdir(), key=lambda p: p.name
+    ):
         if entry.name.endswith(".toml"):
             data = tomllib.loads(entry.read_text())
             out[entry.name[: -len(".toml")]] = data.get("description", "")
@@ -234,7 +235,7 @@ def preset_dict(name: str) -> dict:
         close = difflib.get_close_matches(name, list(presets), n=2)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ConfigError(f"unknown preset {name!r}{hint}; presets: {', '.join(presets)}")
-    text = resources.files("bench.presets").joinpath(f"{name}.toml").read_text()
+    text = resources.files("statebench.bench.presets").joinpath(f"{name}.toml").read_text()
     return tomllib.loads(text)
 
 

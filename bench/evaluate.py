@@ -7,11 +7,10 @@ import time
 from typing import Any
 
 import torch
+from statebench.bench.matrix import derive_seed
+from statebench.models import SequenceModel
+from statebench.tasks import Task
 from torch.nn import functional as F
-
-from bench.matrix import derive_seed
-from models import SequenceModel
-from tasks import Task
 
 
 def eval_seed(base_seed: int, task: str, task_options: dict, length: int) -> int:

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.config import MatrixConfig
+from statebench.bench.config import MatrixConfig
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.matrix import Cell
+from statebench.bench.matrix import Cell
 
 
 class Reporter:

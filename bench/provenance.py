@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-import bench
+import statebench
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +41,7 @@ def device_name(device: torch.device) -> str:
 
 def provenance(device: torch.device) -> dict[str, str]:
     return {
-        "statebench_version": bench.__version__,
+        "statebench_version": statebench.__version__,
         "git_sha": git_sha(),
         "torch_version": torch.__version__,
         "cuda_version": torch.version.cuda or "",

@@ -20,12 +20,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from bench.plots import FIGURE_CAPTIONS, FIGURES, figure_bytes, make_figure, save_figure
-from bench.plots.critical_time import prepare_probes, probe_outcomes
-from bench.plots.scores import HEADLINE_DEFINITION, prepare, summarize_headline
-from bench.plots.size import size_table
-from bench.plots.style import arch_order, format_count, format_length, task_order
+from statebench.bench.plots import FIGURE_CAPTIONS, FIGURES, figure_bytes, make_figure, save_figure
+from statebench.bench.plots.critical_time import prepare_probes, probe_outcomes
+from statebench.bench.plots.scores import HEADLINE_DEFINITION, prepare, summarize_headline
+from statebench.bench.plots.size import size_table
+from statebench.bench.plots.style import arch_order, format_count, format_length, task_order
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,9 @@ class RunTables:
 
 def load_run(run_dir: str | Path) -> RunTables:
     """Result rows, probe rows (empty if none) and the manifest, through `bench.store`."""
-    from bench import store  # imported here: the report is usable (and testable) from frames
+    from statebench.bench import (
+        store,  # imported here: the report is usable (and testable) from frames
+    )
 
     run_dir = Path(run_dir)
     results = store.load(run_dir)
@@ -292,7 +293,7 @@ def _run_summary(results: pd.DataFrame, manifest: dict) -> str:
 
 def _protocol_blocks(results: pd.DataFrame, manifest: dict) -> list:
     """The protocol's own score when the config asks for one (e.g. Deletang: max over seeds)."""
-    from bench.protocol_score import protocol_scores, protocol_table
+    from statebench.bench.protocol_score import protocol_scores, protocol_table
 
     config = manifest.get("config") or {}
     score_cfg = config.get("score") or {}

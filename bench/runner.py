@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
-from bench import store
-from bench.cell import CellJob, cell_status, execute_cell  # noqa: F401  (re-exported for callers)
-from bench.claims import (
+from statebench.bench import store
+from statebench.bench.cell import CellJob, cell_status, execute_cell  # noqa: F401  (re-exported for callers)
+from statebench.bench.claims import (
     DEFAULT_STALE_AFTER_S,
     ClaimBook,
     ClaimInfo,
@@ -28,11 +27,11 @@ from bench.claims import (
     read_claims,
     sweep_stale,
 )
-from bench.config import ConfigError, MatrixConfig
-from bench.executors import LOST, Executor, from_config
-from bench.matrix import Cell, cell_key, expand
-from bench.progress import Reporter
-from bench.provenance import environment
+from statebench.bench.config import ConfigError, MatrixConfig
+from statebench.bench.executors import LOST, Executor, from_config
+from statebench.bench.matrix import Cell, cell_key, expand
+from statebench.bench.progress import Reporter
+from statebench.bench.provenance import environment
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +291,7 @@ def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S
 def _manifest_labels(manifest: dict) -> dict[str, str]:
     """Cell labels from the manifest's config (needs its archs and tasks importable)."""
     try:
-        from bench.config import validate
+        from statebench.bench.config import validate
 
         return {c.key: c.label for c in expand(validate(manifest["config"]))}
     except Exception as e:  # a third-party arch gone missing: keys will do

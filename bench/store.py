@@ -23,8 +23,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from bench.schema import CURVE_COLUMNS, PROBE_COLUMNS, ROW_COLUMNS
+from statebench.bench.schema import CURVE_COLUMNS, PROBE_COLUMNS, ROW_COLUMNS
 
 log = logging.getLogger(__name__)
 

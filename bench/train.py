@@ -9,10 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from statebench.models import SequenceModel
+from statebench.tasks import Batch, Task
 from torch.nn import functional as F
-
-from models import SequenceModel
-from tasks import Batch, Task
 
 
 class Diverged(RuntimeError):

@@ -1,8 +1,8 @@
 """Architecture adapters: token mixers in a shared backbone, one file per architecture."""
 
-from models.backbone import SequenceModel
-from models.base import Mixer
-from models.registry import (
+from statebench.models.backbone import SequenceModel
+from statebench.models.base import Mixer
+from statebench.models.registry import (
     ENTRY_POINT_GROUP,
     arch_class,
     arch_label,
@@ -14,7 +14,7 @@ from models.registry import (
 )
 
 # Importing the adapter modules registers them; each guards its own optional imports.
-from models import griffin, lstm, mamba, retnet, transformer  # noqa: E402,F401  isort: skip
+from statebench.models import griffin, lstm, mamba, retnet, transformer  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "ENTRY_POINT_GROUP",

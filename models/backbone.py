@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from statebench.models.base import Mixer
 from torch import nn
 from torch.nn import functional as F
-
-from models.base import Mixer
 
 MLP_KINDS = ("gelu", "gated", "none")
 

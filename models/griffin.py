@@ -32,14 +32,13 @@ from __future__ import annotations
 from typing import ClassVar, NamedTuple
 
 import torch
+from statebench.models.base import Mixer
+from statebench.models.ops.local_attention import local_attention
+from statebench.models.ops.positional import apply_rope
+from statebench.models.ops.rglru import rglru, scan_kernel
+from statebench.models.registry import register_arch
 from torch import nn
 from torch.nn import functional as F
-
-from models.base import Mixer
-from models.ops.local_attention import local_attention
-from models.ops.positional import apply_rope
-from models.ops.rglru import rglru, scan_kernel
-from models.registry import register_arch
 
 BLOCK_KINDS = {"r": "recurrent", "a": "attention"}
 

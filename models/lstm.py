@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
+from statebench.models.base import Mixer
+from statebench.models.registry import register_arch
 from torch import nn
-
-from models.base import Mixer
-from models.registry import register_arch
 
 
 @register_arch("lstm")

@@ -22,13 +22,12 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import torch
+from statebench.models.base import Mixer
+from statebench.models.ops.causal_conv import causal_conv1d
+from statebench.models.ops.selective_scan import EIGEN_MODES, fused_available, selective_scan
+from statebench.models.registry import register_arch
 from torch import nn
 from torch.nn import functional as F
-
-from models.base import Mixer
-from models.ops.causal_conv import causal_conv1d
-from models.ops.selective_scan import EIGEN_MODES, fused_available, selective_scan
-from models.registry import register_arch
 
 
 def _positive_int(name: str, value) -> int:

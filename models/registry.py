@@ -8,9 +8,8 @@ import inspect
 from importlib.metadata import entry_points
 
 import torch
-
-from models.backbone import MLP_KINDS, SequenceModel
-from models.base import Mixer
+from statebench.models.backbone import MLP_KINDS, SequenceModel
+from statebench.models.base import Mixer
 
 ENTRY_POINT_GROUP = "statebench.archs"
 BACKBONE_OPTIONS = ("mlp", "mlp_ratio")

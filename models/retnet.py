@@ -20,12 +20,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+from statebench.models.base import Mixer
+from statebench.models.ops.retention import retention, retention_kernel, retnet_gammas
+from statebench.models.registry import register_arch
 from torch import nn
 from torch.nn import functional as F
-
-from models.base import Mixer
-from models.ops.retention import retention, retention_kernel, retnet_gammas
-from models.registry import register_arch
 
 NORM_EPS = 1e-6  # torchscale's layernorm_eps
 

@@ -16,10 +16,9 @@ import numbers
 from typing import Any
 
 import torch
+from statebench.models.backbone import SequenceModel
+from statebench.models.registry import arch_label, build_model
 from torch.nn import functional as F
-
-from models.backbone import SequenceModel
-from models.registry import arch_label, build_model
 
 VOCAB, CLASSES = 11, 7
 CHUNKS = (1, 7)  # 7 does not divide 16, so the last chunk is ragged

@@ -22,12 +22,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+from statebench.models.base import Mixer
+from statebench.models.ops.attention import attention_kernel, causal_attention
+from statebench.models.ops.positional import alibi_slopes, apply_rope, sinusoidal
+from statebench.models.registry import register_arch
 from torch import nn
-
-from models.base import Mixer
-from models.ops.attention import attention_kernel, causal_attention
-from models.ops.positional import alibi_slopes, apply_rope, sinusoidal
-from models.registry import register_arch
 
 POS_KINDS = ("none", "sinusoidal", "learned", "rope", "alibi")
 

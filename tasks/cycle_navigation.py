@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
-
-from tasks.base import Batch, Task
-from tasks.chance import markov_mode_probability
-from tasks.registry import register_task
+from statebench.tasks.base import Batch, Task
+from statebench.tasks.chance import markov_mode_probability
+from statebench.tasks.registry import register_task
 
 CYCLE = 5
 

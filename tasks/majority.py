@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 
 import torch
-
-from tasks.base import Batch, Task
-from tasks.registry import register_task
+from statebench.tasks.base import Batch, Task
+from statebench.tasks.registry import register_task
 
 # Monte-Carlo chance for m >= 3: sequences drawn with this seed (fixed: chance is reproducible).
 _MC_SEED = 20230601

@@ -5,11 +5,10 @@ from __future__ import annotations
 from functools import cache
 
 import torch
-
-from tasks.base import Batch, Task
-from tasks.chance import markov_mode_probability
-from tasks.registry import register_task
-from tasks.scan import prefix_products
+from statebench.tasks.base import Batch, Task
+from statebench.tasks.chance import markov_mode_probability
+from statebench.tasks.registry import register_task
+from statebench.tasks.scan import prefix_products
 
 MOD = 5
 PLUS, MINUS, TIMES = 5, 6, 7  # operator tokens; digits are tokens 0..4

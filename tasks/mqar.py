@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-
-from tasks.base import Batch, Task
-from tasks.registry import register_task
+from statebench.tasks.base import Batch, Task
+from statebench.tasks.registry import register_task
 
 
 @register_task("mqar")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import torch
-
-from tasks.base import Batch, Task
-from tasks.groups import GROUPS, cayley_table, compose, group_order, permutation_elements
-from tasks.registry import register_task
-from tasks.scan import prefix_products
+from statebench.tasks.base import Batch, Task
+from statebench.tasks.groups import GROUPS, cayley_table, compose, group_order, permutation_elements
+from statebench.tasks.registry import register_task
+from statebench.tasks.scan import prefix_products
 
 
 @register_task("permutation")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import inspect
 
-from tasks.base import Task
+from statebench.tasks.base import Task
 
 _TASKS: dict[str, type[Task]] = {}
 

@@ -17,20 +17,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bench.config import ConfigError
+from statebench.bench.config import ConfigError
 
 if TYPE_CHECKING:
-    from bench.cell import CellJob
-    from bench.config import ExecutorConfig
-    from bench.matrix import Cell
-    from bench.progress import Reporter
+    from statebench.bench.cell import CellJob
+    from statebench.bench.config import ExecutorConfig
+    from statebench.bench.matrix import Cell
+    from statebench.bench.progress import Reporter
 
 LOST = "lost"  # the worker died (killed, crashed node): nothing stored, the cell runs again
 KINDS = {
-    "local": "bench.executors.local:LocalExecutor",
-    "pool": "bench.executors.pool:PoolExecutor",
-    "ray": "bench.executors.ray_cluster:RayExecutor",
-    "slurm": "bench.executors.slurm:SlurmExecutor",
+    "local": "statebench.bench.executors.local:LocalExecutor",
+    "pool": "statebench.bench.executors.pool:PoolExecutor",
+    "ray": "statebench.bench.executors.ray_cluster:RayExecutor",
+    "slurm": "statebench.bench.executors.slurm:SlurmExecutor",
 }
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from bench.cell import CellJob
-from bench.executors import Executor
-from bench.executors.worker import run_in_worker
-from bench.matrix import Cell
-from bench.progress import Reporter
+from statebench.bench.cell import CellJob
+from statebench.bench.executors import Executor
+from statebench.bench.executors.worker import run_in_worker
+from statebench.bench.matrix import Cell
+from statebench.bench.progress import Reporter
 
 
 class LocalExecutor(Executor):

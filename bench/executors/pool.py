@@ -21,11 +21,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from bench.cell import CellJob
-from bench.claims import RunRecord
-from bench.executors.remote import RemoteExecutor, Resubmit, WorkerLost
-from bench.executors.worker import init_pool_worker, run_in_worker
-from bench.matrix import Cell
+from statebench.bench.cell import CellJob
+from statebench.bench.claims import RunRecord
+from statebench.bench.executors.remote import RemoteExecutor, Resubmit, WorkerLost
+from statebench.bench.executors.worker import init_pool_worker, run_in_worker
+from statebench.bench.matrix import Cell
 
 log = logging.getLogger(__name__)
 

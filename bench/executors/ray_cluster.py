@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bench.cell import CellJob
-from bench.claims import RunRecord
-from bench.executors import ExecutorUnavailable
-from bench.executors.remote import RemoteExecutor, WorkerLost
-from bench.executors.worker import run_in_worker
-from bench.matrix import Cell
+from statebench.bench.cell import CellJob
+from statebench.bench.claims import RunRecord
+from statebench.bench.executors import ExecutorUnavailable
+from statebench.bench.executors.remote import RemoteExecutor, WorkerLost
+from statebench.bench.executors.worker import run_in_worker
+from statebench.bench.matrix import Cell
 
 log = logging.getLogger(__name__)
 

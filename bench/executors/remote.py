@@ -20,13 +20,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import torch
-
-from bench import store
-from bench.cell import CellJob, base_row, cell_status, failure_rows
-from bench.claims import RunRecord, clear_started, read_started
-from bench.executors import LOST, Executor
-from bench.matrix import Cell
-from bench.progress import Reporter
+from statebench.bench import store
+from statebench.bench.cell import CellJob, base_row, cell_status, failure_rows
+from statebench.bench.claims import RunRecord, clear_started, read_started
+from statebench.bench.executors import LOST, Executor
+from statebench.bench.matrix import Cell
+from statebench.bench.progress import Reporter
 
 log = logging.getLogger(__name__)
 

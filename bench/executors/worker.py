@@ -12,10 +12,10 @@ import os
 import threading
 import time
 
-from bench.cell import CellJob, execute_cell
-from bench.claims import clear_started, mark_started
-from bench.matrix import Cell
-from bench.train import StepCallback
+from statebench.bench.cell import CellJob, execute_cell
+from statebench.bench.claims import clear_started, mark_started
+from statebench.bench.matrix import Cell
+from statebench.bench.train import StepCallback
 
 
 def run_in_worker(

@@ -13,9 +13,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
-
-from bench.plots.scores import prepare
-from bench.plots.style import (
+from statebench.bench.plots.scores import prepare
+from statebench.bench.plots.style import (
     FULL_WIDTH,
     GRID_COLOR,
     NEUTRAL_COLOR,

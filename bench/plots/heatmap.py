@@ -13,9 +13,8 @@ from matplotlib import colormaps
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-
-from bench.plots.scores import summarize_headline
-from bench.plots.style import (
+from statebench.bench.plots.scores import summarize_headline
+from statebench.bench.plots.style import (
     FAILED_COLOR,
     FULL_WIDTH,
     NEUTRAL_COLOR,

@@ -12,10 +12,9 @@ import logging
 
 import numpy as np
 import pandas as pd
-
-from bench.labels import with_options
-from bench.plots.stats import mean_ci
-from bench.plots.style import arch_order, task_order
+from statebench.bench.labels import with_options
+from statebench.bench.plots.stats import mean_ci
+from statebench.bench.plots.style import arch_order, task_order
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-
-from bench.plots.scores import prepare, state_size_at_longest
-from bench.plots.style import (
+from statebench.bench.plots.scores import prepare, state_size_at_longest
+from statebench.bench.plots.style import (
     FULL_WIDTH,
     NEUTRAL_COLOR,
     arch_color,

@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-
-from bench.plots.scores import cell_columns, ok_rows
-from bench.plots.stats import fit_power_law
-from bench.plots.style import (
+from statebench.bench.plots.scores import cell_columns, ok_rows
+from statebench.bench.plots.stats import fit_power_law
+from statebench.bench.plots.style import (
     FULL_WIDTH,
     arch_color,
     arch_marker,

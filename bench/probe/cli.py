@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-
-from bench.cli_options import (
+from statebench.bench.cli_options import (
     ArchOpt,
     ConfigOpt,
     DeviceOpt,
@@ -22,12 +21,12 @@ from bench.cli_options import (
     SetOpt,
     TaskOpt,
 )
-from bench.config import ConfigError, load_config
+from statebench.bench.config import ConfigError, load_config
 
 if TYPE_CHECKING:  # pandas loads with the results, not with the command line
     import pandas as pd
 
-from bench.labels import with_options
+from statebench.bench.labels import with_options
 
 console = Console()
 err_console = Console(stderr=True)
@@ -57,9 +56,9 @@ def probe(
     Trains the cells not yet stored (or reuses their checkpoints), streams `max_len` tokens
     through each, and prints t* per arch x task; censored results read "> N".
     """
-    from bench.probe.progress import RichProbeReporter
-    from bench.probe.runner import run_probe
-    from bench.progress import RichReporter
+    from statebench.bench.probe.progress import RichProbeReporter
+    from statebench.bench.probe.runner import run_probe
+    from statebench.bench.progress import RichReporter
 
     overrides = list(set_ or []) + ([f"probe.max_len={max_len}"] if max_len else [])
     try:
@@ -76,7 +75,7 @@ def probe(
     except (ConfigError, ValueError) as e:
         err_console.print(f"[bold red]error:[/] {e}", highlight=False)
         raise typer.Exit(code=2) from None
-    from bench import store
+    from statebench.bench import store
 
     order = {c.key: i for i, c in enumerate(cells)}  # the config's arch x task order
     df = store.load_probes(run_dir)

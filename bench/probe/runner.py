@@ -20,18 +20,22 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import torch
-
-from bench import store
-from bench.cell import DTYPES, CellJob, build_cell_model, execute_cell, resolve_device
-from bench.config import ConfigError, MatrixConfig
-from bench.matrix import Cell, derive_seed
-from bench.probe.config import ProbeConfig
-from bench.probe.estimator import critical_time, geometric_edges, threshold_name, threshold_value
-from bench.probe.progress import ProbeReporter
-from bench.probe.stream import ChunkStream, streaming_task
-from bench.probe.streaming import StreamCounts, stream_counts
-from bench.progress import Reporter
-from bench.runner import pending_cells, prepare_run
+from statebench.bench import store
+from statebench.bench.cell import DTYPES, CellJob, build_cell_model, execute_cell, resolve_device
+from statebench.bench.config import ConfigError, MatrixConfig
+from statebench.bench.matrix import Cell, derive_seed
+from statebench.bench.probe.config import ProbeConfig
+from statebench.bench.probe.estimator import (
+    critical_time,
+    geometric_edges,
+    threshold_name,
+    threshold_value,
+)
+from statebench.bench.probe.progress import ProbeReporter
+from statebench.bench.probe.stream import ChunkStream, streaming_task
+from statebench.bench.probe.streaming import StreamCounts, stream_counts
+from statebench.bench.progress import Reporter
+from statebench.bench.runner import pending_cells, prepare_run
 
 log = logging.getLogger(__name__)
 

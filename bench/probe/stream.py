@@ -22,9 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-
-from tasks import Batch, Task, get_task
-from tasks.groups import cayley_table
+from statebench.tasks import Batch, Task, get_task
+from statebench.tasks.groups import cayley_table
 
 # Bytes per (sequence, position) of a drawn batch: int64 inputs and targets, bool mask.
 BYTES_PER_TOKEN = 8 + 8 + 1

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from bench.probe.stream import ChunkStream
+from statebench.bench.probe.stream import ChunkStream
 
 log = logging.getLogger(__name__)
 

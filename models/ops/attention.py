@@ -13,9 +13,8 @@ Paths: `attention_ref` (the oracle: softmax(QK^T/sqrt(d) + bias + mask)V in fp32
 from __future__ import annotations
 
 import torch
+from statebench.models.ops.positional import alibi_bias
 from torch.nn import functional as F
-
-from models.ops.positional import alibi_bias
 
 try:  # optional: its absence (or a broken CUDA build) only means SDPA runs instead
     from flash_attn import flash_attn_func

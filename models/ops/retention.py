@@ -29,8 +29,7 @@ import logging
 from typing import Any
 
 import torch
-
-from models.ops.scan import linear_scan
+from statebench.models.ops.scan import linear_scan
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,8 @@ import logging
 from typing import Any
 
 import torch
+from statebench.models.ops.scan import linear_scan
 from torch.nn import functional as F
-
-from models.ops.scan import linear_scan
 
 log = logging.getLogger(__name__)
 

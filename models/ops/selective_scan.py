@@ -28,10 +28,9 @@ CPU it beats the log-depth scan, whose log2(L) full passes cost more than one bl
 from __future__ import annotations
 
 import torch
+from statebench.models.ops.scan import blocked_scan, default_chunk
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
-
-from models.ops.scan import blocked_scan, default_chunk
 
 try:  # optional fused kernel; its absence (or a broken build) is never an error
     from mamba_ssm.ops.selective_scan_interface import selective_scan_fn as _fused_selective_scan

@@ -1,8 +1,14 @@
 """Config loading, presets, overrides and the errors a user sees before any training."""
 
 import pytest
-
-from bench.config import ConfigError, apply_override, list_presets, load_config, to_toml, validate
+from statebench.bench.config import (
+    ConfigError,
+    apply_override,
+    list_presets,
+    load_config,
+    to_toml,
+    validate,
+)
 
 
 def test_presets_ship_and_validate():

@@ -19,11 +19,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
-from bench import cli, store
-from bench.cell import CellJob
-from bench.claims import (
+from statebench.bench import cli, store
+from statebench.bench.cell import CellJob
+from statebench.bench.claims import (
     ClaimBook,
     claims_dir,
     is_stale,
@@ -33,12 +31,13 @@ from bench.claims import (
     read_claims,
     sweep_stale,
 )
-from bench.cli import app
-from bench.config import load_config
-from bench.executors.remote import timeout_rows
-from bench.progress import Reporter
-from bench.runner import prepare_run, run_matrix, run_status
-from models.base import Mixer
+from statebench.bench.cli import app
+from statebench.bench.config import load_config
+from statebench.bench.executors.remote import timeout_rows
+from statebench.bench.progress import Reporter
+from statebench.bench.runner import prepare_run, run_matrix, run_status
+from statebench.models.base import Mixer
+from typer.testing import CliRunner
 
 TINY = ["train.steps=8", "train.log_every=2", "eval.samples=8", "eval.lengths=[4, 8]"]
 TINY_CLI = ["--set", "eval.lengths=[4, 8]", "--set", "eval.samples=8"]
@@ -62,7 +61,7 @@ def assert_every_cell_once(run_dir: Path, n_cells: int = N_CELLS, lengths: int =
 
 def _cli(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", *args],
+        [sys.executable, "-m", "statebench.bench.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -179,7 +178,7 @@ def test_threads_racing_for_one_stale_claim_give_one_owner(tmp_path):
 
 RACER = """
 import json, os, sys, time
-from bench.claims import ClaimBook
+from statebench.bench.claims import ClaimBook
 run_dir, go, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
 book = ClaimBook(run_dir, stale_after_s=60)
 while not os.path.exists(go):
@@ -311,7 +310,7 @@ def test_truncated_cell_file_is_reported_and_rerun_through_the_pool(tmp_path, ca
     run_dir = run_matrix(cfg, tmp_path / "run")
     victim = sorted((run_dir / "cells").glob("*.parquet"))[0]
     victim.write_bytes(victim.read_bytes()[:100])
-    with caplog.at_level("WARNING", logger="bench.store"):
+    with caplog.at_level("WARNING", logger="statebench.bench.store"):
         assert victim.stem not in set(store.load(run_dir)["cell"])
     assert any(victim.name in r.getMessage() for r in caplog.records), "load() must report it"
     status = run_status(run_dir)

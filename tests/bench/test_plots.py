@@ -11,8 +11,7 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
-
-from bench.plots import (
+from statebench.bench.plots import (
     FIGURES,
     headline_score,
     make_figure,
@@ -25,8 +24,8 @@ from bench.plots import (
     select_best_config,
     summarize_headline,
 )
-from bench.plots.stats import fit_power_law, mean_ci, t_critical_95
-from bench.plots.style import (
+from statebench.bench.plots.stats import fit_power_law, mean_ci, t_critical_95
+from statebench.bench.plots.style import (
     ARCH_COLORS,
     FALLBACK_COLORS,
     arch_color,

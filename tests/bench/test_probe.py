@@ -6,20 +6,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import statebench.models as models
 import torch
 import typer
+from statebench.bench import store
+from statebench.bench.config import ConfigError, load_config
+from statebench.bench.probe.cli import probe
+from statebench.bench.probe.estimator import geometric_edges
+from statebench.bench.probe.runner import expand_sweep, run_probe
+from statebench.bench.probe.stream import CARRY_RULES, ChunkStream, streaming_task
+from statebench.bench.probe.streaming import stream_counts
+from statebench.bench.schema import CURVE_COLUMNS, PROBE_COLUMNS
+from statebench.tasks import get_task
 from typer.testing import CliRunner
-
-import models
-from bench import store
-from bench.config import ConfigError, load_config
-from bench.probe.cli import probe
-from bench.probe.estimator import geometric_edges
-from bench.probe.runner import expand_sweep, run_probe
-from bench.probe.stream import CARRY_RULES, ChunkStream, streaming_task
-from bench.probe.streaming import stream_counts
-from bench.schema import CURVE_COLUMNS, PROBE_COLUMNS
-from tasks import get_task
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = [
@@ -177,7 +176,7 @@ def test_probing_again_reuses_checkpoints_and_stored_probes(tmp_path, monkeypatc
     cells_before = {p: p.stat().st_mtime_ns for p in (run_dir / "cells").iterdir()}
     probes_before = {p: p.stat().st_mtime_ns for p in (run_dir / "probes").iterdir()}
 
-    import bench.probe.runner as runner
+    import statebench.bench.probe.runner as runner
 
     def no_training(*a, **k):
         raise AssertionError("a stored cell was trained again")
@@ -226,7 +225,7 @@ def test_sweep_expands_depth_and_width_into_cells_of_their_own(tmp_path):
 
 
 def test_probe_settings_do_not_change_the_run_directory():
-    from bench.runner import default_run_dir
+    from statebench.bench.runner import default_run_dir
 
     assert default_run_dir(tiny()) == default_run_dir(tiny("probe.max_len=4096"))
     assert "probe" not in tiny().model_dump()

@@ -4,8 +4,7 @@ import math
 
 import numpy as np
 import pytest
-
-from bench.probe.estimator import (
+from statebench.bench.probe.estimator import (
     critical_time,
     first_drop,
     geometric_edges,

@@ -14,12 +14,11 @@ import sys
 
 import pytest
 import torch
-
-from bench.cell import build_cell_model
-from bench.config import load_config
-from bench.matrix import expand
-from bench.probe.stream import streaming_task
-from bench.train import train_model
+from statebench.bench.cell import build_cell_model
+from statebench.bench.config import load_config
+from statebench.bench.matrix import expand
+from statebench.bench.probe.stream import streaming_task
+from statebench.bench.train import train_model
 
 pytestmark = pytest.mark.perf
 
@@ -30,12 +29,12 @@ STREAM_PASS = r"""
 import json, sys, time
 import torch
 torch.set_num_threads(1)
-from bench.cell import build_cell_model
-from bench.config import load_config
-from bench.matrix import expand
-from bench.probe.estimator import critical_time, geometric_edges
-from bench.probe.stream import ChunkStream, streaming_task
-from bench.probe.streaming import stream_counts
+from statebench.bench.cell import build_cell_model
+from statebench.bench.config import load_config
+from statebench.bench.matrix import expand
+from statebench.bench.probe.estimator import critical_time, geometric_edges
+from statebench.bench.probe.stream import ChunkStream, streaming_task
+from statebench.bench.probe.streaming import stream_counts
 
 def status_bytes(field):
     with open("/proc/self/status") as f:

@@ -1,9 +1,8 @@
 """The Deletang protocol score: per-model mean accuracy over lengths >= min_len, max over cells."""
 
 import pandas as pd
-
-from bench.protocol_score import protocol_scores, protocol_table
-from bench.report import report_blocks
+from statebench.bench.protocol_score import protocol_scores, protocol_table
+from statebench.bench.report import report_blocks
 
 
 def _rows():

@@ -6,10 +6,9 @@ import re
 
 import pandas as pd
 import pytest
-
-from bench import report as report_module
-from bench.plots import FIGURES, output
-from bench.report import (
+from statebench.bench import report as report_module
+from statebench.bench.plots import FIGURES, output
+from statebench.bench.report import (
     RunTables,
     build_report,
     config_text,
@@ -156,7 +155,7 @@ def test_report_reads_a_run_written_by_the_store(
     tmp_path, synthetic_results_factory, synthetic_probes, synthetic_manifest
 ):
     """End to end through bench.store: its dtypes (float ints, string columns) included."""
-    store = pytest.importorskip("bench.store")
+    store = pytest.importorskip("statebench.bench.store")
     results = synthetic_results_factory(failures={("griffin", "parity"): "diverged"})
     run_dir = tmp_path / "run"
     for cell, rows in results.groupby("cell"):

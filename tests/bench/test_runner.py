@@ -9,11 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from bench import store
-from bench.config import ConfigError, load_config, validate
-from bench.runner import run_matrix
-from bench.schema import ROW_COLUMNS
+from statebench.bench import store
+from statebench.bench.config import ConfigError, load_config, validate
+from statebench.bench.runner import run_matrix
+from statebench.bench.schema import ROW_COLUMNS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = ["train.steps=8", "train.log_every=2", "eval.samples=8", "eval.lengths=[4, 8]"]
@@ -58,12 +57,12 @@ def test_same_config_is_deterministic(tmp_path):
 def test_second_run_trains_nothing(tmp_path, monkeypatch):
     run_dir = run_matrix(tiny(), tmp_path / "run")
     mtimes = {p: p.stat().st_mtime_ns for p in (run_dir / "cells").iterdir()}
-    import bench.executors.worker
+    import statebench.bench.executors.worker as worker
 
     def boom(*a, **k):
         raise AssertionError("a stored cell was run again")
 
-    monkeypatch.setattr(bench.executors.worker, "execute_cell", boom)
+    monkeypatch.setattr(worker, "execute_cell", boom)
     run_matrix(tiny(), run_dir)
     assert {p: p.stat().st_mtime_ns for p in (run_dir / "cells").iterdir()} == mtimes
 
@@ -110,7 +109,7 @@ def test_unwritable_out_dir(tmp_path):
 
 def _cli(*args, **kw):
     return subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", *args],
+        [sys.executable, "-m", "statebench.bench.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -4,7 +4,7 @@ import os
 import stat
 import time
 
-from bench import store
+from statebench.bench import store
 
 
 def _row():

@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import statebench.models as models
 import torch
+from statebench.models import Mixer, arch_class, arch_option_names, build_model, list_archs
+from statebench.models.testing import ConformanceError, check_adapter
 from torch import nn
-
-import models
-from models import Mixer, arch_class, arch_option_names, build_model, list_archs
-from models.testing import ConformanceError, check_adapter
 
 EXT_GRU = Path(__file__).parents[1] / "fixtures" / "ext_gru"
 ALL_CHECKS = [

@@ -2,11 +2,10 @@
 
 import pytest
 import torch
-
-from models import build_model
-from models.griffin import Griffin, Hawk, LocalAttentionBlock, RecurrentBlock
-from models.ops.local_attention import local_attention, local_attention_ref
-from models.ops.rglru import gated_scan_fla, gated_scan_ref, scan_kernel
+from statebench.models import build_model
+from statebench.models.griffin import Griffin, Hawk, LocalAttentionBlock, RecurrentBlock
+from statebench.models.ops.local_attention import local_attention, local_attention_ref
+from statebench.models.ops.rglru import gated_scan_fla, gated_scan_ref, scan_kernel
 
 VOCAB, CLASSES = 11, 5
 

@@ -10,8 +10,7 @@ import time
 
 import pytest
 import torch
-
-from models.griffin import RecurrentBlock
+from statebench.models.griffin import RecurrentBlock
 
 pytestmark = pytest.mark.perf
 

@@ -8,14 +8,13 @@ import importlib.util
 
 import pytest
 import torch
+from statebench.models import build_model
+from statebench.models.mamba import MambaMixer
+from statebench.models.ops import causal_conv, selective_scan
+from statebench.models.ops.causal_conv import causal_conv1d, causal_conv1d_ref
+from statebench.models.ops.scan import linear_scan, linear_scan_ref
+from statebench.models.ops.selective_scan import selective_scan_ref, transition
 from torch.nn import functional as F
-
-from models import build_model
-from models.mamba import MambaMixer
-from models.ops import causal_conv, selective_scan
-from models.ops.causal_conv import causal_conv1d, causal_conv1d_ref
-from models.ops.scan import linear_scan, linear_scan_ref
-from models.ops.selective_scan import selective_scan_ref, transition
 
 EIGENS = ["[0,1]", "[-1,1]"]
 HAS_MAMBA_SSM = importlib.util.find_spec("mamba_ssm") is not None

@@ -14,8 +14,7 @@ import time
 
 import pytest
 import torch
-
-from models.mamba import MambaMixer
+from statebench.models.mamba import MambaMixer
 
 pytestmark = pytest.mark.perf
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import pytest
 import torch
+from statebench.models import (
+    Mixer,
+    arch_class,
+    arch_option_names,
+    build_model,
+    match_params,
+    register_arch,
+)
+from statebench.models.lstm import LSTMMixer
+from statebench.models.transformer import TransformerMixer
 from torch import nn
-
-from models import Mixer, arch_class, arch_option_names, build_model, match_params, register_arch
-from models.lstm import LSTMMixer
-from models.transformer import TransformerMixer
 
 
 def test_names_resolve_to_their_classes():
     assert arch_class("lstm") is LSTMMixer
     assert arch_class("transformer") is TransformerMixer
-    assert arch_class("models.lstm:LSTMMixer") is LSTMMixer
+    assert arch_class("statebench.models.lstm:LSTMMixer") is LSTMMixer
     assert arch_class(LSTMMixer) is LSTMMixer
 
 
@@ -31,7 +37,7 @@ def test_unknown_arch_error_lists_close_names():
     "path, reason",
     [
         ("no_such_module_xyz:Mixer", "cannot import"),
-        ("models.lstm:Nope", "cannot import"),
+        ("statebench.models.lstm:Nope", "cannot import"),
         ("torch:tensor", "not an nn.Module"),
     ],
 )

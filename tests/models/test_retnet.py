@@ -2,9 +2,8 @@
 
 import pytest
 import torch
-
-from models import build_model
-from models.ops.retention import (
+from statebench.models import build_model
+from statebench.models.ops.retention import (
     retention_chunkwise,
     retention_fla,
     retention_kernel,
@@ -12,7 +11,7 @@ from models.ops.retention import (
     retention_recurrent,
     retnet_gammas,
 )
-from models.retnet import RetNet
+from statebench.models.retnet import RetNet
 
 VOCAB, CLASSES = 11, 5
 

@@ -2,8 +2,7 @@
 
 import pytest
 import torch
-
-from models.ops.scan import linear_scan, linear_scan_ref
+from statebench.models.ops.scan import linear_scan, linear_scan_ref
 
 
 @pytest.mark.parametrize("t", [1, 2, 7, 64, 129])

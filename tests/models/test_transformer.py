@@ -9,11 +9,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from models import build_model
-from models.ops import attention as attn
-from models.ops.positional import alibi_bias, alibi_slopes, apply_rope, sinusoidal
-from models.transformer import POS_KINDS, TransformerMixer, default_heads
+from statebench.models import build_model
+from statebench.models.ops import attention as attn
+from statebench.models.ops.positional import alibi_bias, alibi_slopes, apply_rope, sinusoidal
+from statebench.models.transformer import POS_KINDS, TransformerMixer, default_heads
 
 V, C, D = 11, 5, 16
 

@@ -17,14 +17,13 @@ import copy
 import random
 
 import pytest
+import statebench.models as models
+import statebench.tasks as tasks
 import torch
 from perfkit import device_clock, interleaved
+from statebench.bench.train import nearest_valid_length
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
-
-import models
-import tasks
-from bench.train import nearest_valid_length
 
 pytestmark = [pytest.mark.perf, pytest.mark.filterwarnings("ignore:There is a performance drop")]
 

@@ -15,11 +15,10 @@ import copy
 import importlib
 
 import pytest
+import statebench.models as models
+import statebench.tasks as tasks
 import torch
 from perfkit import cuda_clock, interleaved, timed
-
-import models
-import tasks
 
 pytestmark = [
     pytest.mark.perf,
@@ -31,11 +30,11 @@ pytestmark = [
 ]
 
 REFERENCE_PATCHES = [  # (module, attribute, value that makes its dispatch pick the reference)
-    ("models.ops.attention", "flash_attn_func", None),
-    ("models.ops.selective_scan", "_fused_selective_scan", None),
-    ("models.ops.causal_conv", "_fused_causal_conv1d", None),
-    ("models.ops.retention", "_fla", lambda: None),
-    ("models.ops.rglru", "_fla", lambda: None),
+    ("statebench.models.ops.attention", "flash_attn_func", None),
+    ("statebench.models.ops.selective_scan", "_fused_selective_scan", None),
+    ("statebench.models.ops.causal_conv", "_fused_causal_conv1d", None),
+    ("statebench.models.ops.retention", "_fla", lambda: None),
+    ("statebench.models.ops.rglru", "_fla", lambda: None),
 ]
 # Dense bf16 tensor-core peaks from the vendors' datasheets (no sparsity), TFLOP/s.
 BF16_PEAK_TFLOPS = {"H100 PCIe": 756, "H100": 989, "H200": 989, "A100": 312, "L40S": 362, "L4": 121}

@@ -13,14 +13,13 @@ import copy
 import random
 
 import pytest
+import statebench.models as models
+import statebench.tasks as tasks
 import torch
 from perfkit import interleaved
+from statebench.bench.config import load_config
+from statebench.bench.train import nearest_valid_length, train_model
 from torch.nn import functional as F
-
-import models
-import tasks
-from bench.config import load_config
-from bench.train import nearest_valid_length, train_model
 
 pytestmark = pytest.mark.perf
 

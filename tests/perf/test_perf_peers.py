@@ -15,13 +15,12 @@ ours, there only to register the row.
 from __future__ import annotations
 
 import pytest
+import statebench.models as models
 import torch
 from perfkit import interleaved
+from statebench.models.lstm import LSTMMixer
+from statebench.models.ops.attention import attention_ref, attention_sdpa
 from torch.nn.attention import SDPBackend, sdpa_kernel
-
-import models
-from models.lstm import LSTMMixer
-from models.ops.attention import attention_ref, attention_sdpa
 
 pytestmark = pytest.mark.perf
 
@@ -127,7 +126,7 @@ def test_retention_vs_fla_naive(benchmark, not_applicable):
         from fla.ops.retention.naive import naive_retention
     except Exception as e:  # fla needs triton; on a CPU-only install it does not import
         not_applicable("fla naive_retention", f"fla does not import here ({type(e).__name__})")
-    from models.ops.retention import retention, retnet_gammas
+    from statebench.models.ops.retention import retention, retnet_gammas
 
     batch, heads, length, dk = 1, 4, 2048, 16
     q, k, v = (_randn(batch, heads, length, dk, seed=s) for s in range(3))

@@ -11,11 +11,10 @@ and its exponent is already clear by 4k); everything else runs to 16k.
 from __future__ import annotations
 
 import pytest
+import statebench.models as models
+import statebench.tasks as tasks
 import torch
 from perfkit import N_LAYERS, PARAM_BUDGET, MinTimer, rounds_for, timed
-
-import models
-import tasks
 
 pytestmark = pytest.mark.perf
 

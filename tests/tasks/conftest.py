@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import statebench.tasks as tasks
 from task_cases import CONFIGS, READOUTS, build, config_id
-
-import tasks
 
 
 @pytest.fixture(

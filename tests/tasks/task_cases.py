@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tasks
+import statebench.tasks as tasks
 
 # (name, options): the defaults of every task, plus options that change the code path.
 CONFIGS: list[tuple[str, dict]] = [(name, {}) for name in tasks.list_tasks()] + [

@@ -12,10 +12,9 @@ import math
 from fractions import Fraction
 
 import pytest
+import statebench.tasks as tasks
 import torch
 from task_cases import valid_lengths
-
-import tasks
 
 
 def alphabets(task, length):

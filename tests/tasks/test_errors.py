@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import statebench.tasks as tasks
 import torch
-
-import tasks
 
 
 def test_unknown_task_lists_the_known_ones():

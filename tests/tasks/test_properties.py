@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import statebench.tasks as tasks
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import tasks
-from tasks.groups import permutation_elements
+from statebench.tasks.groups import permutation_elements
 
 SYMBOL = {5: "+", 6: "-", 7: "*"}
 

@@ -9,10 +9,9 @@ torch's default thread count.
 from __future__ import annotations
 
 import pytest
+import statebench.tasks as tasks
 import torch
 from task_cases import valid_lengths
-
-import tasks
 
 CASES = [(name, {}) for name in tasks.list_tasks()] + [
     ("majority", {"m": 5}),

@@ -6,10 +6,9 @@ import itertools
 
 import pytest
 import torch
-
-from tasks.groups import GROUPS, cayley_table, group_order, is_even, permutation_elements
-from tasks.modular_arithmetic import _monoid
-from tasks.scan import prefix_products
+from statebench.tasks.groups import GROUPS, cayley_table, group_order, is_even, permutation_elements
+from statebench.tasks.modular_arithmetic import _monoid
+from statebench.tasks.scan import prefix_products
 
 
 def sequential_products(x, table):

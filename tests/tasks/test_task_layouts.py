@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import statebench.tasks as tasks
 import torch
-
-import tasks
-from tasks.flipflop import BIT0, IGNORE, READ, WRITE
-from tasks.modular_arithmetic import PLUS, TIMES
+from statebench.tasks.flipflop import BIT0, IGNORE, READ, WRITE
+from statebench.tasks.modular_arithmetic import PLUS, TIMES
 
 
 def draw(task, batch_size, length, seed=0):

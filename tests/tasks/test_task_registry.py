@@ -5,10 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import statebench.tasks as tasks
 import torch
 from task_cases import valid_lengths
-
-import tasks
 
 EXPECTED = {
     "parity",
@@ -26,7 +25,7 @@ EXPECTED = {
 
 def test_list_tasks_from_a_fresh_interpreter():
     out = subprocess.run(
-        [sys.executable, "-c", "import tasks; print(tasks.list_tasks())"],
+        [sys.executable, "-c", "import statebench.tasks as tasks; print(tasks.list_tasks())"],
         capture_output=True,
         text=True,
         check=True,

@@ -1,0 +1,13 @@
+"""statebench: which sequence architectures can track state, and up to what length?
+
+One import namespace. The repository's folders install as its subpackages:
+``tasks/`` is ``statebench.tasks``, ``models/`` is ``statebench.models`` and ``bench/`` (the
+harness) is ``statebench.bench``; nothing else is put on the top level of site-packages.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("state-tracking-bench")
+except PackageNotFoundError:  # running from a checkout that was never installed
+    __version__ = "0.0.0+unknown"
