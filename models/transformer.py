@@ -14,7 +14,7 @@ learned table rather than one per layer.
 
 Kernel (recorded on every result row): "flash_attn" on CUDA in fp16/bf16 where flash-attn
 imports, else "sdpa", on CPU too. torch's SDPA is a built-in with a CPU kernel that never
-materializes the T x T scores, so it is the CPU path; `attention_ref` is only the test oracle.
+materializes the T x T scores, so it is the CPU path; `attention_naive` is only the test oracle.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ optional ALiBi `alibi_slopes` [H]. When Tk > Tq the keys include a KV cache: que
 absolute position Tk - Tq + i (the causal mask is aligned bottom-right), so a chunk fed through
 `step` attends to exactly the keys `forward` lets it see.
 
-Paths: `attention_ref` (the oracle: softmax(QK^T/sqrt(d) + bias + mask)V in fp32),
+Paths: `attention_naive` (the oracle: softmax(QK^T/sqrt(d) + bias + mask)V in fp32),
 `attention_sdpa` (torch's scaled_dot_product_attention, on any device) and `attention_flash`
 (flash-attn, CUDA and fp16/bf16 only). `causal_attention` picks the fastest that applies.
 """
@@ -43,7 +43,7 @@ def _bias(q, k, alibi_slopes, dtype) -> torch.Tensor:
     return bias.masked_fill(future, float("-inf")).to(dtype)
 
 
-def attention_ref(
+def attention_naive(
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,

@@ -1,6 +1,6 @@
 """Depthwise causal 1-D convolution: Mamba's short convolution over time.
 
-`causal_conv1d_ref` is F.conv1d with d_conv-1 zeros of left padding, so output t only sees inputs
+`causal_conv1d_torch` is F.conv1d with d_conv-1 zeros of left padding, so output t only sees inputs
 <= t; it is the CPU path and the oracle. `causal_conv1d` takes the `causal-conv1d` package's
 fused kernel when it imports and the input is on CUDA, else the reference. Both take x [B, D, L],
 weight [D, W], bias [D] or None, activation None or "silu"/"swish", and return [B, D, L].
@@ -34,7 +34,7 @@ def _check(x: torch.Tensor, weight: torch.Tensor, activation: str | None) -> Non
         )
 
 
-def causal_conv1d_ref(
+def causal_conv1d_torch(
     x: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None = None,
@@ -53,8 +53,8 @@ def causal_conv1d(
     bias: torch.Tensor | None = None,
     activation: str | None = None,
 ) -> torch.Tensor:
-    """The fused kernel on CUDA when `causal-conv1d` is installed, else `causal_conv1d_ref`."""
+    """The fused kernel on CUDA when `causal-conv1d` is installed, else `causal_conv1d_torch`."""
     _check(x, weight, activation)
     if fused_available(x.device):
         return _fused_causal_conv1d(x, weight, bias, activation=activation)
-    return causal_conv1d_ref(x, weight, bias, activation)
+    return causal_conv1d_torch(x, weight, bias, activation)

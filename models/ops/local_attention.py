@@ -8,7 +8,9 @@ keys are never copied per head.
 Both functions take q [B, Tq, H, D] and k, v [B, Tk, D] with Tk >= Tq: the queries are the last
 Tq positions of the keys (the first Tk - Tq keys are a cache of earlier tokens, as in `step`).
 
-- `local_attention_ref`: one dense [Tq, Tk] mask; O(Tq * Tk). The oracle.
+- `local_attention_naive`: per head, scores masked to the window, softmax, weighted sum; no SDPA,
+  no head folding. The oracle.
+- `local_attention_dense`: one dense [Tq, Tk] mask through SDPA; O(Tq * Tk).
 - `local_attention`: the same, but a long sequence is cut into blocks of `window` queries that
   each see only their own block and the one before (2 * window keys), so the cost is
   O(T * window), not O(T^2). Short chunks (streaming) take the dense path.
@@ -46,23 +48,35 @@ def _unfold(o: torch.Tensor, h: int) -> torch.Tensor:
     return o.reshape(*lead, h, ht // h, d).transpose(-2, -3)
 
 
-def local_attention_ref(q, k, v, window: int) -> torch.Tensor:
-    """Dense masked attention: the spec."""
+def _window_mask(tq: int, tk: int, window: int, device) -> torch.Tensor:
+    """[Tq, Tk]: True where query i (at position Tk - Tq + i) may see key j."""
+    dist = torch.arange(tk - tq, tk, device=device)[:, None] - torch.arange(tk, device=device)
+    return (dist >= 0) & (dist < window)
+
+
+def local_attention_naive(q, k, v, window: int) -> torch.Tensor:
+    """Every step written out: the spec."""
+    _check(q, k, v, window)
+    s = torch.einsum("bqhd,bkd->bhqk", q, k) * q.shape[-1] ** -0.5
+    s = s.masked_fill(~_window_mask(q.shape[1], k.shape[1], window, q.device), float("-inf"))
+    return torch.einsum("bhqk,bkd->bqhd", s.softmax(-1), v)
+
+
+def local_attention_dense(q, k, v, window: int) -> torch.Tensor:
+    """One dense masked SDPA call over the folded heads."""
     _check(q, k, v, window)
     tq, h, tk = q.shape[1], q.shape[2], k.shape[1]
-    q_pos = torch.arange(tk - tq, tk, device=q.device)
-    dist = q_pos[:, None] - torch.arange(tk, device=q.device)[None, :]
-    mask = ((dist >= 0) & (dist < window)).repeat(h, 1)  # [H*Tq, Tk]
+    mask = _window_mask(tq, tk, window, q.device).repeat(h, 1)  # [H*Tq, Tk]
     o = F.scaled_dot_product_attention(_fold(q), k, v, attn_mask=mask)
     return _unfold(o, h)
 
 
 def local_attention(q, k, v, window: int) -> torch.Tensor:
-    """Blocked sliding-window attention; equal to `local_attention_ref`."""
+    """Blocked sliding-window attention; equal to `local_attention_naive`."""
     _check(q, k, v, window)
     bsz, tq, h, d = q.shape
     if tq <= window:
-        return local_attention_ref(q, k, v, window)
+        return local_attention_dense(q, k, v, window)
     w = window
     # Keys older than the first query's window are invisible: keep at most w - 1 cached ones.
     cached = min(k.shape[1] - tq, w - 1)

@@ -9,7 +9,7 @@ Per head, with a fixed decay gamma in (0, 1), a state S [dk, dv] and row vectors
   "D-matrix" form); O(T^2) work, one matmul chain, best for short sequences.
 - `retention_chunkwise`: the parallel form inside chunks of `chunk_size` tokens, the recurrent
   form across chunks. The chunk-to-chunk recurrence S_n = gamma^C S_{n-1} + U_n is itself a
-  first-order linear recurrence, so it runs through the log-depth `linear_scan`: no Python loop
+  first-order linear recurrence, so it runs through the blocked `linear_scan`: no Python loop
   over time, O(T * C) work. This is the CPU path for long sequences and for streaming `step`.
 
 All three share one signature: q, k [B, H, T, dk], v [B, H, T, dv], gamma [H], optional incoming
@@ -24,14 +24,11 @@ tensors are on CUDA (never an error when it does not), else the chunkwise refere
 
 from __future__ import annotations
 
-import functools
-import logging
-from typing import Any
-
 import torch
+from statebench.models.ops.fused import fla_ops
 from statebench.models.ops.scan import linear_scan
 
-log = logging.getLogger(__name__)
+FLA_MODULE = "fla.ops.retention"
 
 
 def retnet_gammas(n_heads: int, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
@@ -100,7 +97,7 @@ def retention_parallel(q, k, v, gamma, state=None):
 
 
 def retention_chunkwise(q, k, v, gamma, state=None, chunk_size: int = 64):
-    """Parallel inside chunks, a log-depth scan across them. Equal to the other two forms.
+    """Parallel inside chunks, a blocked linear scan across them. Equal to the other two forms.
 
     With chunk n's tokens at offsets i = 0..L_n-1 (L_n = chunk_size except a shorter last one)
     and S_in the state entering it:
@@ -143,15 +140,9 @@ def retention_chunkwise(q, k, v, gamma, state=None, chunk_size: int = 64):
     return o, s_out[:, -1]
 
 
-@functools.cache
-def _fla() -> Any:
-    """fla's retention ops, or None: a missing or broken install is never an error here."""
-    try:
-        from fla.ops.retention import chunk_retention, fused_recurrent_retention
-    except Exception as e:  # ImportError, or triton failing to initialise
-        log.debug("flash-linear-attention unavailable: %s", e)
-        return None
-    return chunk_retention, fused_recurrent_retention
+def _fla():
+    """fla's retention ops (chunked, fused recurrent), or None when fla does not import."""
+    return fla_ops(FLA_MODULE, "chunk_retention", "fused_recurrent_retention")
 
 
 def fla_available() -> bool:

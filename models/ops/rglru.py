@@ -4,10 +4,11 @@
     log a_t = -c * softplus(Lambda) * r_t,  c = 8
     h_t = a_t * h_{t-1} + sqrt(1 - a_t^2) * (i_t * x_t)
 
-The recurrence is h_t = a_t h_{t-1} + b_t, so it runs on `gated_scan`: the log-depth
-`linear_scan` on CPU, or fla's HGRN kernels (the same recurrence, gate given as log a) when
-flash-linear-attention imports and the tensors are on CUDA. The scan runs in fp32 whatever the
-model dtype (fp64 stays fp64), as RecurrentGemma keeps its recurrent state in fp32.
+The recurrence is h_t = a_t h_{t-1} + b_t, so it runs on `gated_scan`: `gated_scan_torch` (the
+blocked `linear_scan`) on CPU, or `gated_scan_fla` (fla's HGRN kernels: the same recurrence, gate
+given as log a) when flash-linear-attention imports and the tensors are on CUDA. The scan runs
+in fp32 whatever the model dtype (fp64 stays fp64), as RecurrentGemma keeps its recurrent state
+in fp32.
 
 RecurrentGemma's quirks, kept on purpose so weights and outputs carry over:
 - at the first position of a sequence (its "reset") the input is not scaled by sqrt(1 - a^2);
@@ -19,15 +20,10 @@ RecurrentGemma's 1 - exp(2 log a) cancels (the two agree to ~1e-6 relative in fp
 
 from __future__ import annotations
 
-import functools
-import logging
-from typing import Any
-
 import torch
+from statebench.models.ops.fused import fla_ops
 from statebench.models.ops.scan import linear_scan
 from torch.nn import functional as F
-
-log = logging.getLogger(__name__)
 
 RGLRU_C = 8.0
 MAX_SQRT_GRADIENT = 1000.0
@@ -47,20 +43,18 @@ class _SqrtBoundDerivative(torch.autograd.Function):
         return grad / torch.sqrt(torch.clamp(4.0 * x, min=1.0 / MAX_SQRT_GRADIENT**2))
 
 
-def gated_scan_ref(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None):
-    """h_t = exp(log_a_t) * h_{t-1} + b_t along dim 1 ([B, T, D]); h0 [B, D] or None (zeros)."""
+FLA_MODULE = "fla.ops.hgrn"
+
+
+def _fla():
+    """fla's HGRN ops (chunked, fused recurrent), or None when fla does not import."""
+    return fla_ops(FLA_MODULE, "chunk_hgrn", "fused_recurrent_hgrn")
+
+
+def gated_scan_torch(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None):
+    """h_t = exp(log_a_t) * h_{t-1} + b_t along dim 1 ([B, T, D]); h0 [B, D] or None (zeros).
+    The blocked `linear_scan`: the CPU path, and the reference the fla path is tested against."""
     return linear_scan(log_a.exp(), b, h0)
-
-
-@functools.cache
-def _fla() -> Any:
-    """fla's HGRN ops, or None: a missing or broken install is never an error here."""
-    try:
-        from fla.ops.hgrn import chunk_hgrn, fused_recurrent_hgrn
-    except Exception as e:  # ImportError, or triton failing to initialise
-        log.debug("flash-linear-attention unavailable: %s", e)
-        return None
-    return chunk_hgrn, fused_recurrent_hgrn
 
 
 def gated_scan_fla(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None):
@@ -81,10 +75,10 @@ def scan_kernel(device: torch.device) -> str:
 
 
 def gated_scan(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None):
-    """Dispatch: fla on CUDA when it imports, else the log-depth reference scan."""
+    """Dispatch: fla on CUDA when it imports, else `gated_scan_torch`."""
     if scan_kernel(log_a.device) == "fla":
         return gated_scan_fla(log_a, b, h0)
-    return gated_scan_ref(log_a, b, h0)
+    return gated_scan_torch(log_a, b, h0)
 
 
 def rglru(

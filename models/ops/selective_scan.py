@@ -1,28 +1,30 @@
-"""Mamba's selective scan: a pure-PyTorch reference beside mamba_ssm's fused kernel.
+"""Mamba's selective scan: a loop oracle, a fast pure-PyTorch path, and mamba_ssm's fused kernel.
 
-`selective_scan_ref` has the signature and semantics of `mamba_ssm`'s `selective_scan_fn`
-(u, delta [B, D, L]; A [D, N]; B, C [B, N, L], [B, G, N, L] or time-invariant [D, N]), plus:
+All three have the signature and semantics of `mamba_ssm`'s `selective_scan_fn` (u, delta
+[B, D, L]; A [D, N]; B, C [B, N, L], [B, G, N, L] or time-invariant [D, N]), plus:
 
 - `eigen`: "[0,1]" is Mamba's transition exp(delta*A); "[-1,1]" is 2*exp(delta*A) - 1, the
   negative-eigenvalue variant of Grazzi et al. 2025, which lets a diagonal SSM flip signs and so
-  track parity. The fused kernel has no such mode, so "[-1,1]" always runs the reference.
+  track parity. The fused kernel has no such mode, so "[-1,1]" always runs the torch path.
 - `h0` [B, D, N]: the state to start from, so `step` can run a whole chunk in parallel. The fused
-  kernel cannot start from a state either, so `h0` also selects the reference.
+  kernel cannot start from a state either, so a non-None `h0` also selects the torch path (a
+  stream's first chunk passes h0=None and so still runs fused).
+
+Paths: `selective_scan_naive` (one Python step per time step: the spec and test oracle),
+`selective_scan_torch` (the CPU path, below) and `selective_scan_mamba_ssm` (the fused kernel);
+`selective_scan` picks the fused one where it applies.
 
 Precision: the scan runs in fp32 whatever the input dtype (fp64 for fp64 inputs, so tests can be
 tight), as mamba_ssm's kernel and reference do: the state is a product of up to L decays, and
 bf16's 8 mantissa bits would drift over the long evaluation lengths this benchmark is about. The
 output is cast back to u's dtype; the last state stays fp32.
 
-Speed and memory on CPU: the reference works through time in segments of ~SEGMENT_ELEMENTS
-state floats, carrying the state between them, and within a segment runs a blocked scan
-(`_blocked_scan`: O(sqrt S) torch ops for S steps, each over all chunks at once; never one op
-per time step). Its hand-written backward recomputes each segment's states from the segment's
-start, as mamba_ssm's kernel does, so no [B, L, D, N] tensor is ever built: a forward at
-L=32768 (d_model 64, batch 1) peaks at +222 MB where materializing the states took +686 MB.
-`chunked_linear_scan` is the same blocked scan behind `models.ops.scan.linear_scan`'s API; on
-CPU it beats the log-depth scan, whose log2(L) full passes cost more than one blocked sweep
-(forward+backward at [2, 1024, 2048]: ~35-60 ms against 374 ms).
+Speed and memory on CPU: `selective_scan_torch` works through time in segments of
+~SEGMENT_ELEMENTS state floats, carrying the state between them, and within a segment runs the
+blocked scan of `models.ops.scan` (O(sqrt S) torch ops for S steps, each over all chunks at once;
+never one op per time step). Its hand-written backward recomputes each segment's states from the
+segment's start, as mamba_ssm's kernel does, so no [B, L, D, N] tensor is ever built: memory is
+O(B L D) rather than O(B L D N), which is what lets long evaluation lengths run.
 """
 
 from __future__ import annotations
@@ -70,6 +72,60 @@ def transition(delta: torch.Tensor, A: torch.Tensor, eigen: str = "[0,1]") -> to
     check_eigen(eigen)
     decay = torch.exp(delta * A)
     return decay if eigen == "[0,1]" else 2 * decay - 1
+
+
+def _per_channel(x: torch.Tensor, dim: int, wide: torch.dtype) -> torch.Tensor:
+    """B or C as [B|1, D, N, L|1]: one row per channel, whatever mamba_ssm layout it came in."""
+    if x.dim() == 2:  # time-invariant [D, N]
+        return x.to(wide)[None, :, :, None]
+    if x.dim() == 3:  # [B, N, L]: shared by every channel
+        return x.to(wide)[:, None]
+    if x.dim() == 4 and dim % x.shape[1] == 0:  # [B, G, N, L]: shared within a group
+        return x.to(wide).repeat_interleave(dim // x.shape[1], dim=1)
+    raise ValueError(f"selective_scan_naive: B/C of shape {tuple(x.shape)} for D={dim}")
+
+
+def selective_scan_naive(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    *,
+    eigen: str = "[0,1]",
+    return_last_state: bool = False,
+    h0: torch.Tensor | None = None,
+):
+    """The recurrence one time step at a time: slow, obviously correct. The test oracle of
+    `selective_scan_torch` and of the fused kernel; same signature and result as both."""
+    check_eigen(eigen)
+    wide = torch.promote_types(u.dtype, torch.float32)
+    batch, dim, length = u.shape
+    u_w, delta = u.to(wide), delta.to(wide)
+    if delta_bias is not None:
+        delta = delta + delta_bias.to(wide)[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    A = A.to(wide)
+    Bc, Cc = _per_channel(B, dim, wide), _per_channel(C, dim, wide)
+    h = u_w.new_zeros(batch, dim, A.shape[1]) if h0 is None else h0.to(wide)
+    ys = []
+    for t in range(length):
+        a = transition(delta[:, :, t, None], A, eigen)  # [B, D, N]
+        b_t, c_t = Bc[..., min(t, Bc.shape[-1] - 1)], Cc[..., min(t, Cc.shape[-1] - 1)]
+        h = a * h + (delta[:, :, t] * u_w[:, :, t])[..., None] * b_t
+        ys.append((h * c_t).sum(-1))
+    y = torch.stack(ys, dim=2) if ys else u_w.new_zeros(batch, dim, 0)
+    if D is not None:
+        y = y + D.to(wide)[:, None] * u_w
+    if z is not None:
+        y = y * F.silu(z.to(wide))
+    out = y.to(u.dtype)
+    return (out, h) if return_last_state else out
 
 
 # --- the selective scan ----------------------------------------------------------------------
@@ -213,7 +269,7 @@ def _transition_(x: torch.Tensor, eigen: str) -> torch.Tensor:
 def _time_major_bc(x: torch.Tensor, dim: int, name: str, wide: torch.dtype) -> torch.Tensor:
     """B or C as [B|1, L|1, G, 1, N], to broadcast against the state as [B, L, G, D/G, N]."""
     if x.is_complex():
-        raise ValueError(f"selective_scan_ref: complex {name} is not supported")
+        raise ValueError(f"selective_scan_torch: complex {name} is not supported")
     if x.dim() == 2:  # time-invariant [D, N]
         return x.to(wide)[None, None, :, None, :]
     if x.dim() == 3:  # [B, N, L]: one group
@@ -221,12 +277,12 @@ def _time_major_bc(x: torch.Tensor, dim: int, name: str, wide: torch.dtype) -> t
     if x.dim() == 4 and dim % x.shape[1] == 0:  # [B, G, N, L]
         return x.to(wide).permute(0, 3, 1, 2)[:, :, :, None, :]
     raise ValueError(
-        f"selective_scan_ref: {name} has shape {tuple(x.shape)}; expected [D, N], [B, N, L] or "
+        f"selective_scan_torch: {name} has shape {tuple(x.shape)}; expected [D, N], [B, N, L] or "
         f"[B, G, N, L] with G dividing D={dim}"
     )
 
 
-def selective_scan_ref(
+def selective_scan_torch(
     u: torch.Tensor,
     delta: torch.Tensor,
     A: torch.Tensor,
@@ -251,7 +307,7 @@ def selective_scan_ref(
     """
     check_eigen(eigen)
     if A.is_complex():
-        raise ValueError("selective_scan_ref: complex A is not supported")
+        raise ValueError("selective_scan_torch: complex A is not supported")
     dtype_in = u.dtype
     batch, dim, length = u.shape
     wide = torch.promote_types(u.dtype, torch.float32)  # fp32, or fp64 for fp64 inputs
@@ -309,12 +365,12 @@ def selective_scan(
     h0: torch.Tensor | None = None,
 ):
     """mamba_ssm's fused kernel when it imports, u is on CUDA, eigen is "[0,1]" and there is no
-    h0; `selective_scan_ref` otherwise. (The fused last state carries no gradient.)"""
+    h0; `selective_scan_torch` otherwise. (The fused last state carries no gradient.)"""
     if h0 is None and fused_available(u.device, eigen):
         return _fused_selective_scan(
             u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
         )
-    return selective_scan_ref(
+    return selective_scan_torch(
         u,
         delta,
         A,

@@ -4,8 +4,12 @@ import pytest
 import torch
 from statebench.models import build_model
 from statebench.models.griffin import Griffin, Hawk, LocalAttentionBlock, RecurrentBlock
-from statebench.models.ops.local_attention import local_attention, local_attention_ref
-from statebench.models.ops.rglru import gated_scan_fla, gated_scan_ref, scan_kernel
+from statebench.models.ops.local_attention import (
+    local_attention,
+    local_attention_dense,
+    local_attention_naive,
+)
+from statebench.models.ops.rglru import gated_scan_fla, gated_scan_torch, scan_kernel
 
 VOCAB, CLASSES = 11, 5
 
@@ -99,15 +103,6 @@ def test_attention_block_matches_recurrent_gemma():
 # --- ops ----------------------------------------------------------------------------------------
 
 
-def _naive_local_attention(q, k, v, window):
-    """Per head, scores masked to the window by -inf, softmax, weighted sum: no SDPA, no folds."""
-    tq, tk = q.shape[1], k.shape[1]
-    s = torch.einsum("bqhd,bkd->bhqk", q, k) / q.shape[-1] ** 0.5
-    dist = torch.arange(tk - tq, tk)[:, None] - torch.arange(tk)[None, :]
-    s = s.masked_fill(~((dist >= 0) & (dist < window)), float("-inf"))
-    return torch.einsum("bhqk,bkd->bqhd", s.softmax(-1), v)
-
-
 @pytest.mark.parametrize(
     "tq,cached,window",
     [(5, 0, 8), (17, 0, 4), (16, 0, 4), (17, 2, 4), (17, 9, 4), (3, 9, 4), (12, 0, 1), (9, 3, 1)],
@@ -119,7 +114,7 @@ def test_local_attention_matches_oracles(tq, cached, window):
     v = torch.randn(2, cached + tq, 8, generator=gen, dtype=torch.float64, requires_grad=True)
     w = torch.randn(2, tq, 3, 8, generator=gen, dtype=torch.float64)
     results = []
-    for fn in (local_attention, local_attention_ref, _naive_local_attention):
+    for fn in (local_attention_naive, local_attention, local_attention_dense):
         o = fn(q, k, v, window)
         results.append((o, torch.autograd.grad((o * w).sum(), (q, k, v))))
     for o, grads in results[1:]:
@@ -147,7 +142,7 @@ def test_fla_scan_matches_reference():
     for init in (None, h0):
         leaves = [t.clone().requires_grad_() for t in (log_a, b)]
         outs = []
-        for fn in (gated_scan_fla, gated_scan_ref):
+        for fn in (gated_scan_fla, gated_scan_torch):
             h = fn(*leaves, init)
             outs.append((h, torch.autograd.grad(h.square().sum(), leaves)))
         torch.testing.assert_close(outs[0][0], outs[1][0], rtol=1e-4, atol=1e-4)

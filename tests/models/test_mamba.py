@@ -11,29 +11,17 @@ import torch
 from statebench.models import build_model
 from statebench.models.mamba import MambaMixer
 from statebench.models.ops import causal_conv, selective_scan
-from statebench.models.ops.causal_conv import causal_conv1d, causal_conv1d_ref
-from statebench.models.ops.scan import linear_scan, linear_scan_ref
-from statebench.models.ops.selective_scan import selective_scan_ref, transition
+from statebench.models.ops.causal_conv import causal_conv1d, causal_conv1d_torch
+from statebench.models.ops.scan import linear_scan, linear_scan_naive
+from statebench.models.ops.selective_scan import (
+    selective_scan_naive,
+    selective_scan_torch,
+    transition,
+)
 from torch.nn import functional as F
 
 EIGENS = ["[0,1]", "[-1,1]"]
 HAS_MAMBA_SSM = importlib.util.find_spec("mamba_ssm") is not None
-
-
-def scan_loop(u, delta, A, B, C, D=None, z=None, delta_bias=None, eigen="[0,1]", h0=None):
-    """The selective scan one time step at a time (softplus on), B and C given as [B, N, L]."""
-    delta = F.softplus(delta + (0 if delta_bias is None else delta_bias[:, None]))
-    h = torch.zeros(u.shape[0], *A.shape, dtype=u.dtype) if h0 is None else h0
-    ys = []
-    for t in range(u.shape[2]):
-        a = torch.exp(delta[:, :, t, None] * A)
-        if eigen == "[-1,1]":
-            a = 2 * a - 1
-        h = a * h + (delta[:, :, t] * u[:, :, t])[..., None] * B[:, None, :, t]
-        y = (h * C[:, None, :, t]).sum(-1)
-        ys.append(y if D is None else y + D * u[:, :, t])
-    y = torch.stack(ys, dim=2)
-    return (y if z is None else y * F.silu(z)), h
 
 
 def scan_inputs(batch=2, dim=3, n=4, length=9, seed=0, dtype=torch.float64):
@@ -69,20 +57,26 @@ def segments_of(monkeypatch, steps: int | None) -> None:
 @pytest.mark.parametrize("length", [1, 9, 40])
 @pytest.mark.parametrize("with_h0", [False, True])
 @pytest.mark.parametrize("segment", [None, 1, 4])
-def test_selective_scan_ref_matches_loop(eigen, length, with_h0, segment, monkeypatch):
+def test_selective_scan_torch_matches_naive(eigen, length, with_h0, segment, monkeypatch):
     segments_of(monkeypatch, segment)
     inputs = scan_inputs(length=length, seed=length)
     if not with_h0:
         inputs["h0"] = None
     leaves = {k: v.requires_grad_() for k, v in inputs.items() if v is not None}
-    out, last = selective_scan_ref(
+    out, last = selective_scan_torch(
         **{k: v for k, v in inputs.items() if k != "h0"},
         delta_softplus=True,
         eigen=eigen,
         return_last_state=True,
         h0=inputs["h0"],
     )
-    want_out, want_last = scan_loop(**inputs, eigen=eigen)
+    want_out, want_last = selective_scan_naive(
+        **{k: v for k, v in inputs.items() if k != "h0"},
+        delta_softplus=True,
+        eigen=eigen,
+        return_last_state=True,
+        h0=inputs["h0"],
+    )
     torch.testing.assert_close(out, want_out)
     torch.testing.assert_close(last, want_last)
 
@@ -98,7 +92,7 @@ def test_selective_scan_ref_matches_loop(eigen, length, with_h0, segment, monkey
 
 @pytest.mark.parametrize("layout", ["time-invariant", "grouped"])
 @pytest.mark.parametrize("segment", [None, 3])
-def test_selective_scan_ref_other_bc_layouts(layout, segment, monkeypatch):
+def test_selective_scan_torch_other_bc_layouts(layout, segment, monkeypatch):
     """B and C as mamba_ssm also takes them: [D, N] constants, or [B, G, N, L] per group."""
     segments_of(monkeypatch, segment)
     x = scan_inputs(dim=4, length=7)
@@ -116,9 +110,16 @@ def test_selective_scan_ref_other_bc_layouts(layout, segment, monkeypatch):
         C_full = C[None, :, :, None].expand(batch, dim, n, length)
     else:
         B_full, C_full = B.repeat_interleave(2, dim=1), C.repeat_interleave(2, dim=1)
-    out = selective_scan_ref(u, delta, A, B, C, x["D"], delta_softplus=True)
+    out = selective_scan_torch(u, delta, A, B, C, x["D"], delta_softplus=True)
     per_channel = [
-        scan_loop(u[:, d : d + 1], delta[:, d : d + 1], A[d : d + 1], B_full[:, d], C_full[:, d])[0]
+        selective_scan_naive(
+            u[:, d : d + 1],
+            delta[:, d : d + 1],
+            A[d : d + 1],
+            B_full[:, d],
+            C_full[:, d],
+            delta_softplus=True,
+        )
         for d in range(dim)
     ]
     want = torch.cat(per_channel, dim=1) + x["D"][:, None] * u
@@ -141,7 +142,7 @@ def test_chunked_scan_matches_loop_values_and_grads(length, chunk, signed):
     leaves = [x.requires_grad_() for x in (a, b, h0)]
     w = torch.randn(2, length, 3, 2, generator=g, dtype=torch.float64)
     h = linear_scan(a, b, h0, chunk=chunk)
-    h_ref = linear_scan_ref(a, b, h0)
+    h_ref = linear_scan_naive(a, b, h0)
     torch.testing.assert_close(h, h_ref, rtol=1e-10, atol=1e-10)
     grads = torch.autograd.grad((h * w).sum(), leaves)
     for got, want in zip(grads, torch.autograd.grad((h_ref * w).sum(), leaves), strict=True):
@@ -158,9 +159,9 @@ def test_chunked_scan_gradcheck_without_h0():
 def test_selective_scan_keeps_fp32_inside_low_precision_io():
     x = scan_inputs(dtype=torch.float32, length=64)
     low = {k: v.bfloat16() if k in ("u", "delta", "B", "C", "z") else v for k, v in x.items()}
-    out, last = selective_scan_ref(**low, delta_softplus=True, return_last_state=True)
+    out, last = selective_scan_torch(**low, delta_softplus=True, return_last_state=True)
     assert out.dtype == torch.bfloat16 and last.dtype == torch.float32
-    want = selective_scan_ref(**{k: v.float() for k, v in low.items()}, delta_softplus=True)
+    want = selective_scan_torch(**{k: v.float() for k, v in low.items()}, delta_softplus=True)
     torch.testing.assert_close(out.float(), want, rtol=1e-2, atol=1e-2)  # only the final cast
 
 
@@ -169,7 +170,7 @@ def test_causal_conv_ref_is_causal_depthwise_conv():
     x = torch.randn(2, 3, 8, generator=g, dtype=torch.float64)
     w = torch.randn(3, 4, generator=g, dtype=torch.float64)
     bias = torch.randn(3, generator=g, dtype=torch.float64)
-    out = causal_conv1d_ref(x, w, bias, activation="silu")
+    out = causal_conv1d_torch(x, w, bias, activation="silu")
     padded = F.pad(x, (3, 0))
     want = torch.stack(
         [bias[None, :] + (padded[:, :, t : t + 4] * w).sum(-1) for t in range(8)], dim=2
@@ -177,7 +178,7 @@ def test_causal_conv_ref_is_causal_depthwise_conv():
     torch.testing.assert_close(out, F.silu(want))
     assert torch.equal(causal_conv1d(x, w, bias, "silu"), out)  # CPU: the reference
     with pytest.raises(ValueError, match="activation='relu' is not one of"):
-        causal_conv1d_ref(x, w, bias, activation="relu")
+        causal_conv1d_torch(x, w, bias, activation="relu")
 
 
 # --- the mixer ------------------------------------------------------------------------------
@@ -262,8 +263,8 @@ def test_negative_eigen_transition_spans_minus_one_to_one():
     u = torch.tensor([[[1.0, 0.0, 0.0, 0.0, 0.0]]])
     delta = torch.full_like(u, 50.0)
     A, B, C = -torch.ones(1, 1), torch.ones(1, 1, 5) / 50, torch.ones(1, 1, 5)
-    flips = selective_scan_ref(u, delta, A, B, C, eigen="[-1,1]")
-    decays = selective_scan_ref(u, delta, A, B, C, eigen="[0,1]")
+    flips = selective_scan_torch(u, delta, A, B, C, eigen="[-1,1]")
+    decays = selective_scan_torch(u, delta, A, B, C, eigen="[0,1]")
     torch.testing.assert_close(flips, torch.tensor([[[1.0, -1.0, 1.0, -1.0, 1.0]]]))
     torch.testing.assert_close(decays, torch.tensor([[[1.0, 0.0, 0.0, 0.0, 0.0]]]))
 
@@ -358,13 +359,13 @@ def test_fused_selective_scan_matches_reference(dtype):
         grads = torch.autograd.grad((out.float() * w).sum(), list(leaves.values()))
         return [out, last, *grads]
 
-    ref32 = run(selective_scan_ref, torch.float32)
+    ref32 = run(selective_scan_torch, torch.float32)
     fused = run(selective_scan.selective_scan, dtype)
     if dtype == torch.float32:  # outputs and state tight; gradients sum in another order
         for i, (got, want) in enumerate(zip(fused, ref32, strict=True)):
             assert _rel(got, want.float()) < (1e-4 if i < 2 else 5e-4)
     else:
-        ref_low = run(selective_scan_ref, dtype)
+        ref_low = run(selective_scan_torch, dtype)
         for got, own, want in zip(fused, ref_low, ref32, strict=True):
             assert _rel(got, want.float()) <= 2 * _rel(own, want.float()) + 1e-3
 
@@ -378,7 +379,7 @@ def test_fused_causal_conv_matches_reference():
     x = torch.randn(2, 64, 100, device="cuda", requires_grad=True)
     w = torch.randn(64, 4, device="cuda", requires_grad=True)
     bias = torch.randn(64, device="cuda", requires_grad=True)
-    outs = [fn(x, w, bias, "silu") for fn in (causal_conv1d, causal_conv1d_ref)]
+    outs = [fn(x, w, bias, "silu") for fn in (causal_conv1d, causal_conv1d_torch)]
     torch.testing.assert_close(outs[0], outs[1], rtol=1e-4, atol=1e-4)
     g = [torch.autograd.grad(o.square().sum(), (x, w, bias)) for o in outs]
     for got, want in zip(*g, strict=True):

@@ -1,8 +1,8 @@
-"""The log-depth scan and its hand-written backward against the plain loop."""
+"""The blocked linear scan and its hand-written backward against the plain loop."""
 
 import pytest
 import torch
-from statebench.models.ops.scan import linear_scan, linear_scan_ref
+from statebench.models.ops.scan import linear_scan, linear_scan_naive
 
 
 @pytest.mark.parametrize("t", [1, 2, 7, 64, 129])
@@ -25,7 +25,7 @@ def test_scan_matches_loop_values_and_grads(t, with_h0, signed):
         return h, grads
 
     h, grads = run(linear_scan)
-    h_ref, grads_ref = run(linear_scan_ref)
+    h_ref, grads_ref = run(linear_scan_naive)
     torch.testing.assert_close(h, h_ref, rtol=1e-10, atol=1e-10)
     for got, want in zip(grads, grads_ref, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)

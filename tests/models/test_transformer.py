@@ -169,7 +169,7 @@ def qkv(tq, tk, heads=2, dh=8, batch=2, seed=0, dtype=torch.float32, device="cpu
 
 def test_reference_is_causal_softmax_with_bottom_right_alignment():
     q, k, v = qkv(3, 5, heads=1, batch=1)
-    out = attn.attention_ref(q, k, v)
+    out = attn.attention_naive(q, k, v)
     for i in range(3):
         visible = 5 - 3 + i + 1  # query i sits at absolute position 2 + i
         w = (k[0, :visible, 0] @ q[0, i, 0] / math.sqrt(8)).softmax(0)
@@ -187,7 +187,7 @@ def test_reference_is_causal_softmax_with_bottom_right_alignment():
 def test_sdpa_matches_reference_outputs_and_gradients(tq, extra, heads, alibi, seed):
     slopes = alibi_slopes(heads) if alibi else None
     ref_in, fast_in = qkv(tq, tq + extra, heads, seed=seed), qkv(tq, tq + extra, heads, seed=seed)
-    ref, fast = attn.attention_ref(*ref_in, slopes), attn.attention_sdpa(*fast_in, slopes)
+    ref, fast = attn.attention_naive(*ref_in, slopes), attn.attention_sdpa(*fast_in, slopes)
     torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
     grad = torch.randn_like(ref)
     ref.backward(grad)
@@ -197,8 +197,8 @@ def test_sdpa_matches_reference_outputs_and_gradients(tq, extra, heads, alibi, s
 
 
 def test_low_precision_reference_computes_in_its_dtype():
-    exact = attn.attention_ref(*qkv(6, 9), alibi_slopes(2))
-    low = attn.attention_ref(*qkv(6, 9, dtype=torch.bfloat16), alibi_slopes(2), upcast=False)
+    exact = attn.attention_naive(*qkv(6, 9), alibi_slopes(2))
+    low = attn.attention_naive(*qkv(6, 9, dtype=torch.bfloat16), alibi_slopes(2), upcast=False)
     assert low.dtype == torch.bfloat16
     err = (low.float() - exact).abs().max().item()
     assert 0 < err < 0.05  # bf16-sized, not zero: it did not quietly upcast
@@ -215,11 +215,11 @@ def _low_precision_errors(fast, dtype, alibi):
     slopes = alibi_slopes(4, "cuda") if alibi else None
     shapes = dict(tq=64, tk=96, heads=4, dh=64, device="cuda")
     exact_in = qkv(**shapes)
-    exact = attn.attention_ref(*exact_in, slopes)
+    exact = attn.attention_naive(*exact_in, slopes)
     grad = torch.randn_like(exact)
     exact.backward(grad)
     errors = []
-    low_ref = functools.partial(attn.attention_ref, upcast=False)
+    low_ref = functools.partial(attn.attention_naive, upcast=False)
     for path in (fast, low_ref):
         low_in = qkv(**shapes, dtype=dtype)
         out = path(*low_in, slopes)

@@ -1,0 +1,45 @@
+"""Optional fused packages, imported once each; why one is missing is kept for `statebench doctor`.
+
+A fused package's absence is never an error: `optional_import` returns None and records the real
+exception (ImportError, an ABI mismatch, Triton failing to initialise, a kernel-less build), so
+the kernels fall back to their pure-PyTorch paths and `doctor` can say why.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# module name -> "ExceptionType: message" for every optional import that failed in this process
+IMPORT_ERRORS: dict[str, str] = {}
+
+
+def optional_import(module: str, *names: str) -> tuple[Any, ...] | None:
+    """`module`'s attributes `names`, or None if it does not import (the error is recorded)."""
+    try:
+        mod = importlib.import_module(module)
+        found = tuple(getattr(mod, name) for name in names)
+    except Exception as e:  # noqa: BLE001  an ABI mismatch raises more than ImportError
+        IMPORT_ERRORS[module] = f"{type(e).__name__}: {e}".strip()
+        log.debug("%s unavailable: %s", module, e)
+        return None
+    IMPORT_ERRORS.pop(module, None)
+    return found
+
+
+@functools.cache
+def fla_ops(module: str, *names: str) -> tuple[Any, ...] | None:
+    """fla's kernels from `module` (e.g. "fla.ops.hgrn"), imported on first use: importing fla
+    initialises Triton, which costs seconds and needs a GPU, so CPU runs never pay for it."""
+    return optional_import(module, *names)
+
+
+def import_error(module: str) -> str | None:
+    """Why `module` (or the first module of a package that failed) did not import, if known."""
+    if module in IMPORT_ERRORS:
+        return IMPORT_ERRORS[module]
+    return next((e for m, e in IMPORT_ERRORS.items() if m.startswith(module + ".")), None)
