@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -44,6 +44,10 @@ class Task(ABC):
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    # What figures and tables read off the class: the kind of state the task tracks, and where
+    # it is listed (ascending, roughly easy to hard; ties and tasks left at the default by name).
+    family: ClassVar[str] = "other"
+    display_order: ClassVar[int] = 1000
     default_readout: ClassVar[str] = "all"
     min_length: ClassVar[int] = 1
     # The length `chance` is quoted at; `chance_at(length)` gives it at any length.
@@ -195,6 +199,41 @@ class Task(ABC):
     def _position_accuracy(self, length: int) -> torch.Tensor:
         """Best blind-guess accuracy at each position (default: uniform targets)."""
         return torch.full((length,), 1.0 / self.num_classes, dtype=torch.float64)
+
+    # -- streaming -------------------------------------------------------------------------
+    @property
+    def streams(self) -> bool:
+        """True when `stream_chunk` can continue a stream (a probe then has no length bound)."""
+        cls = type(self)
+        return (
+            cls.stream_chunk is not Task.stream_chunk
+            or cls.continue_targets is not Task.continue_targets
+        )
+
+    def stream_chunk(
+        self, batch_size: int, length: int, generator: torch.Generator, carry: Any = None
+    ) -> tuple[Batch, Any]:
+        """The next `length` positions of `batch_size` endless streams, and the carry onward.
+
+        `carry` is what the previous call returned (None starts the streams). Glued together,
+        the chunks are one sequence per stream whose targets equal `reference` of the glued
+        inputs, so a probe can stream lengths no single `sample` could hold in memory; only the
+        carry crosses a chunk boundary.
+
+        The default fits tasks whose state is their last target (prefix products in a group):
+        a fresh chunk from `sample` and its own prefix targets, continued by `continue_targets`.
+        Other tasks override this; a task that does neither cannot stream (`streams` is False).
+        """
+        if not self.streams:
+            raise NotImplementedError(f"task {self.name!r} cannot continue a stream")
+        batch = self.sample(batch_size, length, generator)
+        targets = batch.targets if carry is None else self.continue_targets(batch.targets, carry)
+        return Batch(batch.inputs, targets, batch.mask), targets[:, -1]
+
+    def continue_targets(self, prefix: torch.Tensor, carry: torch.Tensor) -> torch.Tensor:
+        """Targets [B, T] of a chunk whose own prefix products are `prefix`, after a stream whose
+        last target is `carry` [B]: p_t . c in the task's group."""
+        raise NotImplementedError(f"task {self.name!r} has no carried target")
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options().items())

@@ -18,6 +18,8 @@ class CountMod(Task):
     """
 
     description = "bits; target is the count of 1s mod k (Z_k aggregation with a skip symbol)"
+    family = "group"
+    display_order = 20
     vocab_size = 2
 
     def __init__(self, k: int = 3, readout: str | None = None) -> None:
@@ -30,6 +32,9 @@ class CountMod(Task):
         y = torch.cumsum(x, dim=1).remainder_(self.k)
         mask = torch.ones_like(x, dtype=torch.bool)
         return Batch(x, y, mask)
+
+    def continue_targets(self, prefix, carry):
+        return (prefix + carry[:, None]) % self.num_classes
 
     def _reference(self, tokens):
         out, count = [], 0

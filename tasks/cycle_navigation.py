@@ -20,6 +20,8 @@ class CycleNavigation(Task):
     """
 
     description = "moves -1/0/+1 on a cycle of 5; target is the current position (Z5 aggregation)"
+    family = "group"
+    display_order = 25
     vocab_size = 3
     num_classes = CYCLE
 
@@ -30,6 +32,9 @@ class CycleNavigation(Task):
         y = torch.cumsum(x, dim=1).sub_(steps).remainder_(CYCLE)
         mask = torch.ones_like(x, dtype=torch.bool)
         return Batch(x, y, mask)
+
+    def continue_targets(self, prefix, carry):
+        return (prefix + carry[:, None]) % self.num_classes
 
     def _reference(self, tokens):
         out, pos = [], 0

@@ -20,6 +20,8 @@ class EvenPairs(Task):
     description = (
         "bits; target is the parity of adjacent unequal pairs so far (needs the first bit)"
     )
+    family = "regular"
+    display_order = 5
     vocab_size = 2
     num_classes = 2
     min_length = 2

@@ -31,6 +31,8 @@ class FlipFlop(Task):
     """
 
     description = "write/read/ignore a bit; at each read, the last written bit (sparse long memory)"
+    family = "memory"
+    display_order = 50
     vocab_size = 5
     num_classes = 2
     min_length = 4

@@ -32,6 +32,8 @@ class Majority(Task):
     """
 
     description = "symbols 0..m-1; target is the most frequent symbol so far (unbounded counting)"
+    family = "counting"
+    display_order = 47
 
     def __init__(self, m: int = 2, readout: str | None = None) -> None:
         super().__init__(readout)

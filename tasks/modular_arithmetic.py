@@ -87,6 +87,8 @@ class ModularArithmetic(Task):
     """
 
     description = "digits and + - * ; target is the expression's value mod 5 with precedence"
+    family = "regular"
+    display_order = 45
     vocab_size = 8
     num_classes = MOD
     default_readout = "last"

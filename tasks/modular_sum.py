@@ -15,6 +15,8 @@ class ModularSum(Task):
     """
 
     description = "digits 0..m-1; target is the prefix sum mod m (abelian group aggregation)"
+    family = "group"
+    display_order = 30
 
     def __init__(self, m: int = 5, readout: str | None = None) -> None:
         super().__init__(readout)
@@ -27,6 +29,9 @@ class ModularSum(Task):
         y = torch.cumsum(x, dim=1).remainder_(self.m)
         mask = torch.ones_like(x, dtype=torch.bool)
         return Batch(x, y, mask)
+
+    def continue_targets(self, prefix, carry):
+        return (prefix + carry[:, None]) % self.num_classes
 
     def _reference(self, tokens):
         out, total = [], 0

@@ -26,6 +26,8 @@ class MQAR(Task):
     """
 
     description = "key/value pairs then queries; target is the queried key's value (recall)"
+    family = "recall"
+    display_order = 60
 
     def __init__(
         self, n_keys: int = 16, n_pairs: int = 8, n_values: int = 16, readout: str | None = None

@@ -12,6 +12,8 @@ class Parity(Task):
     """Bits in, the XOR of the prefix out (Z2 aggregation). Targets are uniform: chance 1/2."""
 
     description = "bits; target is the XOR of the prefix (Z2 aggregation, not star-free)"
+    family = "group"
+    display_order = 10
     vocab_size = 2
     num_classes = 2
 
@@ -20,6 +22,9 @@ class Parity(Task):
         y = torch.cumsum(x, dim=1).bitwise_and_(1)
         mask = torch.ones_like(x, dtype=torch.bool)
         return Batch(x, y, mask)
+
+    def continue_targets(self, prefix, carry):
+        return (prefix + carry[:, None]) % self.num_classes
 
     def _reference(self, tokens):
         out, acc = [], 0

@@ -25,6 +25,8 @@ class Permutation(Task):
     """
 
     description = "group element ids; target is the running product (S5/A5: NC1-complete)"
+    family = "group"
+    display_order = 40
 
     def __init__(self, group: str = "S5", readout: str | None = None) -> None:
         super().__init__(readout)
@@ -40,6 +42,12 @@ class Permutation(Task):
         x = torch.randint(0, n, (batch_size, length), generator=generator, device=device)
         y = prefix_products(x, self._table)
         return Batch(x, y, torch.ones_like(x, dtype=torch.bool))
+
+    def continue_targets(self, prefix, carry):
+        """p_t . c, read from the Cayley table (table[a, b] = a . b)."""
+        size = self._table.shape[0]
+        flat = self._table.reshape(-1).to(prefix.device)
+        return flat[prefix * size + carry[:, None]]
 
     def _reference(self, tokens):
         if self.group == "Z60":

@@ -14,10 +14,10 @@ from statebench.bench.config import ConfigError, load_config
 from statebench.bench.probe.cli import probe
 from statebench.bench.probe.estimator import geometric_edges
 from statebench.bench.probe.runner import expand_sweep, run_probe
-from statebench.bench.probe.stream import CARRY_RULES, ChunkStream, streaming_task
+from statebench.bench.probe.stream import ChunkStream, streaming_task
 from statebench.bench.probe.streaming import stream_counts
 from statebench.bench.schema import CURVE_COLUMNS, PROBE_COLUMNS
-from statebench.tasks import get_task
+from statebench.tasks import get_task, list_tasks
 from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -77,8 +77,10 @@ def test_stream_targets_continue_across_chunks(name, options):
     assert all(c.mask.all() for c in chunks)
 
 
-def test_every_streaming_task_has_a_rule_or_says_why_not():
-    assert set(CARRY_RULES) <= set(__import__("tasks").list_tasks())
+def test_the_group_tasks_stream_and_the_others_are_drawn_whole():
+    streaming = {n for n in list_tasks() if get_task(n).streams}
+    assert {"parity", "count_mod", "modular_sum", "cycle_navigation", "permutation"} <= streaming
+    assert not {"majority", "mqar", "flipflop", "even_pairs"} & streaming
 
 
 def test_stream_is_deterministic_and_task_readout_is_all():
@@ -90,7 +92,7 @@ def test_stream_is_deterministic_and_task_readout_is_all():
 
 def test_task_without_rule_is_drawn_whole_within_the_data_budget():
     task = streaming_task("majority", {})
-    assert task.name not in CARRY_RULES
+    assert not task.streams
     budget = 2 * 17 * 25  # 2 streams x 25 tokens x 17 bytes
     stream = ChunkStream(task, n_seq=2, chunk=10, seed=5, max_len=10**9, data_budget_bytes=budget)
     assert not stream.streams and stream.length == 25

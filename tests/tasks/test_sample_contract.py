@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import statebench.tasks as tasks
 import torch
 from task_cases import short_lengths, valid_lengths
 
@@ -102,3 +103,12 @@ def test_cuda_sampling_matches_reference(task):
     moved = task.sample(16, length, torch.Generator().manual_seed(0), device="cuda")
     assert moved.inputs.device.type == "cuda"
     check_against_reference(task, moved.to("cpu"))
+
+
+@pytest.mark.parametrize("name", tasks.list_tasks())
+def test_sample_matches_reference_at_every_length_up_to_300(name):
+    """Every length the task can make, from its minimum to 300, default options."""
+    task = tasks.get_task(name)
+    generator = torch.Generator().manual_seed(6)
+    for length in valid_lengths(task, range(task.min_length, 301)):
+        check_against_reference(task, task.sample(2, length, generator))
