@@ -28,14 +28,14 @@ from __future__ import annotations
 import math
 
 import torch
+from statebench.models.ops.fused import optional_import
 from statebench.models.ops.scan import linear_scan
 from statebench.models.ops.selective_scan import EIGEN_MODES
 from torch.nn import functional as F
 
-try:  # optional fused kernel; its absence (or a broken build) is never an error
-    from mamba_ssm.ops.triton.ssd_combined import mamba_chunk_scan_combined as _fused_ssd
-except Exception:  # noqa: BLE001  an ABI mismatch raises more than ImportError
-    _fused_ssd = None
+# The optional fused kernel; its absence (or a broken build) is never an error.
+_found = optional_import("mamba_ssm.ops.triton.ssd_combined", "mamba_chunk_scan_combined")
+_fused_ssd = _found[0] if _found is not None else None
 
 MIN_ABS_DECAY = 1e-20
 _LOG_MIN_ABS_DECAY = math.log(MIN_ABS_DECAY)
