@@ -1,9 +1,13 @@
-"""Display names: an arch or task with its options, so variants never merge in tables or plots."""
+"""Display names and order: an arch or task with its options (so variants never merge in tables
+or plots), and the canonical order in which tables and figures list them."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
+
+from statebench.tasks import task_class
 
 
 def with_options(name: str, options: dict[str, Any] | str | None) -> str:
@@ -13,3 +17,31 @@ def with_options(name: str, options: dict[str, Any] | str | None) -> str:
     if not options:
         return str(name)
     return f"{name}(" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) + ")"
+
+
+# Attention first, then the recurrent families.
+KNOWN_ARCHS: tuple[str, ...] = ("transformer", "mamba", "retnet", "griffin", "hawk", "lstm")
+UNREGISTERED_TASK_RANK = 1 << 30  # after every registered task, whatever order it declares
+
+
+def _unique(names: Iterable) -> set[str]:
+    return {str(n) for n in names if n is not None and str(n) not in ("", "nan", "<NA>")}
+
+
+def arch_order(names: Iterable) -> list[str]:
+    """Known archs in their canonical order (attention first, then recurrent), then the rest A-Z."""
+    rank = {name: i for i, name in enumerate(KNOWN_ARCHS)}
+    return sorted(_unique(names), key=lambda n: (rank.get(n.lower(), len(KNOWN_ARCHS)), n))
+
+
+def task_order(names: Iterable) -> list[str]:
+    """Registered tasks by their declared `display_order` (roughly easy to hard), then the rest
+    (unregistered names, labels with options) A-Z."""
+
+    def rank(name: str) -> tuple[int, str]:
+        try:
+            return (task_class(name.lower()).display_order, name)
+        except ValueError:
+            return (UNREGISTERED_TASK_RANK, name)
+
+    return sorted(_unique(names), key=rank)

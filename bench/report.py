@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from statebench.bench.analysis.scores import HEADLINE_DEFINITION, prepare, summarize_headline
 from statebench.bench.plots import FIGURE_CAPTIONS, FIGURES, figure_bytes, make_figure, save_figure
 from statebench.bench.plots.critical_time import prepare_probes, probe_outcomes
-from statebench.bench.plots.scores import HEADLINE_DEFINITION, prepare, summarize_headline
 from statebench.bench.plots.size import size_table
 from statebench.bench.plots.style import arch_order, format_count, format_length, task_order
 
@@ -293,7 +293,7 @@ def _run_summary(results: pd.DataFrame, manifest: dict) -> str:
 
 def _protocol_blocks(results: pd.DataFrame, manifest: dict) -> list:
     """The protocol's own score when the config asks for one (e.g. Deletang: max over seeds)."""
-    from statebench.bench.protocol_score import protocol_scores, protocol_table
+    from statebench.bench.analysis.protocol import protocol_scores, protocol_table
 
     config = manifest.get("config") or {}
     score_cfg = config.get("score") or {}

@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import pandas as pd
 from matplotlib.figure import Figure
+from statebench.bench.analysis.scores import headline_score, select_best_config, summarize_headline
 from statebench.bench.plots.accuracy import plot_accuracy_vs_length
 from statebench.bench.plots.critical_time import plot_critical_time
 from statebench.bench.plots.heatmap import plot_heatmap
 from statebench.bench.plots.output import figure_bytes, save_figure
-from statebench.bench.plots.scores import headline_score, select_best_config, summarize_headline
 from statebench.bench.plots.size import plot_size
 from statebench.bench.plots.style import arch_color, arch_marker
 from statebench.bench.plots.wallclock import plot_wallclock

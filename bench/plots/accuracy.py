@@ -13,8 +13,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from statebench.bench.plots.scores import prepare, select_best_config
-from statebench.bench.plots.stats import mean_ci
+from statebench.bench.analysis.scores import prepare, select_best_config
+from statebench.bench.analysis.stats import mean_ci
 from statebench.bench.plots.style import (
     FULL_WIDTH,
     NEUTRAL_COLOR,

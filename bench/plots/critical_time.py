@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
-from statebench.bench.plots.scores import prepare
+from statebench.bench.analysis.scores import prepare
 from statebench.bench.plots.style import (
     FULL_WIDTH,
     GRID_COLOR,

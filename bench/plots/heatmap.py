@@ -13,7 +13,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from statebench.bench.plots.scores import summarize_headline
+from statebench.bench.analysis.scores import summarize_headline
 from statebench.bench.plots.style import (
     FAILED_COLOR,
     FULL_WIDTH,

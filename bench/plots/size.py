@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from statebench.bench.plots.scores import prepare, state_size_at_longest
+from statebench.bench.analysis.scores import prepare, state_size_at_longest
 from statebench.bench.plots.style import (
     FULL_WIDTH,
     NEUTRAL_COLOR,

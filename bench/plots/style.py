@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-from statebench.tasks import task_class
+from statebench.bench.labels import KNOWN_ARCHS, arch_order, task_order  # noqa: F401
 
 # Okabe & Ito (2008), as lowercase hex (what matplotlib.colors.to_hex returns). Yellow
 # (#f0e442) is left out: it vanishes on white.
@@ -36,9 +36,6 @@ ARCH_MARKERS: dict[str, str] = {
     "hawk": "v",
     "lstm": "P",
 }
-KNOWN_ARCHS: tuple[str, ...] = tuple(ARCH_COLORS)
-UNREGISTERED_TASK_RANK = 1 << 30  # after every registered task, whatever order it declares
-
 # For archs outside the fixed mapping: colours from Okabe-Ito's sky blue and Paul Tol's muted
 # and high-contrast schemes that stay distinct from the six fixed ones (no second green/orange).
 FALLBACK_COLORS: tuple[str, ...] = (
@@ -109,33 +106,6 @@ def arch_marker(arch: str) -> str:
     if key in ARCH_MARKERS:
         return ARCH_MARKERS[key]
     return FALLBACK_MARKERS[_stable_index(key, len(FALLBACK_MARKERS), salt="marker:")]
-
-
-def _unique(names: Iterable) -> set[str]:
-    return {str(n) for n in names if n is not None and str(n) not in ("", "nan", "<NA>")}
-
-
-def _ordered(names: Iterable, known: tuple[str, ...]) -> list[str]:
-    rank = {name: i for i, name in enumerate(known)}
-    return sorted(_unique(names), key=lambda n: (rank.get(n.lower(), len(known)), n))
-
-
-def arch_order(names: Iterable) -> list[str]:
-    """Known archs in their canonical order (attention first, then recurrent), then the rest A-Z."""
-    return _ordered(names, KNOWN_ARCHS)
-
-
-def task_order(names: Iterable) -> list[str]:
-    """Registered tasks by their declared `display_order` (roughly easy to hard), then the rest
-    (unregistered names, labels with options) A-Z."""
-
-    def rank(name: str) -> tuple[int, str]:
-        try:
-            return (task_class(name.lower()).display_order, name)
-        except ValueError:
-            return (UNREGISTERED_TASK_RANK, name)
-
-    return sorted(_unique(names), key=rank)
 
 
 @contextlib.contextmanager

@@ -3,8 +3,8 @@
 import json
 
 import pandas as pd
+from statebench.bench.analysis.scores import headline_score, prepare
 from statebench.bench.labels import with_options
-from statebench.bench.plots.scores import headline_score, prepare
 
 
 def test_with_options():

@@ -11,6 +11,7 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from statebench.bench.analysis.stats import fit_power_law, mean_ci, t_critical_95
 from statebench.bench.plots import (
     FIGURES,
     headline_score,
@@ -24,7 +25,6 @@ from statebench.bench.plots import (
     select_best_config,
     summarize_headline,
 )
-from statebench.bench.plots.stats import fit_power_law, mean_ci, t_critical_95
 from statebench.bench.plots.style import (
     ARCH_COLORS,
     FALLBACK_COLORS,

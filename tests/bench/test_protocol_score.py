@@ -1,7 +1,7 @@
 """The Deletang protocol score: per-model mean accuracy over lengths >= min_len, max over cells."""
 
 import pandas as pd
-from statebench.bench.protocol_score import protocol_scores, protocol_table
+from statebench.bench.analysis.protocol import protocol_scores, protocol_table
 from statebench.bench.report import report_blocks
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statebench.bench.plots.scores import prepare
+from statebench.bench.analysis.scores import prepare
 
 
 def protocol_scores(results: pd.DataFrame, score_cfg: dict, train_len_max: int) -> pd.DataFrame:

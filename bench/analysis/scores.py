@@ -12,9 +12,8 @@ import logging
 
 import numpy as np
 import pandas as pd
-from statebench.bench.labels import with_options
-from statebench.bench.plots.stats import mean_ci
-from statebench.bench.plots.style import arch_order, task_order
+from statebench.bench.analysis.stats import mean_ci
+from statebench.bench.labels import arch_order, task_order, with_options
 
 log = logging.getLogger(__name__)
 
