@@ -10,7 +10,6 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,6 +17,7 @@ from statebench.bench import store
 from statebench.bench.evaluate import evaluate
 from statebench.bench.matrix import Cell, derive_seed
 from statebench.bench.provenance import provenance
+from statebench.bench.schema import cell_status
 from statebench.bench.train import CellTimeout, Diverged, StepCallback, train_model
 from statebench.models import build_model, match_params
 from statebench.tasks import get_task
@@ -130,7 +130,7 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
             final_train_loss=result.final_loss,
             final_train_accuracy=result.final_accuracy,
         )
-        ckpt = store.checkpoint_path(Path(job.run_dir), cell.key)
+        ckpt = store.checkpoint_path(job.run_dir, cell.key)
         store.atomic_write(ckpt, lambda f: torch.save(model.state_dict(), f))
         stage = "eval"
         evals = evaluate(model, task, cell.eval, cell.task, cell.task_options, device)
@@ -181,12 +181,5 @@ def failure_rows(
 def execute_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> str:
     """Run a cell and store its rows atomically; returns the cell's status."""
     rows = run_cell(cell, job, on_step)
-    store.write_cell(Path(job.run_dir), cell.key, rows)
-    return cell_status(rows)
-
-
-def cell_status(rows: list[dict]) -> str:
-    """A cell's status: its failure if it failed, else ok (skipped lengths don't fail a cell)."""
-    statuses = {r.get("status") for r in rows}
-    failed = statuses - {"ok", "skipped"}
-    return failed.pop() if failed else "ok"
+    store.write_cell(job.run_dir, cell.key, rows)
+    return cell_status(r["status"] for r in rows)

@@ -34,9 +34,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from statebench.bench import store
+
 log = logging.getLogger(__name__)
 
-CLAIMS = "claims"
 DEFAULT_STALE_AFTER_S = 600.0
 DEFAULT_HEARTBEAT_S = 30.0
 
@@ -75,7 +76,7 @@ class RunRecord:
 
 
 def claims_dir(run_dir: str | Path) -> Path:
-    return Path(run_dir) / CLAIMS
+    return store.claims_dir(run_dir)
 
 
 def _claim_name(key: str, generation: int) -> str:

@@ -21,6 +21,7 @@ from statebench.bench.cli_options import (
 )
 from statebench.bench.config import ConfigError, MatrixConfig, list_presets, load_config, to_toml
 from statebench.bench.probe.cli import probe as probe_command
+from statebench.bench.schema import NOT_FAILED, is_failed
 
 app = typer.Typer(
     add_completion=False,
@@ -161,7 +162,7 @@ def _print_summary(run_dir: Path) -> None:
         for arch_name, row in pivot.iterrows():
             table.add_row(str(arch_name), *(f"{v:.3f}" if v == v else "-" for v in row))
         console.print(table)
-    failed = df[~df["status"].isin(["ok", "skipped"])].drop_duplicates("cell")
+    failed = df[~df["status"].isin(NOT_FAILED)].drop_duplicates("cell")
     for _, r in failed.iterrows():
         console.print(
             f"[yellow]{r['status']}[/]: {r['arch']} / {r['task']} / seed {r['seed']}: {r['error']}"
@@ -170,7 +171,7 @@ def _print_summary(run_dir: Path) -> None:
 
 @app.command("status")
 def status(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory (holds manifest.json).")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (made by statebench run).")],
     limit: Annotated[int, typer.Option("--limit", help="Rows per list.")] = 10,
 ) -> None:
     """Cells done, failed, pending, in flight (claimed by a live driver) and what runs next."""
@@ -213,7 +214,7 @@ def status(
             since = f"{now - rec.started:.0f}s" if rec else "-"
             table.add_row(label(key), key, f"{claim.host}:{claim.pid}", worker, since)
         console.print(table)
-    failed = [(k, s) for k, s in st.statuses.items() if s not in ("ok", "skipped")]
+    failed = [(k, s) for k, s in st.statuses.items() if is_failed(s)]
     if failed:
         table = Table(title="failed")
         table.add_column("status")

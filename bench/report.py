@@ -62,8 +62,7 @@ def load_run(run_dir: str | Path) -> RunTables:
     run_dir = Path(run_dir)
     results = store.load(run_dir)
     probes = store.load_probes(run_dir) if hasattr(store, "load_probes") else pd.DataFrame()
-    manifest_path = run_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest = store.read_manifest(run_dir) or {}
     return RunTables(results, probes, manifest)
 
 

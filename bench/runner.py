@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from statebench.bench import store
-from statebench.bench.cell import CellJob, cell_status, execute_cell  # noqa: F401  (re-exported for callers)
+from statebench.bench.cell import CellJob, execute_cell  # noqa: F401  (re-exported for callers)
 from statebench.bench.claims import (
     DEFAULT_STALE_AFTER_S,
     ClaimBook,
@@ -32,6 +31,7 @@ from statebench.bench.executors import LOST, Executor, from_config
 from statebench.bench.matrix import Cell, cell_key, expand
 from statebench.bench.progress import Reporter
 from statebench.bench.provenance import environment
+from statebench.bench.schema import NOT_FAILED, cell_status
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path
                 "config": resolved,
                 "config_hash": config_hash(config),
                 "cells": [c.key for c in cells],
+                "labels": {c.key: c.label for c in cells},
                 "environment": environment(),
             },
         )
@@ -97,7 +98,7 @@ def pending_cells(cells: list[Cell], run_dir: Path, retry_failed: bool = False) 
     done = store.stored_keys(run_dir)
     if retry_failed and done:
         df = store.load(run_dir)
-        failed = set(df.loc[~df["status"].isin(["ok", "skipped"]), "cell"].astype(str))
+        failed = set(df.loc[~df["status"].isin(NOT_FAILED), "cell"].astype(str))
         done -= failed
     return [c for c in cells if c.key not in done]
 
@@ -199,26 +200,14 @@ def _claim_each(
 def _landed_check(run_dir: Path, retry: list[Cell]) -> Callable[[str], bool]:
     """Whether a cell's file is in the store; a failed cell being retried counts only once its
     file was rewritten."""
-    folder = Path(run_dir) / "cells"
-    before = {}
-    for cell in retry:
-        path = folder / f"{cell.key}.parquet"
-        if path.exists():
-            before[cell.key] = path.stat().st_mtime_ns
+    before = {c.key: store.file_version(run_dir, c.key) for c in retry}
 
     def landed(key: str) -> bool:
-        path = folder / f"{key}.parquet"
-        try:
-            mtime = path.stat().st_mtime_ns
-        except FileNotFoundError:
+        version = store.file_version(run_dir, key)
+        if version is None or before.get(key) == version:
             return False
-        if before.get(key) == mtime:
-            return False
-        try:
-            pq.read_metadata(path)
-        except Exception:  # truncated or corrupted: not stored (pending_cells reported it)
-            return False
-        return True
+        # truncated or corrupted: not stored (pending_cells reported it)
+        return store.stored_status(run_dir, key) is not None
 
     return landed
 
@@ -232,7 +221,7 @@ class RunStatus:
 
     run_dir: Path
     run_id: str
-    cells: list[str]  # every cell of the run, in run order (from manifest.json)
+    cells: list[str]  # every cell of the run, in run order (from the manifest)
     labels: dict[str, str]
     statuses: dict[str, str]  # stored cells -> status
     corrupt: list[str]  # files that can't be read: their cells run again
@@ -260,19 +249,10 @@ def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S
     manifest = store.read_manifest(run_dir)
     if manifest is None:
         raise ConfigError(f"{str(run_dir)!r} holds no run (no {store.MANIFEST})")
-    cells = list(manifest.get("cells", []))
-    statuses, corrupt, labels = {}, [], {}
-    for path in sorted((run_dir / "cells").glob("*.parquet")):
-        try:
-            rows = pq.read_table(path, columns=["status", "arch", "task", "seed", "lr"])
-        except Exception:  # truncated or corrupted
-            corrupt.append(path.stem)
-            continue
-        rows = rows.to_pylist()
-        statuses[path.stem] = cell_status(rows)
-        if rows:
-            r = rows[0]
-            labels[path.stem] = f"{r['arch']} / {r['task']} / seed {r['seed']} / lr {r['lr']:g}"
+    cells = store.manifest_cells(manifest)
+    stored, corrupt = store.scan_cells(run_dir, columns=("status", "arch", "task", "seed", "lr"))
+    statuses = {k: cell_status(r["status"] for r in rows) for k, rows in stored.items()}
+    labels = {k: _row_label(rows[0]) for k, rows in stored.items() if rows}
     labels.update(_manifest_labels(manifest))
     claims = read_claims(run_dir)
     return RunStatus(
@@ -288,12 +268,11 @@ def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S
     )
 
 
-def _manifest_labels(manifest: dict) -> dict[str, str]:
-    """Cell labels from the manifest's config (needs its archs and tasks importable)."""
-    try:
-        from statebench.bench.config import validate
+def _row_label(row: dict) -> str:
+    return f"{row['arch']} / {row['task']} / seed {row['seed']} / lr {row['lr']:g}"
 
-        return {c.key: c.label for c in expand(validate(manifest["config"]))}
-    except Exception as e:  # a third-party arch gone missing: keys will do
-        log.info("cannot rebuild cell labels from the manifest: %s", e)
-        return {}
+
+def _manifest_labels(manifest: dict) -> dict[str, str]:
+    """Cell labels as the manifest stored them: plain strings, so nothing is imported."""
+    labels = manifest.get("labels")
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}

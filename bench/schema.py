@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 STATUSES = ("ok", "diverged", "oom", "timeout", "error", "skipped")
+# Statuses that are not a failure: `skipped` is a length or probe bin the cell could not make,
+# which fails nothing. Every other status marks the row (and its cell) failed.
+NOT_FAILED = ("ok", "skipped")
+
+
+def is_failed(status: object) -> bool:
+    return str(status) not in NOT_FAILED
+
+
+def cell_status(statuses: Iterable[object]) -> str:
+    """A cell's status from its rows' statuses: its failure if any row failed, else ok."""
+    failed = sorted({str(s) for s in statuses if is_failed(s)})
+    return failed[0] if failed else "ok"
+
 
 # name -> pandas dtype. Order is the order in stored files.
 ROW_COLUMNS: dict[str, str] = {

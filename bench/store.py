@@ -1,12 +1,15 @@
-"""The results store: one Parquet file per cell, written atomically; `load` is the one way in.
+"""The results store: the one module that knows a run directory's layout; `load` is the way in.
 
 Layout of a run directory:
-    manifest.json            run_id, resolved config, environment
+    manifest.json            run_id, resolved config, the run's cell keys, environment
     cells/<key>.parquet      result rows of one cell (one per eval length)
-    checkpoints/<key>.pt     the trained weights of that cell (for probes)
+    checkpoints/<key>.pt     the trained weights of that cell (for probes and re-evaluation)
     probes/<key>.parquet     critical-time rows; curves/<key>.parquet per-position curves
-A file appears only once complete (temp file + rename), so a killed run leaves no partial cell,
-and a truncated or corrupted file is reported and treated as missing, so the cell runs again.
+    claims/                  which driver runs which cell (bench.claims)
+    slurm/                   submitit's logs and pickles
+Everything else asks this module for paths. A file appears only once complete (temp file +
+rename), so a killed run leaves no partial cell, and a truncated or corrupted file is reported
+and treated as missing, so the cell runs again.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from statebench.bench.schema import CURVE_COLUMNS, PROBE_COLUMNS, ROW_COLUMNS
+from statebench.bench.schema import CURVE_COLUMNS, PROBE_COLUMNS, ROW_COLUMNS, cell_status
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,42 @@ MANIFEST = "manifest.json"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 TABLES = {"cells": ROW_COLUMNS, "probes": PROBE_COLUMNS, "curves": CURVE_COLUMNS}
+CHECKPOINTS = "checkpoints"
+CLAIMS = "claims"
+SLURM = "slurm"
+
+
+# -- paths -------------------------------------------------------------------------------------
+
+
+def manifest_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / MANIFEST
+
+
+def table_dir(run_dir: str | Path, table: str) -> Path:
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+    return Path(run_dir) / table
+
+
+def table_path(run_dir: str | Path, table: str, key: str) -> Path:
+    return table_dir(run_dir, table) / f"{key}.parquet"
+
+
+def cell_path(run_dir: str | Path, key: str) -> Path:
+    return table_path(run_dir, "cells", key)
+
+
+def checkpoint_path(run_dir: str | Path, key: str) -> Path:
+    return Path(run_dir) / CHECKPOINTS / f"{key}.pt"
+
+
+def claims_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CLAIMS
+
+
+def slurm_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / SLURM
 
 
 def atomic_write(path: Path, write) -> None:
@@ -84,7 +123,7 @@ def write_table(run_dir: Path, table: str, key: str, rows: list[dict[str, Any]])
     if extra:
         raise ValueError(f"{table} rows carry unknown columns {extra}; add them to bench.schema")
     data = pa.Table.from_pylist([_normalize(r, columns) for r in rows], schema=_schema(columns))
-    path = Path(run_dir) / table / f"{key}.parquet"
+    path = table_path(run_dir, table, key)
     atomic_write(path, lambda f: pq.write_table(data, f))
     return path
 
@@ -104,24 +143,81 @@ def _readable(path: Path) -> bool:
 
 def stored_keys(run_dir: Path, table: str = "cells") -> set[str]:
     """Keys of cells whose file is complete and readable."""
-    folder = Path(run_dir) / table
+    folder = table_dir(run_dir, table)
     if not folder.is_dir():
         return set()
     return {p.stem for p in folder.glob("*.parquet") if _readable(p)}
 
 
+def file_version(run_dir: str | Path, key: str, table: str = "cells") -> int | None:
+    """An opaque version of a stored file (its mtime in ns), None when absent: a file whose
+    version changed was rewritten."""
+    try:
+        return table_path(run_dir, table, key).stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def read_rows(
+    run_dir: str | Path, key: str, table: str = "cells", columns: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The stored rows of one cell; raises (FileNotFoundError, arrow errors) when unreadable."""
+    return pq.read_table(table_path(run_dir, table, key), columns=columns).to_pylist()
+
+
+def stored_status(run_dir: str | Path, key: str) -> str | None:
+    """The stored cell's status (bench.schema.cell_status), None when absent or unreadable."""
+    try:
+        return cell_status(r["status"] for r in read_rows(run_dir, key, columns=["status"]))
+    except Exception:  # absent, truncated or corrupted: not stored
+        return None
+
+
+def scan_cells(
+    run_dir: str | Path, columns: tuple[str, ...] = ("status",)
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """(rows of every readable stored cell, with `columns` only; keys of unreadable files)."""
+    rows, corrupt = {}, []
+    folder = table_dir(run_dir, "cells")
+    for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+        try:
+            rows[path.stem] = pq.read_table(path, columns=list(columns)).to_pylist()
+        except Exception:  # truncated, corrupted, or a foreign schema
+            corrupt.append(path.stem)
+    return rows, corrupt
+
+
 def load_table(run_dir: str | Path, table: str) -> pd.DataFrame:
+    """Every stored row of `table`, keyed by cell: a file counts only when its name is a cell of
+    the run (the manifest's list, when it has one) and its rows carry that cell's key, so a
+    stray, copied or foreign file is reported and ignored, never merged."""
     run_dir = Path(run_dir)
     columns = TABLES[table]
     if not run_dir.is_dir():
         raise FileNotFoundError(f"no run directory at {str(run_dir)!r}")
-    files = sorted((run_dir / table).glob("*.parquet")) if (run_dir / table).is_dir() else []
+    expected = set(manifest_cells(read_manifest_quietly(run_dir)))
+    folder = table_dir(run_dir, table)
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
     frames = []
     for path in files:
+        if expected and path.stem not in expected:
+            log.warning("ignoring %s: not a cell of this run (a stray or copied file)", path)
+            continue
         try:
-            frames.append(pq.read_table(path).to_pandas())
+            frame = pq.read_table(path).to_pandas()
         except Exception as e:
             log.warning("ignoring unreadable result file %s (%s)", path, e)
+            continue
+        missing = sorted({"cell", "status"} - set(frame.columns))
+        if missing:
+            log.warning("ignoring %s: not a statebench %s file (no %s)", path, table, missing)
+            continue
+        frame = frame[[c for c in frame.columns if c in columns]]
+        mine = frame["cell"].astype(str) == path.stem
+        if not mine.all():
+            log.warning("ignoring %d row(s) of %s that belong to another cell", (~mine).sum(), path)
+            frame = frame[mine]
+        frames.append(frame)
     if not frames:
         return pd.DataFrame({n: pd.Series(dtype=t) for n, t in columns.items()})
     df = pd.concat(frames, ignore_index=True)
@@ -148,14 +244,29 @@ def load_curves(run_dir: str | Path) -> pd.DataFrame:
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     text = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode()
-    atomic_write(Path(run_dir) / MANIFEST, lambda f: f.write(text))
+    atomic_write(manifest_path(run_dir), lambda f: f.write(text))
 
 
 def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
-    path = Path(run_dir) / MANIFEST
+    path = manifest_path(run_dir)
     if not path.exists():
         return None
     return json.loads(path.read_text())
+
+
+def read_manifest_quietly(run_dir: str | Path) -> dict[str, Any] | None:
+    """The manifest, or None when absent or unreadable (readers that can do without it)."""
+    try:
+        manifest = read_manifest(run_dir)
+    except (OSError, ValueError) as e:
+        log.warning("cannot read the manifest of %s (%s)", run_dir, e)
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def manifest_cells(manifest: dict[str, Any] | None) -> list[str]:
+    """The run's cell keys, in run order, as its manifest lists them."""
+    return [str(k) for k in (manifest or {}).get("cells", [])]
 
 
 def remove_stale_temp_files(run_dir: str | Path, older_than_s: float = 3600.0) -> int:
@@ -173,7 +284,3 @@ def remove_stale_temp_files(run_dir: str | Path, older_than_s: float = 3600.0) -
         except FileNotFoundError:
             pass
     return removed
-
-
-def checkpoint_path(run_dir: Path, key: str) -> Path:
-    return Path(run_dir) / "checkpoints" / f"{key}.pt"

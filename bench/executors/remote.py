@@ -15,13 +15,11 @@ from abc import abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import torch
 from statebench.bench import store
-from statebench.bench.cell import CellJob, base_row, cell_status, failure_rows
+from statebench.bench.cell import CellJob, base_row, failure_rows
 from statebench.bench.claims import RunRecord, clear_started, read_started
 from statebench.bench.executors import LOST, Executor
 from statebench.bench.matrix import Cell
@@ -199,10 +197,9 @@ def timeout_rows(cell: Cell, job: CellJob, error: str) -> list[dict]:
 
 
 def _landed_status(job: CellJob, key: str, since: float) -> str | None:
-    path = Path(job.run_dir) / "cells" / f"{key}.parquet"
-    try:
-        if path.stat().st_mtime < since:
-            return None
-        return cell_status(pq.read_table(path, columns=["status"]).to_pylist())
-    except Exception:  # absent, or unreadable: the timeout rows replace it
+    """The status of the cell's file if it was written after `since` (None: absent, older, or
+    unreadable, and the timeout rows replace it)."""
+    version = store.file_version(job.run_dir, key)
+    if version is None or version < since * 1e9:
         return None
+    return store.stored_status(job.run_dir, key)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from pathlib import Path
 from typing import Any
 
+from statebench.bench import store
 from statebench.bench.cell import CellJob
 from statebench.bench.claims import RunRecord
 from statebench.bench.executors import ExecutorUnavailable
@@ -67,7 +67,7 @@ class SlurmExecutor(RemoteExecutor):
 
     def open(self, job: CellJob) -> None:
         self._executor = self._submitit.AutoExecutor(
-            folder=Path(job.run_dir) / "slurm" / "%j", cluster=self.cluster
+            folder=store.slurm_dir(job.run_dir) / "%j", cluster=self.cluster
         )
         gpus = self.gpus_per_cell
         if gpus is None:

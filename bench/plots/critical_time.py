@@ -29,6 +29,7 @@ from statebench.bench.plots.style import (
     style,
     task_order,
 )
+from statebench.bench.schema import NOT_FAILED
 
 PROBE_NUMERIC = (
     "t_star",
@@ -66,7 +67,7 @@ def probe_outcomes(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     skipped (a budget stopped the probe early, `stopped_by` says which).
     """
     status = rows["status"].to_numpy()
-    flagged = rows["censored"].to_numpy(bool) & np.isin(status, ["ok", "skipped"])
+    flagged = rows["censored"].to_numpy(bool) & np.isin(status, NOT_FAILED)
     reached = rows["reached_len"].to_numpy()
     bound = np.where(reached > 0, reached, rows["max_len"].to_numpy())  # NaN-safe: NaN > 0 is False
     censored = flagged & (bound > 0)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pandas loads with the results, not with the command line
     import pandas as pd
 
 from statebench.bench.labels import with_options
+from statebench.bench.schema import is_failed
 
 console = Console()
 err_console = Console(stderr=True)
@@ -89,7 +90,7 @@ def probe(
 def format_t_star(row: pd.Series) -> str:
     """ "412 [355, 470]"; censored "> 4096" (and why it stopped, if early); failures by status."""
     status = str(row["status"])
-    if status not in ("ok", "skipped"):
+    if is_failed(status):
         return status
     if bool(row["censored"]):
         why = f" ({row['stopped_by']})" if status == "skipped" and row["stopped_by"] else ""

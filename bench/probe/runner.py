@@ -17,8 +17,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pyarrow.parquet as pq
 import torch
 from statebench.bench import store
 from statebench.bench.cell import DTYPES, CellJob, build_cell_model, execute_cell, resolve_device
@@ -36,6 +34,7 @@ from statebench.bench.probe.stream import ChunkStream, streaming_task
 from statebench.bench.probe.streaming import StreamCounts, stream_counts
 from statebench.bench.progress import Reporter
 from statebench.bench.runner import pending_cells, prepare_run
+from statebench.bench.schema import cell_status, is_failed
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +69,14 @@ def probe_settings(probe: ProbeConfig) -> str:
 
 
 def stored_probe_settings(run_dir: Path, key: str) -> str | None:
-    path = Path(run_dir) / "probes" / f"{key}.parquet"
-    if not path.exists():
+    if store.file_version(run_dir, key, "probes") is None:
         return None
     try:
-        values = pq.read_table(path, columns=["probe_config"]).column(0).to_pylist()
+        rows = store.read_rows(run_dir, key, "probes", columns=["probe_config"])
     except Exception as e:  # unreadable: probe again
-        log.warning("ignoring unreadable probe file %s (%s)", path, e)
+        log.warning("ignoring unreadable probe file of %s (%s)", key, e)
         return None
-    return values[0] if values else None
+    return rows[0]["probe_config"] if rows else None
 
 
 def run_probe(
@@ -128,24 +126,17 @@ def run_probe(
 
 
 def _cell_statuses(run_dir: Path) -> dict[str, str]:
-    df = store.load(run_dir)
-    if df.empty:
-        return {}
-    return {str(k): _status(g) for k, g in df.groupby("cell")}
-
-
-def _status(rows: pd.DataFrame) -> str:
-    failed = set(rows["status"].astype(str)) - {"ok", "skipped"}
-    return failed.pop() if failed else "ok"
+    stored, _ = store.scan_cells(run_dir)
+    return {k: cell_status(r["status"] for r in rows) for k, rows in stored.items()}
 
 
 def _cell_row(run_dir: Path, cell: Cell) -> dict[str, Any]:
     """The stored result rows of a cell, summarised: status, error, params, kernel, d_model."""
-    df = pq.read_table(Path(run_dir) / "cells" / f"{cell.key}.parquet").to_pandas()
-    failed = df[~df["status"].isin(["ok", "skipped"])]
-    row = (failed if not failed.empty else df).iloc[0]
+    rows = store.read_rows(run_dir, cell.key)
+    failed = [r for r in rows if is_failed(r["status"])]
+    row = (failed or rows)[0]
     return {
-        "status": _status(df),
+        "status": cell_status(r["status"] for r in rows),
         "error": row.get("error") or "",
         "params": row.get("params"),
         "kernel": row.get("kernel"),

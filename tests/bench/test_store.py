@@ -30,3 +30,54 @@ def test_stale_temp_files_are_removed_young_ones_kept(tmp_path):
     os.utime(old, (past, past))
     assert store.remove_stale_temp_files(tmp_path) == 1
     assert not old.exists() and young.exists()
+
+
+def test_run_layout_is_defined_only_in_the_store():
+    """No module but bench/store.py builds a path inside a run directory by hand."""
+    import re
+    from pathlib import Path
+
+    bench = Path(store.__file__).parent
+    pattern = re.compile(
+        r"manifest\.json|/cells/|/checkpoints/|/\s*[\"'](cells|checkpoints|probes|curves|claims"
+        r"|slurm|logs)[\"']|[\"'](cells|checkpoints|probes|curves|logs)/"
+    )
+    offenders = [
+        f"{path.relative_to(bench)}:{n}: {line.strip()}"
+        for path in sorted(bench.rglob("*.py"))
+        if path.name != "store.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []
+
+
+def _manifest_run(tmp_path, keys):
+    store.write_manifest(tmp_path, {"run_id": "r", "cells": keys})
+    for key in keys:
+        store.write_cell(tmp_path, key, [{**_row(), "cell": key}])
+
+
+def test_load_ignores_copied_stray_and_foreign_cell_files(tmp_path, caplog):
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _manifest_run(tmp_path, ["a", "b"])
+    cells = tmp_path / "cells"
+    shutil.copy(cells / "a.parquet", cells / "a (copy).parquet")  # a copy: same rows, new name
+    store.write_cell(tmp_path, "zzz", [{**_row(), "cell": "zzz"}])  # not a cell of this run
+    shutil.copy(cells / "b.parquet", tmp_path / "b.bak")
+    (cells / "b.parquet").unlink()
+    pq.write_table(pa.table({"x": [1, 2]}), cells / "b.parquet")  # foreign schema, right name
+    df = store.load(tmp_path)
+    assert df["cell"].tolist() == ["a"]
+    assert "stray or copied" in caplog.text and "not a statebench" in caplog.text
+
+
+def test_load_drops_rows_whose_cell_is_not_their_file(tmp_path):
+    _manifest_run(tmp_path, ["a", "b"])
+    store.write_cell(tmp_path, "b", [{**_row(), "cell": "a"}, {**_row(), "cell": "b"}])
+    df = store.load(tmp_path)
+    assert sorted(df["cell"]) == ["a", "b"]
