@@ -14,7 +14,7 @@ from statebench.models.registry import (
 )
 
 # Importing the adapter modules registers them; each guards its own optional imports.
-from statebench.models import deltanet, griffin, lstm, mamba, mamba2, retnet, transformer  # noqa: E402,F401  isort: skip
+from statebench.models import deltanet, griffin, lstm, mamba, mamba2, retnet, transformer, xlstm  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "ENTRY_POINT_GROUP",
