@@ -17,6 +17,10 @@ CONFIGS: list[tuple[str, dict]] = [(name, {}) for name in tasks.list_tasks()] + 
     ("flipflop", {"p_ignore": 0.5}),
     ("mqar", {"n_keys": 8, "n_pairs": 8, "n_values": 4}),
     ("mqar", {"n_keys": 32, "n_pairs": 2, "n_values": 8}),
+    ("jumps", {"target": "sum", "m": 3}),
+    ("jumps", {"n_instructions": 1, "max_jump": 5, "p_jump": 0.6}),
+    ("maze", {"size": 5, "maze_seed": 3, "extra_openings": 4}),
+    ("maze", {"start": "shown"}),
 ]
 READOUTS = ("all", "last")
 

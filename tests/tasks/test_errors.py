@@ -48,6 +48,16 @@ BAD_OPTIONS = [
     ("mqar", {"n_pairs": 0}, r"n_pairs must be an integer in \[1, 16\]"),
     ("mqar", {"n_keys": 0}, "n_keys must be an integer >= 1"),
     ("mqar", {"n_values": 1}, "n_values must be an integer >= 2"),
+    ("jumps", {"max_jump": 0}, "max_jump must be an integer >= 1"),
+    ("jumps", {"n_instructions": 0}, "n_instructions must be an integer >= 1"),
+    ("jumps", {"p_jump": 0.0}, r"p_jump must be a number in \(0, 1\)"),
+    ("jumps", {"p_jump": 1}, r"p_jump must be a number in \(0, 1\)"),
+    ("jumps", {"target": "count"}, "target='count' is not allowed; choose one of executed, sum"),
+    ("jumps", {"m": 1}, "m must be an integer >= 2"),
+    ("maze", {"size": 1}, r"size must be an integer in \[2, 16\]"),
+    ("maze", {"maze_seed": -1}, "maze_seed must be an integer >= 0"),
+    ("maze", {"extra_openings": 10}, r"extra_openings must be an integer in \[0, 9\]"),
+    ("maze", {"start": "random"}, "start='random' is not allowed; choose one of fixed, shown"),
 ]
 
 

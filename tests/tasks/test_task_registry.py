@@ -1,4 +1,4 @@
-"""The registry lists the ten tasks, builds them by name and round-trips their options."""
+"""The registry lists the twelve tasks, builds them by name and round-trips their options."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ EXPECTED = {
     "permutation",
     "flipflop",
     "mqar",
+    "jumps",
+    "maze",
 }
 
 
