@@ -19,6 +19,7 @@ from statebench.bench.matrix import Cell, derive_seed
 from statebench.bench.provenance import provenance
 from statebench.bench.schema import cell_status
 from statebench.bench.train import CellTimeout, Diverged, StepCallback, train_model
+from statebench.bench.training_log import TrainingLog
 from statebench.models import build_model, match_params
 from statebench.tasks import get_task
 
@@ -91,8 +92,8 @@ def base_row(cell: Cell, job: CellJob, device: torch.device) -> dict[str, Any]:
         "lr": cell.lr,
         "d_model": cell.d_model,
         "n_layers": cell.n_layers,
-        "train_len_min": cell.train["len_min"],
-        "train_len_max": cell.train["len_max"],
+        "train_len_min": cell.train.len_min,
+        "train_len_max": cell.train.len_max,
         "device": device.type,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **provenance(device),
@@ -105,9 +106,10 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
     base = base_row(cell, job, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    limit = cell.train.get("time_limit_s")
+    limit = cell.train.time_limit_s
     deadline = time.monotonic() + limit if limit else None
     stage = "build"
+    training_log = TrainingLog(job.run_dir, job.run_id, cell.key)
     try:
         task = get_task(cell.task, **cell.task_options)
         model = build_cell_model(cell, task).to(device=device, dtype=DTYPES[cell.dtype])
@@ -122,7 +124,9 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
             device,
             on_step=on_step,
             deadline=deadline,
+            on_log=training_log,
         )
+        training_log.flush()
         base.update(
             train_steps=result.steps,
             train_seconds=result.seconds,
@@ -130,8 +134,7 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
             final_train_loss=result.final_loss,
             final_train_accuracy=result.final_accuracy,
         )
-        ckpt = store.checkpoint_path(job.run_dir, cell.key)
-        store.atomic_write(ckpt, lambda f: torch.save(model.state_dict(), f))
+        store.save_checkpoint(job.run_dir, cell.key, model.state_dict(), cell.to_dict())
         stage = "eval"
         evals = evaluate(model, task, cell.eval, cell.task, cell.task_options, device)
         peak = _peak_memory(device)
@@ -142,8 +145,10 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
             rows.append(row)
         return rows
     except Diverged as e:
+        training_log.flush()
         return failure_rows(cell, base, "diverged", str(e), device)
     except CellTimeout as e:
+        training_log.flush()
         return failure_rows(cell, base, "timeout", f"{stage}: {e}", device)
     except Exception as e:  # noqa: BLE001 - a failing cell is a row, never a crash
         status = "oom" if _is_oom(e) else "error"
@@ -174,7 +179,7 @@ def failure_rows(
             "error": error[:2000],
             "peak_memory_bytes": _peak_memory(device),
         }
-        for length in cell.eval["lengths"]
+        for length in cell.eval.lengths
     ]
 
 

@@ -21,14 +21,11 @@ else:  # pragma: no cover
 
 import tomli_w
 from statebench.bench.probe.config import ProbeConfig
+from statebench.bench.typed import Strict as _Strict
 
 
 class ConfigError(ValueError):
     """A configuration problem, stated for the user (field, value, what is allowed)."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class ArchSpec(_Strict):
@@ -148,6 +145,19 @@ class EvalConfig(_Strict):
         if not v or bad:
             raise ValueError(f"eval lengths must be a non-empty list of integers >= 1; bad: {bad}")
         return sorted(set(v))
+
+
+class CellTrain(TrainConfig):
+    """One cell's training settings: the `[train]` table with the cell's one learning rate,
+    frozen, so the typed values (and their defaults) reach the training loop unchanged."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CellEval(EvalConfig):
+    """One cell's evaluation settings, frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ScoreConfig(_Strict):

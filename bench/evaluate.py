@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from statebench.bench.matrix import derive_seed
 from statebench.models import SequenceModel
 from statebench.tasks import Task
 from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from statebench.bench.config import EvalConfig
 
 
 def eval_seed(base_seed: int, task: str, task_options: dict, length: int) -> int:
@@ -69,7 +72,7 @@ def evaluate_length(
 def evaluate(
     model: SequenceModel,
     task: Task,
-    eval_cfg: dict,
+    eval_cfg: EvalConfig,
     task_name: str,
     task_options: dict,
     device: torch.device,
@@ -77,7 +80,7 @@ def evaluate(
     """One metrics dict per configured length; lengths past the model's max_length are skipped."""
     model.eval()
     rows = []
-    for length in eval_cfg["lengths"]:
+    for length in eval_cfg.lengths:
         if model.max_length is not None and length > model.max_length:
             rows.append(
                 {
@@ -94,16 +97,16 @@ def evaluate(
         except ValueError as e:
             rows.append({"eval_len": length, "n_eval": 0, "status": "skipped", "error": str(e)})
             continue
-        seed = eval_seed(eval_cfg["seed"], task_name, task_options, valid)
+        seed = eval_seed(eval_cfg.seed, task_name, task_options, valid)
         rows.append(
             evaluate_length(
                 model,
                 task,
                 valid,
-                eval_cfg["samples"],
+                eval_cfg.samples,
                 seed,
-                eval_cfg["batch_size"],
-                eval_cfg["max_tokens_per_batch"],
+                eval_cfg.batch_size,
+                eval_cfg.max_tokens_per_batch,
                 device,
             )
         )

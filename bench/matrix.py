@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from statebench.bench.config import MatrixConfig
+from statebench.bench.config import CellEval, CellTrain, MatrixConfig
+
+# Settings that change no number a trained cell computes: logging cadence, wall-clock limits.
+NOT_IDENTITY = {"lr", "log_every", "time_limit_s"}
 
 
 @dataclass(frozen=True)
 class Cell:
-    """Everything that determines one trained model and its evaluation (and nothing else).
+    """Everything that determines one trained model, and how the run evaluates it.
 
-    The key hashes these fields, so re-running the same config finds the same cells in the
-    store, and any change to what a cell computes gives it a new key. Where it runs (device,
-    output dir) is not part of it.
+    The key hashes what decides the trained weights, so re-running the same config finds the
+    same cells in the store, and any change to what a cell trains gives it a new key. Where it
+    runs (device, output dir) and how it is evaluated (`eval`: `statebench eval` adds lengths to
+    a stored cell) are not part of it. `lr` is the cell's one learning rate (also `train.lr`).
     """
 
     arch: str
@@ -28,16 +32,14 @@ class Cell:
     d_model: int
     n_layers: int
     param_budget: int | None
-    train: dict[str, Any]
-    eval: dict[str, Any]
+    train: CellTrain
+    eval: CellEval
     dtype: str
     key: str = field(default="", compare=False)
 
     def content(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("key")
-        # Logging cadence and wall-clock limits change no number a cell computes.
-        d["train"] = {k: v for k, v in d["train"].items() if k not in ("log_every", "time_limit_s")}
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("key", "eval")}
+        d["train"] = self.train.model_dump(mode="json", exclude=NOT_IDENTITY)
         return d
 
     @property
@@ -45,6 +47,21 @@ class Cell:
         opts = ",".join(f"{k}={v}" for k, v in sorted(self.arch_options.items()))
         arch = f"{self.arch}({opts})" if opts else self.arch
         return f"{arch} / {self.task} / seed {self.seed} / lr {self.lr:g}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved cell as plain values (stored in its checkpoint); `from_dict` inverts."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["train"] = self.train.model_dump(mode="json")
+        d["eval"] = self.eval.model_dump(mode="json")
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Cell:
+        data = dict(data)
+        data["train"] = CellTrain.model_validate(data["train"])
+        data["eval"] = CellEval.model_validate(data["eval"])
+        data.pop("key", None)
+        return _with_key(cls(**data))
 
 
 def cell_key(content: dict[str, Any]) -> str:
@@ -54,8 +71,11 @@ def cell_key(content: dict[str, Any]) -> str:
 
 def expand(config: MatrixConfig) -> list[Cell]:
     """archs x tasks x seeds x learning rates, in that nesting order."""
-    train = config.train.model_dump(exclude={"lr"})
-    eval_ = config.eval.model_dump()
+    trains = {
+        lr: CellTrain.model_validate({**config.train.model_dump(), "lr": [lr]})
+        for lr in config.train.lr
+    }
+    eval_ = CellEval.model_validate(config.eval.model_dump())
     cells = []
     for arch in config.archs:
         for task in config.tasks:
@@ -71,7 +91,7 @@ def expand(config: MatrixConfig) -> list[Cell]:
                         d_model=arch.d_model or config.model.d_model,
                         n_layers=arch.n_layers or config.model.n_layers,
                         param_budget=config.model.param_budget,
-                        train=train,
+                        train=trains[lr],
                         eval=eval_,
                         dtype=config.dtype,
                     )

@@ -64,7 +64,7 @@ class RichReporter(Reporter):
         )
 
     def cell_start(self, cell: Cell) -> None:
-        total = int(cell.train["steps"])
+        total = cell.train.steps
         if self.steps_bar is not None:
             self.progress.remove_task(self.steps_bar)
         self.steps_bar = self.progress.add_task(f"  {cell.label}", total=total, info="")

@@ -106,3 +106,16 @@ CURVE_COLUMNS: dict[str, str] = {
     "n": "int64",  # scored tokens in the bin
     "status": "string",  # ok | skipped (past the probe's reached_len)
 }
+
+# Training logs: one row per `train.log_every` steps of one cell, written by its worker.
+TRAINING_LOG_COLUMNS: dict[str, str] = {
+    "run_id": "string",
+    "cell": "string",
+    "step": "int64",
+    "tokens": "int64",  # training tokens seen up to this step
+    "seconds": "float64",  # wall-clock since training started
+    "loss": "float64",  # training loss of this step's batch
+    "accuracy": "float64",  # training accuracy of this step's batch
+    "lr": "float64",  # learning rate used at this step
+    "worker": "string",  # host:pid of the process that trained the cell
+}

@@ -5,6 +5,7 @@ Layout of a run directory:
     cells/<key>.parquet      result rows of one cell (one per eval length)
     checkpoints/<key>.pt     the trained weights of that cell (for probes and re-evaluation)
     probes/<key>.parquet     critical-time rows; curves/<key>.parquet per-position curves
+    training_logs/<key>.parquet  loss, accuracy, lr every train.log_every steps of that cell
     claims/                  which driver runs which cell (bench.claims)
     slurm/                   submitit's logs and pickles
 Everything else asks this module for paths. A file appears only once complete (temp file +
@@ -26,14 +27,25 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from statebench.bench.schema import CURVE_COLUMNS, PROBE_COLUMNS, ROW_COLUMNS, cell_status
+from statebench.bench.schema import (
+    CURVE_COLUMNS,
+    PROBE_COLUMNS,
+    ROW_COLUMNS,
+    TRAINING_LOG_COLUMNS,
+    cell_status,
+)
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-TABLES = {"cells": ROW_COLUMNS, "probes": PROBE_COLUMNS, "curves": CURVE_COLUMNS}
+TABLES = {
+    "cells": ROW_COLUMNS,
+    "probes": PROBE_COLUMNS,
+    "curves": CURVE_COLUMNS,
+    "training_logs": TRAINING_LOG_COLUMNS,
+}
 CHECKPOINTS = "checkpoints"
 CLAIMS = "claims"
 SLURM = "slurm"
@@ -62,6 +74,33 @@ def cell_path(run_dir: str | Path, key: str) -> Path:
 
 def checkpoint_path(run_dir: str | Path, key: str) -> Path:
     return Path(run_dir) / CHECKPOINTS / f"{key}.pt"
+
+
+def save_checkpoint(
+    run_dir: str | Path, key: str, state_dict: dict[str, Any], cell: dict[str, Any]
+) -> Path:
+    """The trained weights with the resolved cell config beside them (bench.matrix.Cell)."""
+    import torch
+
+    path = checkpoint_path(run_dir, key)
+    body = {"format": 1, "cell": cell, "state_dict": state_dict}
+    atomic_write(path, lambda f: torch.save(body, f))
+    return path
+
+
+def load_checkpoint(
+    run_dir: str | Path, key: str, map_location: Any = "cpu"
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(state_dict, resolved cell config or None for a bare state_dict of an older run).
+
+    Loaded with `weights_only=True`: a checkpoint can hold tensors and plain values only, so
+    opening a run directory never runs code from it."""
+    import torch
+
+    body = torch.load(checkpoint_path(run_dir, key), map_location=map_location, weights_only=True)
+    if isinstance(body, dict) and body.get("format") == 1 and "state_dict" in body:
+        return body["state_dict"], body.get("cell")
+    return body, None
 
 
 def claims_dir(run_dir: str | Path) -> Path:
@@ -208,7 +247,7 @@ def load_table(run_dir: str | Path, table: str) -> pd.DataFrame:
         except Exception as e:
             log.warning("ignoring unreadable result file %s (%s)", path, e)
             continue
-        missing = sorted({"cell", "status"} - set(frame.columns))
+        missing = sorted({"cell", "status"} & set(columns) - set(frame.columns))
         if missing:
             log.warning("ignoring %s: not a statebench %s file (no %s)", path, table, missing)
             continue
@@ -240,6 +279,16 @@ def load_probes(run_dir: str | Path) -> pd.DataFrame:
 
 def load_curves(run_dir: str | Path) -> pd.DataFrame:
     return load_table(run_dir, "curves")
+
+
+def load_training_log(run_dir: str | Path) -> pd.DataFrame:
+    """Every cell's training log (bench.schema.TRAINING_LOG_COLUMNS), in step order per cell."""
+    df = load_table(run_dir, "training_logs")
+    return df.sort_values(["cell", "step"], kind="stable", ignore_index=True)
+
+
+def write_training_log(run_dir: str | Path, key: str, rows: list[dict[str, Any]]) -> Path:
+    return write_table(run_dir, "training_logs", key, rows)
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:

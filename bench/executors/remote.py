@@ -144,7 +144,7 @@ class RemoteExecutor(Executor):
         """Kill an overrunning cell; True when a kill went unanswered for long enough."""
         if flight.killed_at is not None:
             return time.time() - flight.killed_at > max(10.0, self.grace_s)
-        limit = flight.cell.train.get("time_limit_s")
+        limit = flight.cell.train.time_limit_s
         if not limit:
             return False
         record = read_started(job.run_dir, flight.cell.key)
@@ -171,7 +171,7 @@ class RemoteExecutor(Executor):
         landed = _landed_status(job, cell.key, since=flight.dispatched)
         if landed is not None:
             return landed
-        limit = cell.train.get("time_limit_s")
+        limit = cell.train.time_limit_s
         error = (
             f"hard time limit: killed after {flight.killed_after_s:.0f}s "
             f"(train.time_limit_s={limit:g} + grace {self.grace_s:g}s), outside the training loop"

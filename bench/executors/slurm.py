@@ -85,7 +85,7 @@ class SlurmExecutor(RemoteExecutor):
 
     def _fit_time_limit(self, cell: Cell) -> None:
         """Give the job room for the cell's hard limit plus startup, and never less than asked."""
-        limit = cell.train.get("time_limit_s")
+        limit = cell.train.time_limit_s
         if limit:
             needed = math.ceil((limit + 2 * self.grace_s + 120) / 60)
             self._executor.update_parameters(timeout_min=max(self.time_min, needed))

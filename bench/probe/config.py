@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+from pydantic import Field, field_validator
+from statebench.bench.typed import Strict as _Strict
 
 
 class ProbeSweep(_Strict):

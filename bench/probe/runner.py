@@ -17,7 +17,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
 from statebench.bench import store
 from statebench.bench.cell import DTYPES, CellJob, build_cell_model, execute_cell, resolve_device
 from statebench.bench.config import ConfigError, MatrixConfig
@@ -165,7 +164,7 @@ def probe_cell(
         "d_model": stored["d_model"] if stored["d_model"] is not None else cell.d_model,
         "n_layers": cell.n_layers,
         "params": stored["params"],
-        "train_len_max": cell.train["len_max"],
+        "train_len_max": cell.train.len_max,
         "max_len": probe.max_len,
         "kernel": stored["kernel"],
         "probe_config": settings,
@@ -188,8 +187,7 @@ def _stream(
     device = resolve_device(device_name)
     task = streaming_task(cell.task, cell.task_options)
     model = build_cell_model(cell, task)
-    weights = torch.load(store.checkpoint_path(run_dir, cell.key), map_location="cpu",
-                         weights_only=True)  # fmt: skip
+    weights, _ = store.load_checkpoint(run_dir, cell.key)
     model.load_state_dict(weights)
     model.to(device=device, dtype=DTYPES[cell.dtype])
     seed = derive_seed("probe", probe.seed, cell.task, sorted(cell.task_options.items()))

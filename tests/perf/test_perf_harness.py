@@ -28,17 +28,17 @@ STEPS, ROUNDS, DATA_SEED, LR = 40, 4, 7, 3e-3
 
 def _setup(arch: str):
     config = load_config(preset="quick")
-    train = config.train.model_dump(exclude={"lr"}) | {"steps": STEPS}
+    train = config.train.model_copy(update={"steps": STEPS})
     task = tasks.get_task("parity")
     d, layers = config.model.d_model, config.model.n_layers
     template = models.build_model(arch, task.vocab_size, task.num_classes, d, layers, seed=0)
     return train, task, template
 
 
-def _lengths(train: dict, task, steps: int) -> list[int]:
+def _lengths(train, task, steps: int) -> list[int]:
     """The harness's length schedule, replayed (same RNG, same rounding to valid lengths)."""
     rng = random.Random(DATA_SEED)
-    raws = [rng.randint(train["len_min"], train["len_max"]) for _ in range(steps)]
+    raws = [rng.randint(train.len_min, train.len_max) for _ in range(steps)]
     return [nearest_valid_length(task, r) for r in raws]
 
 
@@ -55,10 +55,10 @@ def _bare(train, task, template, lengths):
 
     def run() -> None:
         model = copy.deepcopy(template).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=train["weight_decay"])
+        opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=train.weight_decay)
         gen = torch.Generator().manual_seed(DATA_SEED)
         for length in lengths:
-            batch = task.sample(train["batch_size"], length, gen)
+            batch = task.sample(train.batch_size, length, gen)
             logits = model(batch.inputs)[batch.mask]
             loss = F.cross_entropy(logits.float(), batch.targets[batch.mask])
             opt.zero_grad(set_to_none=True)
@@ -72,7 +72,7 @@ def _sampling(train, task, lengths):
     def run() -> None:
         gen = torch.Generator().manual_seed(DATA_SEED)
         for length in lengths:
-            task.sample(train["batch_size"], length, gen)
+            task.sample(train.batch_size, length, gen)
 
     return run
 
