@@ -97,7 +97,8 @@ def test_attention_block_matches_recurrent_gemma():
     y = ours(x, None)[0]
     (g,) = torch.autograd.grad(y.square().sum(), x)
     torch.testing.assert_close(y, y_ref, rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(g, g_ref, rtol=1e-4, atol=1e-5)
+    # Gradients sum ~t*D products in a different order than theirs: fp32 rounding reaches 1e-5.
+    torch.testing.assert_close(g, g_ref, rtol=1e-4, atol=5e-5)
 
 
 # --- ops ----------------------------------------------------------------------------------------
