@@ -9,7 +9,7 @@ import pytest
 import torch
 from statebench.models import build_model
 from statebench.models.ops.mlstm import mlstm_naive, mlstm_torch
-from statebench.models.ops.slstm import slstm_torch
+from statebench.models.ops.slstm import slstm_naive, slstm_torch
 from statebench.models.xlstm import XLSTMMixer
 from torch.nn import functional as F
 
@@ -159,6 +159,27 @@ def test_slstm_gradients_match_the_paper_equations():
     got = torch.autograd.grad((slstm_torch(pre, R)[0] * w).sum(), (pre, R))
     want = torch.autograd.grad((slstm_paper(pre, R) * w).sum(), (pre, R))
     for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_slstm_backward_matches_autograd_from_a_state():
+    """The hand-written backward against autograd through the same loop: gradients of the
+    outputs and of the last c, n, for the inputs, R and the starting h, c, n."""
+    g = torch.Generator().manual_seed(2)
+    pre = torch.randn(2, 11, 3, 16, generator=g, dtype=torch.float64, requires_grad=True)
+    R = (torch.randn(3, 4, 16, generator=g, dtype=torch.float64) * 0.3).requires_grad_()
+    h, c, n, m = (torch.randn(2, 3, 4, generator=g, dtype=torch.float64) for _ in range(4))
+    n = n.abs() + 0.5
+    state = [h.requires_grad_(), c.requires_grad_(), n.requires_grad_(), m]
+    leaves = [pre, R, *state[:3]]
+    w = [torch.randn(2, 11, 3, 4, generator=g, dtype=torch.float64)]
+    w += [torch.randn(2, 3, 4, generator=g, dtype=torch.float64) for _ in range(2)]
+    grads = []
+    for fn in (slstm_torch, slstm_naive):
+        out, (_, c_last, n_last, _) = fn(pre, R, state)
+        loss = (out * w[0]).sum() + (c_last * w[1]).sum() + (n_last * w[2]).sum()
+        grads.append(torch.autograd.grad(loss, leaves))
+    for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b)
 
 

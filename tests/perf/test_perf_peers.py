@@ -4,10 +4,11 @@
 - our LSTM mixer vs a bare torch.nn.LSTM: the adapter must add nothing to the kernel;
 - torch SDPA's default CPU kernel (flash-style, never builds T x T) vs its MATH backend, and our
   fp32 reference attention (the test oracle) vs SDPA: why SDPA is the CPU path;
-- Mamba-2 vs transformers' Mamba2Mixer and fla's naive retention: recorded as not applicable
-  when there is nothing of ours to compare or the peer does not import.
+- retention vs fla's naive retention: recorded as not applicable when fla does not import.
 Mamba-1 (vs transformers' MambaMixer) and Griffin (vs RecurrentGemma) have their own files in
-tests/models. The asserted bounds are the loose goals; the measured ratios are the result.
+tests/models; Mamba-2 (vs transformers' Mamba2Mixer and its loop oracle) and the chunked mLSTM
+(vs its loop oracle) are in tests/perf/test_perf_mamba2_xlstm.py. The asserted bounds are
+the loose goals; the measured ratios are the result.
 The figures are CPU-time minima in `extra_info`; a row's own stats are one wall-clock call of
 ours, there only to register the row.
 """
@@ -15,7 +16,6 @@ ours, there only to register the row.
 from __future__ import annotations
 
 import pytest
-import statebench.models as models
 import torch
 from perfkit import interleaved
 from statebench.models.lstm import LSTMMixer
@@ -105,20 +105,6 @@ def test_attention_naiveerence_vs_sdpa(benchmark, length):
         ratio=ratio,
     )
     assert ratio <= 1.1, best
-
-
-def test_mamba2_vs_transformers(benchmark, not_applicable):
-    if "mamba2" not in models.list_archs():
-        not_applicable(
-            "transformers Mamba2Mixer",
-            "not applicable: statebench has no Mamba-2 adapter (models.list_archs() has no "
-            "'mamba2'); Mamba-1 is compared with transformers' MambaMixer in "
-            "tests/models/test_mamba_perf.py",
-        )
-    not_applicable(  # pragma: no cover - reached only once a Mamba-2 adapter exists
-        "transformers Mamba2Mixer",
-        "a 'mamba2' adapter exists: write its comparison with Mamba2Mixer here",
-    )
 
 
 def test_retention_vs_fla_naive(benchmark, not_applicable):
