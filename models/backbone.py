@@ -114,11 +114,19 @@ class SequenceModel(nn.Module):
 
     @property
     def kernel(self) -> str:
-        """The code path(s) in use on the model's current device, e.g. "ref" or "ref+sdpa"."""
+        """The code path(s) `forward` takes on the model's current device, e.g. "ref+sdpa"."""
+        return self._kernels("kernel_name")
+
+    @property
+    def step_kernel(self) -> str:
+        """The code path(s) `step` takes (streaming, as the probe runs) on the current device."""
+        return self._kernels("step_kernel_name")
+
+    def _kernels(self, method: str) -> str:
         names: list[str] = []
         for b in self.blocks:
-            name_of = getattr(b.mixer, "kernel_name", None)
-            k = name_of(self.device) if name_of is not None else "ref"
-            if k not in names:
-                names.append(k)
+            name_of = getattr(b.mixer, method, None) or getattr(b.mixer, "kernel_name", None)
+            for k in (name_of(self.device) if name_of is not None else "ref").split("+"):
+                if k not in names:
+                    names.append(k)
         return "+".join(names)

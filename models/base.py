@@ -30,6 +30,7 @@ class Mixer(nn.Module):
       encodings, kernels, eigenvalue ranges, windows); the default is one check with defaults.
     - `kernel_name(device)`: the code path that runs on `device` ("ref", "sdpa", ...); it is
       recorded on every result row, so it must be truthful, not aspirational.
+      `step_kernel_name(device)` is the path of `step` (recorded on probe rows) when it differs.
     """
 
     default_mlp: ClassVar[str] = "gelu"
@@ -52,3 +53,7 @@ class Mixer(nn.Module):
 
     def kernel_name(self, device: torch.device) -> str:
         return "ref"
+
+    def step_kernel_name(self, device: torch.device) -> str:
+        """The path `step` takes (streaming); the same as `forward`'s unless a mixer says not."""
+        return self.kernel_name(device)

@@ -11,8 +11,10 @@ which lets one layer compute parity. The fused kernel has no such mode; that var
 the reference scan (`kernel_name` says so).
 
 Streaming: the state is (the last d_conv-1 conv inputs [B, d_inner, d_conv-1], the SSM state
-[B, d_inner, d_state] in fp32). `step` runs a chunk of any length through the same parallel scan
-started from that state, so feeding a chunk costs what `forward` on it costs.
+[B, d_inner, d_state] in fp32, or None before the first chunk). `step` runs a chunk of any length
+through the same parallel scan started from that state, so feeding a chunk costs what `forward`
+on it costs. The fused kernel cannot start from a state, so on CUDA a stream's first chunk runs
+fused (no state yet) and the later ones run the torch scan; `step_kernel_name` says so.
 """
 
 from __future__ import annotations
@@ -105,8 +107,7 @@ class MambaMixer(Mixer):
 
     def init_state(self, batch_size, device, dtype):
         conv = torch.zeros(batch_size, self.d_inner, self.d_conv - 1, device=device, dtype=dtype)
-        ssm = torch.zeros(batch_size, self.d_inner, self.d_state, device=device)  # fp32 always
-        return conv, ssm
+        return conv, None  # no SSM state yet: the first chunk may take the fused scan
 
     def step(self, x: torch.Tensor, state):
         return self._mix(x, state)
@@ -115,8 +116,11 @@ class MambaMixer(Mixer):
         return self.d_inner * (self.d_conv - 1 + self.d_state)
 
     def kernel_name(self, device: torch.device) -> str:
-        # forward's path; step() always runs the reference scan (the kernel cannot take h0).
         return "mamba_ssm" if fused_available(device, self.eigen) else "ref"
+
+    def step_kernel_name(self, device: torch.device) -> str:
+        # the first chunk of a stream runs fused, every later one starts from h0: torch scan
+        return "mamba_ssm+ref" if fused_available(device, self.eigen) else "ref"
 
     def _mix(self, x: torch.Tensor, state):
         """The block on x [B, T, D]; from `state` when given (step), else from zeros (forward)."""
@@ -147,9 +151,10 @@ class MambaMixer(Mixer):
             delta_softplus=True,
             eigen=self.eigen,
             return_last_state=state is not None,
-            h0=h0,
+            h0=h0,  # None on a stream's first chunk: the fused kernel applies
         )
         if state is None:
             return self.out_proj(result.transpose(1, 2)), None
         y, h = result
+        h = h.float()  # the carried SSM state is fp32 whichever scan produced it
         return self.out_proj(y.transpose(1, 2)), (window, h)

@@ -178,6 +178,7 @@ def probe_cell(
     except Exception as e:  # noqa: BLE001 - a failing probe is a row, never a crash
         log.warning("probe of %s failed: %s", cell.label, e)
         return _failed(base, probe, chance, "error", f"{type(e).__name__}: {e}"), []
+    base["kernel"] = counts.kernel or base["kernel"]  # streaming may take another path
     return _probe_rows(base, probe, cell, counts, chance), _curve_rows(base, counts)
 
 

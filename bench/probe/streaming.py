@@ -40,6 +40,7 @@ class StreamCounts:
     stopped_by: str = ""  # "" (reached max_len), time_budget, memory_budget, max_length, data, oom
     message: str = ""
     seconds: float = 0.0
+    kernel: str = ""  # the code path(s) `step` took: a probe row's own, not its training row's
 
 
 def _is_oom(e: BaseException) -> bool:
@@ -157,4 +158,5 @@ def stream_counts(
         stopped_by=stopped_by,
         message=message,
         seconds=time.perf_counter() - start,
+        kernel=getattr(model, "step_kernel", ""),
     )

@@ -13,15 +13,16 @@ Paths: `attention_naive` (the oracle: softmax(QK^T/sqrt(d) + bias + mask)V in fp
 from __future__ import annotations
 
 import torch
+from statebench.models.ops.fused import cuda_capability, optional_import
 from statebench.models.ops.positional import alibi_bias
 from torch.nn import functional as F
 
-try:  # optional: its absence (or a broken CUDA build) only means SDPA runs instead
-    from flash_attn import flash_attn_func
-except Exception:
-    flash_attn_func = None
+# optional: its absence (or a broken CUDA build) only means SDPA runs instead
+_found = optional_import("flash_attn", "flash_attn_func")
+flash_attn_func = _found[0] if _found else None
 
 FLASH_DTYPES = (torch.float16, torch.bfloat16)
+FLASH_MIN_CAPABILITY = (8, 0)  # flash-attn 2 runs on Ampere or newer and refuses older cards
 
 
 def _positions(q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,9 +66,14 @@ def attention_sdpa(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alibi_slopes: torch.Tensor | None = None
 ) -> torch.Tensor:
     """torch SDPA. The plain causal case uses `is_causal` (its flash/efficient kernels); a cache
-    or ALiBi needs an explicit float mask, since `is_causal` aligns top-left."""
-    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+    or ALiBi needs an explicit float mask, since `is_causal` aligns top-left. SDPA wants the mask
+    in q's dtype, and an ALiBi bias in bf16 is off by whole steps at long distances (0.0625 at
+    distance 4096 for slope 2^-8), so with ALiBi low-precision inputs are computed in fp32."""
     _positions(q, k)  # validates Tk >= Tq
+    if alibi_slopes is not None and q.dtype in FLASH_DTYPES:
+        wide = (t.float() for t in (q, k, v))
+        return attention_sdpa(*wide, alibi_slopes).to(q.dtype)
+    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
     if alibi_slopes is None and q.shape[1] == k.shape[1]:
         out = F.scaled_dot_product_attention(qt, kt, vt, is_causal=True)
     elif alibi_slopes is None and q.shape[1] == 1:  # one new token sees the whole cache
@@ -89,12 +95,20 @@ def attention_flash(
     return flash_attn_func(q, k, v, causal=True, alibi_slopes=slopes)
 
 
+def flash_usable(device: torch.device, dtype: torch.dtype, head_dim: int) -> bool:
+    """flash-attn imports, and runs these tensors: CUDA, capability >= 8.0, fp16/bf16, a head
+    size that is a multiple of 8 up to 256."""
+    if flash_attn_func is None or dtype not in FLASH_DTYPES:
+        return False
+    if head_dim % 8 or head_dim > 256:
+        return False
+    capability = cuda_capability(device)
+    return capability is not None and capability >= FLASH_MIN_CAPABILITY
+
+
 def attention_kernel(device: torch.device, dtype: torch.dtype, head_dim: int = 64) -> str:
     """The path `causal_attention` takes for tensors of this device, dtype and head size."""
-    flash_ok = flash_attn_func is not None and dtype in FLASH_DTYPES
-    if flash_ok and device.type == "cuda" and head_dim % 8 == 0 and head_dim <= 256:
-        return "flash_attn"
-    return "sdpa"
+    return "flash_attn" if flash_usable(torch.device(device), dtype, head_dim) else "sdpa"
 
 
 def causal_attention(

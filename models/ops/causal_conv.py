@@ -1,27 +1,32 @@
 """Depthwise causal 1-D convolution: Mamba's short convolution over time.
 
 `causal_conv1d_torch` is F.conv1d with d_conv-1 zeros of left padding, so output t only sees inputs
-<= t; it is the CPU path and the oracle. `causal_conv1d` takes the `causal-conv1d` package's
-fused kernel when it imports and the input is on CUDA, else the reference. Both take x [B, D, L],
+<= t; it is the CPU path and the oracle. `causal_conv1d_cuda` is the `causal-conv1d` package's
+kernel, and `causal_conv1d` takes it when it imports, the input is on CUDA and the width is one
+the kernel has (2..4), else the torch path. Both take x [B, D, L],
 weight [D, W], bias [D] or None, activation None or "silu"/"swish", and return [B, D, L].
 """
 
 from __future__ import annotations
 
 import torch
+from statebench.models.ops.fused import optional_import
 from torch.nn import functional as F
 
-try:  # optional fused kernel; its absence (or a broken build) is never an error
-    from causal_conv1d import causal_conv1d_fn as _fused_causal_conv1d
-except Exception:  # noqa: BLE001  an ABI mismatch raises more than ImportError
-    _fused_causal_conv1d = None
+_found = optional_import("causal_conv1d", "causal_conv1d_fn")
+_fused_causal_conv1d = _found[0] if _found else None
 
 ACTIVATIONS = (None, "silu", "swish")
+FUSED_WIDTHS = range(2, 5)  # the kernel is compiled for widths 2, 3 and 4 only
 
 
-def fused_available(device: torch.device) -> bool:
+def fused_available(device: torch.device, width: int = 4) -> bool:
     """True when `causal_conv1d` would run the fused kernel for tensors on `device`."""
-    return _fused_causal_conv1d is not None and torch.device(device).type == "cuda"
+    return (
+        _fused_causal_conv1d is not None
+        and torch.device(device).type == "cuda"
+        and width in FUSED_WIDTHS
+    )
 
 
 def _check(x: torch.Tensor, weight: torch.Tensor, activation: str | None) -> None:
@@ -53,8 +58,29 @@ def causal_conv1d(
     bias: torch.Tensor | None = None,
     activation: str | None = None,
 ) -> torch.Tensor:
-    """The fused kernel on CUDA when `causal-conv1d` is installed, else `causal_conv1d_torch`."""
+    """The fused kernel on CUDA when `causal-conv1d` is installed and the width is 2..4, else
+    `causal_conv1d_torch`."""
     _check(x, weight, activation)
-    if fused_available(x.device):
-        return _fused_causal_conv1d(x, weight, bias, activation=activation)
+    if fused_available(x.device, weight.shape[1]):
+        return causal_conv1d_cuda(x, weight, bias, activation)
     return causal_conv1d_torch(x, weight, bias, activation)
+
+
+def causal_conv1d_cuda(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    activation: str | None = None,
+) -> torch.Tensor:
+    """The `causal-conv1d` kernel. It reads x as channel-first when its last stride is 1 and as
+    channel-last (which needs D % 8 == 0 and 8-aligned strides) when its channel stride is 1; a
+    transposed slice such as Mamba's in_proj output is neither safely, so any x whose time
+    stride is not 1 is made contiguous first."""
+    _check(x, weight, activation)
+    if _fused_causal_conv1d is None:
+        raise RuntimeError("causal_conv1d_cuda: causal-conv1d is not importable")
+    if weight.shape[1] not in FUSED_WIDTHS:
+        raise ValueError(f"causal_conv1d_cuda: width {weight.shape[1]} is not 2..4")
+    if x.stride(-1) != 1:
+        x = x.contiguous()
+    return _fused_causal_conv1d(x, weight.contiguous(), bias, activation=activation)

@@ -12,6 +12,8 @@ import importlib
 import logging
 from typing import Any
 
+import torch
+
 log = logging.getLogger(__name__)
 
 # module name -> "ExceptionType: message" for every optional import that failed in this process
@@ -31,6 +33,11 @@ def optional_import(module: str, *names: str) -> tuple[Any, ...] | None:
     return found
 
 
+def record_error(module: str, error: str) -> None:
+    """Say why `module`'s fused path is off although something of it imported."""
+    IMPORT_ERRORS[module] = error
+
+
 @functools.cache
 def fla_ops(module: str, *names: str) -> tuple[Any, ...] | None:
     """fla's kernels from `module` (e.g. "fla.ops.hgrn"), imported on first use: importing fla
@@ -43,3 +50,11 @@ def import_error(module: str) -> str | None:
     if module in IMPORT_ERRORS:
         return IMPORT_ERRORS[module]
     return next((e for m, e in IMPORT_ERRORS.items() if m.startswith(module + ".")), None)
+
+
+def cuda_capability(device: torch.device | str) -> tuple[int, int] | None:
+    """(major, minor) compute capability of a CUDA device, or None for any other device."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    return tuple(torch.cuda.get_device_capability(device))

@@ -30,14 +30,36 @@ O(B L D) rather than O(B L D N), which is what lets long evaluation lengths run.
 from __future__ import annotations
 
 import torch
+from statebench.models.ops.fused import import_error, optional_import, record_error
 from statebench.models.ops.scan import blocked_scan, default_chunk
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
-try:  # optional fused kernel; its absence (or a broken build) is never an error
-    from mamba_ssm.ops.selective_scan_interface import selective_scan_fn as _fused_selective_scan
-except Exception:  # noqa: BLE001  an ABI mismatch raises more than ImportError
-    _fused_selective_scan = None
+MAMBA_MODULE = "mamba_ssm.ops.selective_scan_interface"
+
+
+def load_mamba_ssm():
+    """mamba_ssm's `selective_scan_fn` if its CUDA kernel is really there, else None.
+
+    mamba-ssm builds its CUDA extension only on request (MAMBA_KEEP_CUDA_BUILD=TRUE in recent
+    releases), and without it the Python package still imports while `selective_scan_fn` raises
+    at the first call. So the extension module itself, `selective_scan_cuda`, must import too.
+    """
+    found = optional_import(MAMBA_MODULE, "selective_scan_fn")
+    if found is None:
+        return None
+    if optional_import("selective_scan_cuda", "fwd", "bwd") is None:
+        record_error(
+            MAMBA_MODULE,
+            "mamba_ssm imports but its CUDA extension selective_scan_cuda does not "
+            f"({import_error('selective_scan_cuda')}); reinstall it with "
+            "MAMBA_KEEP_CUDA_BUILD=TRUE",
+        )
+        return None
+    return found[0]
+
+
+_fused_selective_scan = load_mamba_ssm()
 
 EIGEN_MODES = ("[0,1]", "[-1,1]")
 # The scan works through time in segments of about this many state floats over the batch (2 MiB
@@ -367,8 +389,8 @@ def selective_scan(
     """mamba_ssm's fused kernel when it imports, u is on CUDA, eigen is "[0,1]" and there is no
     h0; `selective_scan_torch` otherwise. (The fused last state carries no gradient.)"""
     if h0 is None and fused_available(u.device, eigen):
-        return _fused_selective_scan(
-            u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
+        return selective_scan_mamba_ssm(
+            u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state=return_last_state
         )
     return selective_scan_torch(
         u,
@@ -383,4 +405,30 @@ def selective_scan(
         eigen=eigen,
         return_last_state=return_last_state,
         h0=h0,
+    )
+
+
+def selective_scan_mamba_ssm(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    *,
+    eigen: str = "[0,1]",
+    return_last_state: bool = False,
+    h0: torch.Tensor | None = None,
+):
+    """mamba_ssm's `selective_scan_fn` behind this module's signature (CUDA, eigen "[0,1]",
+    no h0: the kernel has neither)."""
+    if _fused_selective_scan is None:
+        raise RuntimeError("selective_scan_mamba_ssm: mamba_ssm's CUDA kernel is not available")
+    if eigen != "[0,1]" or h0 is not None:
+        raise ValueError("selective_scan_mamba_ssm: the kernel has no eigen='[-1,1]' and no h0")
+    return _fused_selective_scan(
+        u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
     )

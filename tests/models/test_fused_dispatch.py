@@ -1,0 +1,168 @@
+"""The fused call sites, on CPU with faked kernels: what each fused path is handed, and when a
+path is refused (strides, widths, a kernel-less mamba-ssm, compute capability, a stream's first
+chunk, ALiBi precision, the LSTM's label). The fakes run the torch paths, so outputs still agree."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+import torch
+from statebench.models import build_model, mamba
+from statebench.models.lstm import LSTMMixer, lstm_cuda_kernel
+from statebench.models.mamba import MambaMixer
+from statebench.models.ops import attention as attn
+from statebench.models.ops import causal_conv, fused, selective_scan
+from statebench.models.ops.positional import alibi_slopes
+from statebench.models.transformer import TransformerMixer
+from torch.nn import functional as F
+
+
+def _fake_conv(calls: list):
+    """causal_conv1d_fn as the kernel sees it: record x's layout, compute with torch."""
+
+    def fn(x, weight, bias, activation=None):
+        calls.append(
+            {"stride": x.stride(), "contiguous": x.is_contiguous(), "width": weight.shape[1]}
+        )
+        return causal_conv.causal_conv1d_torch(x, weight, bias, activation)
+
+    return fn
+
+
+def _fused_everywhere(monkeypatch, module, width_aware: bool = False):
+    """Make a module's `fused_available` say yes on CPU too, so its fused branch is taken."""
+    if width_aware:
+        monkeypatch.setattr(module, "fused_available", lambda d, w=4: w in causal_conv.FUSED_WIDTHS)
+    else:
+        monkeypatch.setattr(module, "fused_available", lambda d, e="[0,1]": e == "[0,1]")
+
+
+def test_mis_strided_conv_input_is_made_contiguous_before_the_kernel(monkeypatch):
+    """Mamba hands the conv a transposed slice of in_proj's output (d_inner 60, not a multiple
+    of 8): the kernel must get a channel-first contiguous tensor, and the result is unchanged."""
+    torch.manual_seed(0)
+    mixer = MambaMixer(40, d_state=8, d_conv=3, expand=1.5)
+    x = torch.randn(2, 7, 40)
+    want = mixer(x)
+    calls: list = []
+    monkeypatch.setattr(causal_conv, "_fused_causal_conv1d", _fake_conv(calls))
+    _fused_everywhere(monkeypatch, causal_conv, width_aware=True)
+    got = mixer(x)
+    assert calls == [{"stride": (60 * 7, 7, 1), "contiguous": True, "width": 3}]
+    torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("width", [1, 5])
+def test_conv_width_outside_2_to_4_never_reaches_the_kernel(monkeypatch, width):
+    calls: list = []
+    monkeypatch.setattr(causal_conv, "_fused_causal_conv1d", _fake_conv(calls))
+    _fused_everywhere(monkeypatch, causal_conv, width_aware=True)
+    x, w = torch.randn(1, 8, 6), torch.randn(8, width)
+    out = causal_conv.causal_conv1d(x, w, None, "silu")
+    assert calls == [] and out.shape == x.shape
+    with pytest.raises(ValueError, match="2..4"):
+        causal_conv.causal_conv1d_cuda(x, w)
+
+
+def _fake_package(monkeypatch, name: str, **attrs) -> None:
+    """Install a module (and its parents) into sys.modules for the length of a test."""
+    parts = name.split(".")
+    for i in range(1, len(parts) + 1):
+        mod = types.ModuleType(".".join(parts[:i]))
+        if i == len(parts):
+            for k, v in attrs.items():
+                setattr(mod, k, v)
+        monkeypatch.setitem(sys.modules, mod.__name__, mod)
+
+
+def test_importable_but_kernel_less_mamba_ssm_is_unavailable(monkeypatch):
+    """mamba-ssm built without MAMBA_KEEP_CUDA_BUILD: the Python package imports, the
+    `selective_scan_cuda` extension does not. That is no fused path, and doctor says why."""
+
+    def selective_scan_fn(*args):
+        raise AssertionError("never called")
+
+    _fake_package(monkeypatch, selective_scan.MAMBA_MODULE, selective_scan_fn=selective_scan_fn)
+    monkeypatch.setitem(sys.modules, "selective_scan_cuda", None)  # import raises ImportError
+    monkeypatch.setattr(fused, "IMPORT_ERRORS", {})
+    assert selective_scan.load_mamba_ssm() is None
+    error = fused.import_error(selective_scan.MAMBA_MODULE)
+    assert "selective_scan_cuda" in error and "MAMBA_KEEP_CUDA_BUILD" in error
+    # with the extension present, the same package is accepted
+    _fake_package(monkeypatch, "selective_scan_cuda", fwd=object(), bwd=object())
+    assert selective_scan.load_mamba_ssm() is selective_scan_fn
+    assert fused.import_error(selective_scan.MAMBA_MODULE) is None
+
+
+@pytest.mark.parametrize(("capability", "path"), [((7, 5), "sdpa"), ((8, 0), "flash_attn")])
+def test_flash_attn_needs_compute_capability_8(monkeypatch, capability, path):
+    monkeypatch.setattr(attn, "flash_attn_func", lambda *a, **k: None)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    cuda = torch.device("cuda")
+    assert attn.attention_kernel(cuda, torch.bfloat16, 64) == path
+    assert attn.attention_kernel(cuda, torch.float32, 64) == "sdpa"  # flash-attn has no fp32
+    mixer = TransformerMixer(64).to(torch.bfloat16)
+    assert mixer.kernel_name(cuda) == path
+
+
+def test_a_streams_first_chunk_runs_the_fused_scan(monkeypatch):
+    """init_state carries no SSM state, so chunk 1 has h0=None and takes the fused kernel;
+    later chunks start from a state and take the torch scan. Streamed == forward."""
+    torch.manual_seed(0)
+    model = build_model("mamba", 5, 3, d_model=16, n_layers=2)
+    tokens = torch.randint(0, 5, (2, 12))
+    want = model(tokens)
+    calls: list[int] = []
+
+    def fake_fused(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state):
+        calls.append(u.shape[-1])
+        return selective_scan.selective_scan_torch(
+            u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state=return_last_state
+        )
+
+    monkeypatch.setattr(selective_scan, "_fused_selective_scan", fake_fused)
+    _fused_everywhere(monkeypatch, selective_scan)
+    _fused_everywhere(monkeypatch, mamba)
+    state = model.init_state(2, tokens.device)
+    outs = []
+    for start in range(0, 12, 5):
+        out, state = model.step(tokens[:, start : start + 5], state)
+        outs.append(out)
+    assert calls == [5, 5]  # two layers, first chunk only
+    torch.testing.assert_close(torch.cat(outs, dim=1), want, rtol=1e-5, atol=1e-5)
+    assert model.kernel == "mamba_ssm" and model.step_kernel == "mamba_ssm+ref"
+
+
+def test_alibi_bias_reaches_sdpa_in_fp32(monkeypatch):
+    """In bf16 the bias would be off by 0.0625 per step at distance 4096; the ALiBi path runs
+    its softmax in fp32 and so takes the mask in fp32."""
+    seen = []
+    sdpa = F.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, **kw):
+        seen.append((q.dtype, None if attn_mask is None else attn_mask.dtype))
+        return sdpa(q, k, v, attn_mask=attn_mask, **kw)
+
+    monkeypatch.setattr(attn.F, "scaled_dot_product_attention", spy)
+    q, k, v = (torch.randn(1, 6, 2, 8, dtype=torch.bfloat16) for _ in range(3))
+    out = attn.attention_sdpa(q, k, v, alibi_slopes(2))
+    assert seen == [(torch.float32, torch.float32)] and out.dtype == torch.bfloat16
+    want = attn.attention_naive(q, k, v, alibi_slopes(2))
+    torch.testing.assert_close(out, want, rtol=1e-2, atol=1e-2)
+
+
+def test_lstm_label_is_read_off_the_dispatch(monkeypatch):
+    """CPU never runs cuDNN: the dispatch probe says native, whatever the versions say; a CUDA
+    device reports what the probe saw for its dtype."""
+    assert lstm_cuda_kernel(torch.device("cpu"), torch.bfloat16) == "native"
+    seen = []
+    monkeypatch.setattr(
+        "statebench.models.lstm.lstm_cuda_kernel",
+        lambda device, dtype: seen.append(dtype) or "native",
+    )
+    monkeypatch.setattr(torch.backends.cudnn, "is_available", lambda: True)
+    mixer = LSTMMixer(8).to(torch.bfloat16)
+    assert mixer.kernel_name(torch.device("cuda")) == "native" and seen == [torch.bfloat16]
+    assert mixer.kernel_name(torch.device("cpu")) == "ref"
