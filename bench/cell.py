@@ -52,9 +52,14 @@ def _peak_memory(device: torch.device) -> int:
     return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
+# How allocation failures read: CUDA's, and the CPU allocator's ("DefaultCPUAllocator: can't
+# allocate memory: you tried to allocate N bytes. Error code 12 (Cannot allocate memory)").
+OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
 def _is_oom(e: BaseException) -> bool:
     return isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)) or (
-        isinstance(e, RuntimeError) and "out of memory" in str(e).lower()
+        isinstance(e, RuntimeError) and any(m in str(e).lower() for m in OOM_MESSAGES)
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,18 +15,28 @@ from statebench.bench.cli_options import (
     ArchOpt,
     ConfigOpt,
     DeviceOpt,
+    Executor,
+    FigureKind,
     OutOpt,
     PresetOpt,
+    ReportFormat,
     SeedsOpt,
     SetOpt,
     TaskOpt,
 )
-from statebench.bench.config import ConfigError, MatrixConfig, list_presets, load_config, to_toml
+from statebench.bench.config import (
+    MatrixConfig,
+    check_device,
+    list_presets,
+    load_config,
+    to_toml,
+)
+from statebench.bench.errors import UserError
 from statebench.bench.probe.cli import probe as probe_command
-from statebench.bench.schema import NOT_FAILED, is_failed
+from statebench.bench.schema import is_failed
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     help="statebench: can this architecture track state, and up to what length?",
 )
@@ -33,7 +45,8 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print `error: message` (not wrapped, so a one-line message stays one line) and exit 2."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -45,9 +58,11 @@ def resolve(
     seeds: list[int] | None,
     overrides: list[str] | None,
     device: str | None,
+    will_run: bool = False,
 ) -> MatrixConfig:
+    """The resolved config; with `will_run`, also refuse what cannot run on this machine."""
     try:
-        return load_config(
+        cfg = load_config(
             preset=preset,
             config_file=config,
             overrides=overrides,
@@ -56,19 +71,39 @@ def resolve(
             seeds=seeds or None,
             device=device,
         )
-    except (ConfigError, ValueError) as e:
+        if will_run:
+            check_device(cfg)
+        return cfg
+    except ValueError as e:  # UserError, and the ValueErrors of task and arch validation
         fail(str(e))
         raise  # unreachable
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from statebench import __version__
+
+        typer.echo(f"statebench {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version, exit."
+        ),
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Dotted paths (mypkg.gru:GRUMixer) resolve from the current directory, as `python -m` does.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 @app.command()
@@ -84,15 +119,25 @@ def run(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Run again cells stored as failed.")
     ] = False,
+    allow_failures: Annotated[
+        bool, typer.Option("--allow-failures", help="Exit 0 even if some cells failed.")
+    ] = False,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="Do not write the report at the end.")
+    ] = False,
     executor: Annotated[
-        str | None,
+        Executor | None,
         typer.Option(
-            "--executor", "-e", help="Where cells run: local, pool, ray or slurm (default local)."
+            "--executor",
+            "-e",
+            help="Where cells run (default local).",
         ),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", "-j", help="Cells at once (pool: default one per core/GPU)."),
+        typer.Option(
+            "--workers", "-j", help="Cells at once (pool: default one per core/GPU).", min=1
+        ),
     ] = None,
     address: Annotated[
         str | None, typer.Option("--address", help="Ray cluster address (default: start one).")
@@ -103,24 +148,28 @@ def run(
 ) -> None:
     """Train and evaluate the architecture x task x seed matrix (quick preset by default).
 
-    Interrupt it at any time; the same command resumes where it stopped. Several drivers may
-    share one --out: each runs cells no other live driver has claimed.
+    Ends by writing the run's report (markdown and figures) into the run directory. Interrupt
+    it at any time; the same command resumes where it stopped. Several drivers may share one
+    --out: each runs cells no other live driver has claimed. Exits 1 if a cell failed (unless
+    --allow-failures) or is still missing.
     """
     import json
 
-    from statebench.bench.progress import RichReporter
+    from statebench.bench.cli_run import RunArgs, finish_run
+    from statebench.bench.progress import make_reporter
     from statebench.bench.runner import run_matrix, run_status
 
     chosen = {"kind": executor, "workers": workers, "address": address}
     chosen["slurm.partition"] = partition
     extra = [f"executor.{k}={json.dumps(v)}" for k, v in chosen.items() if v is not None]
-    cfg = resolve(preset, config, arch, task, seeds, [*(set_ or []), *extra], device)
+    cfg = resolve(preset, config, arch, task, seeds, [*(set_ or []), *extra], device, True)
     try:
-        run_dir = run_matrix(cfg, out, reporter=RichReporter(console), retry_failed=retry_failed)
-    except ConfigError as e:
+        run_dir = run_matrix(cfg, out, reporter=make_reporter(console), retry_failed=retry_failed)
+    except UserError as e:
         fail(str(e))
         return
-    _print_summary(run_dir)
+    args = RunArgs(preset, config, arch or [], task or [], seeds or [], set_ or [], device)
+    code = finish_run(run_dir, args, console, err_console, not no_report, allow_failures)
     left = run_status(run_dir, cfg.executor.claim_stale_s).pending
     if left:
         err_console.print(
@@ -128,51 +177,14 @@ def run(
             "driver that stopped): run the same command again to resume them",
             highlight=False,
         )
+    if left or code:
         raise typer.Exit(code=1)
-
-
-def _print_summary(run_dir: Path) -> None:
-    from statebench.bench import store
-
-    df = store.load(run_dir)
-    console.print(f"results in [bold]{run_dir}[/] ({df['cell'].nunique()} cells, {len(df)} rows)")
-    if df.empty:
-        return
-    ok = df[df["status"] == "ok"]
-    if not ok.empty:
-        from statebench.bench.labels import with_options
-
-        ok = ok.assign(
-            arch=[with_options(a, o) for a, o in zip(ok["arch"], ok["arch_options"], strict=True)]
-        )
-        pivot = ok.pivot_table(index="arch", columns="task", values="accuracy", aggfunc="mean")
-        config = (store.read_manifest(run_dir) or {}).get("config", {})
-        arch_order = [with_options(a["name"], a.get("options")) for a in config.get("archs", [])]
-        task_order = [t["name"] for t in config.get("tasks", [])]
-        pivot = pivot.reindex(
-            index=[a for a in dict.fromkeys(arch_order) if a in pivot.index]
-            + [a for a in pivot.index if a not in arch_order],
-            columns=[t for t in dict.fromkeys(task_order) if t in pivot.columns]
-            + [t for t in pivot.columns if t not in task_order],
-        )
-        table = Table(title="mean accuracy over eval lengths", show_lines=False)
-        table.add_column("arch", no_wrap=True)
-        for col in pivot.columns:
-            table.add_column(str(col), justify="right")
-        for arch_name, row in pivot.iterrows():
-            table.add_row(str(arch_name), *(f"{v:.3f}" if v == v else "-" for v in row))
-        console.print(table)
-    failed = df[~df["status"].isin(NOT_FAILED)].drop_duplicates("cell")
-    for _, r in failed.iterrows():
-        console.print(
-            f"[yellow]{r['status']}[/]: {r['arch']} / {r['task']} / seed {r['seed']}: {r['error']}"
-        )
 
 
 @app.command("status")
 def status(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (made by statebench run).")],
-    limit: Annotated[int, typer.Option("--limit", help="Rows per list.")] = 10,
+    limit: Annotated[int, typer.Option("--limit", help="Rows per list.", min=0)] = 10,
 ) -> None:
     """Cells done, failed, pending, in flight (claimed by a live driver) and what runs next."""
     import time
@@ -181,7 +193,7 @@ def status(
 
     try:
         st = run_status(run_dir)
-    except ConfigError as e:
+    except UserError as e:
         fail(str(e))
         return
 
@@ -289,9 +301,11 @@ RunDirArg = Annotated[
 def plot(
     run_dir: RunDirArg,
     kind: Annotated[
-        str,
+        FigureKind,
         typer.Option(
-            "--kind", "-k", help="accuracy, heatmap, critical_time, wallclock, size or all."
+            "--kind",
+            "-k",
+            help="Which figure.",
         ),
     ] = "accuracy",
     out: Annotated[
@@ -304,7 +318,7 @@ def plot(
 
     try:
         paths = plot_command(run_dir, kind, out)
-    except (ValueError, FileNotFoundError) as e:
+    except UserError as e:
         fail(str(e))
         return
     for path in paths:
@@ -314,7 +328,14 @@ def plot(
 @app.command()
 def report(
     run_dir: RunDirArg,
-    format_: Annotated[str, typer.Option("--format", "-f", help="md or html.")] = "md",
+    format_: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Markdown + figures, or one HTML file.",
+        ),
+    ] = "md",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write it.")] = None,
 ) -> None:
     """Write the leaderboard, every figure, config, provenance and failures as one report."""
@@ -322,7 +343,7 @@ def report(
 
     try:
         path = report_command(run_dir, format_, out)
-    except (ValueError, FileNotFoundError) as e:
+    except UserError as e:
         fail(str(e))
         return
     console.print(f"wrote {path}")

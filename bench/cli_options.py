@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 import typer
 
@@ -17,13 +17,34 @@ ArchOpt = Annotated[
     list[str] | None,
     typer.Option("--arch", "-a", help="Architectures (repeat); a name or package.module:Class."),
 ]
-TaskOpt = Annotated[list[str] | None, typer.Option("--task", "-t", help="Tasks (repeat).")]
-SeedsOpt = Annotated[list[int] | None, typer.Option("--seeds", help="Seeds (repeat).")]
+TaskOpt = Annotated[
+    list[str] | None,
+    typer.Option("--task", "-t", help="Tasks (repeat); a name or package.module:Class."),
+]
+SeedsOpt = Annotated[
+    list[int] | None,
+    typer.Option("--seed", "--seeds", help="Seeds (repeat: --seed 0 --seed 1)."),
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override any field: key.path=value (TOML value)."),
 ]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda or auto.")]
+# Fixed choices are Literal types, so help lists them and a typo is refused with the list.
+Device = Literal["auto", "cpu", "cuda"]
+Executor = Literal["local", "pool", "ray", "slurm"]
+ReportFormat = Literal["md", "html"]
+# bench.plots.FIGURES and "all" (a test keeps them equal; named here so that the command line
+# starts without importing matplotlib).
+FigureKind = Literal["accuracy", "heatmap", "critical_time", "wallclock", "size", "all"]
+DEVICES, EXECUTORS = get_args(Device), get_args(Executor)
+REPORT_FORMATS, FIGURE_KINDS = get_args(ReportFormat), get_args(FigureKind)
+DeviceOpt = Annotated[
+    Device | None,
+    typer.Option(
+        "--device",
+        help="Where cells run (default auto).",
+    ),
+]
 OutOpt = Annotated[
     Path | None,
     typer.Option("--out", "-o", help="Run directory (default: results/<name>-<hash>)."),

@@ -7,6 +7,7 @@ what is allowed.
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from importlib import resources
 from pathlib import Path
@@ -20,12 +21,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 import tomli_w
+from statebench.bench.errors import ConfigError
 from statebench.bench.probe.config import ProbeConfig
 from statebench.bench.typed import Strict as _Strict
-
-
-class ConfigError(ValueError):
-    """A configuration problem, stated for the user (field, value, what is allowed)."""
 
 
 class ArchSpec(_Strict):
@@ -195,6 +193,9 @@ class ExecutorConfig(_Strict):
     slurm: SlurmConfig = Field(default_factory=SlurmConfig)
 
 
+RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+
+
 class MatrixConfig(_Strict):
     name: str = "custom"
     description: str = ""
@@ -212,6 +213,17 @@ class MatrixConfig(_Strict):
     probe: ProbeConfig = Field(default_factory=ProbeConfig, exclude=True)
     # Where cells run (bench/executors); excluded from dumps: it changes no number of a cell.
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        # The name becomes a folder under out_dir: a path in it would put the run elsewhere.
+        if not RUN_NAME.fullmatch(v):
+            raise ValueError(
+                "a run name is letters, digits, '.', '_' and '-' (not starting with '.' or '-'):"
+                " it names the run directory under out_dir (use --out for another place)"
+            )
+        return v
 
     _coerce_archs = field_validator("archs", mode="before")(lambda cls, v: _coerce_specs(v))
     _coerce_tasks = field_validator("tasks", mode="before")(lambda cls, v: _coerce_specs(v))
@@ -252,9 +264,14 @@ def preset_dict(name: str) -> dict:
 def toml_file_dict(path: str | Path) -> dict:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config file {str(path)!r}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"config file {str(path)!r} is not text (byte {e.object[e.start]:#04x} at offset "
+            f"{e.start} is not UTF-8); a config is a TOML file"
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:  # its message carries "(at line L, column C)"
@@ -316,6 +333,8 @@ def validate(data: dict) -> MatrixConfig:
             value = err.get("input")
             shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
             lines.append(f"{loc}: {msg}{shown}")
+        if len(lines) == 1:
+            raise ConfigError(f"invalid config: {lines[0]}") from None
         raise ConfigError("invalid config:\n  " + "\n  ".join(lines)) from None
 
 
@@ -335,6 +354,20 @@ def load_config(
     for assignment in overrides or []:
         apply_override(data, assignment)
     return validate(data)
+
+
+def check_device(config: MatrixConfig) -> None:
+    """Refuse `device = "cuda"` where torch sees no CUDA device, before anything is written."""
+    if config.device != "cuda":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        raise ConfigError(
+            f"device: 'cuda' was asked for, but torch {torch.__version__} ({build}) sees no CUDA "
+            "device here; allowed on this machine: cpu, auto"
+        )
 
 
 def to_toml(config: MatrixConfig) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from statebench.bench.analysis.scores import HEADLINE_DEFINITION, prepare, summarize_headline
+from statebench.bench.errors import UserError
 from statebench.bench.plots import FIGURE_CAPTIONS, FIGURES, figure_bytes, make_figure, save_figure
 from statebench.bench.plots.critical_time import prepare_probes, probe_outcomes
 from statebench.bench.plots.size import size_table
@@ -60,9 +61,15 @@ def load_run(run_dir: str | Path) -> RunTables:
     )
 
     run_dir = Path(run_dir)
+    manifest = store.require_manifest(run_dir)  # a directory that holds no run is refused
     results = store.load(run_dir)
-    probes = store.load_probes(run_dir) if hasattr(store, "load_probes") else pd.DataFrame()
-    manifest = store.read_manifest(run_dir) or {}
+    if results.empty:
+        raise store.RunDirError(
+            f"{str(run_dir)!r} holds no results yet (none of its "
+            f"{len(manifest.get('cells') or [])} cells is stored); `statebench status` says "
+            "where it stands"
+        )
+    probes = store.load_probes(run_dir)
     return RunTables(results, probes, manifest)
 
 
@@ -510,7 +517,7 @@ def render_html(blocks: list[Block]) -> str:
 
 def _check_format(fmt: str) -> None:
     if fmt not in REPORT_FORMATS:
-        raise ValueError(
+        raise UserError(
             f"unknown report format {fmt!r}; choose one of: {', '.join(REPORT_FORMATS)}"
         )
 
@@ -569,7 +576,7 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
     listing the known ones, before anything is loaded.
     """
     if kind != "all" and kind not in FIGURES:
-        raise ValueError(
+        raise UserError(
             f"unknown figure kind {kind!r}; choose one of: {', '.join([*FIGURES, 'all'])}"
         )
     tables = load_run(run_dir)

@@ -29,7 +29,7 @@ from statebench.bench.claims import (
 from statebench.bench.config import ConfigError, MatrixConfig
 from statebench.bench.executors import LOST, Executor, from_config
 from statebench.bench.matrix import Cell, cell_key, expand
-from statebench.bench.progress import Reporter
+from statebench.bench.progress import Reporter, notebook_reporter
 from statebench.bench.provenance import environment
 from statebench.bench.schema import NOT_FAILED, cell_status
 
@@ -121,7 +121,7 @@ def run_matrix(
     the end this driver waits for the cells they hold, and takes over those whose driver died.
     Cells whose worker died are left pending (logged): the same call resumes them.
     """
-    reporter = reporter or Reporter()
+    reporter = reporter or notebook_reporter()  # progress shows in notebooks, nowhere else
     executor = executor or from_config(config.executor)  # a missing extra fails before any work
     stale_after = config.executor.claim_stale_s
     run_dir, run_id, cells = prepare_run(config, run_dir)
@@ -246,9 +246,7 @@ class RunStatus:
 def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> RunStatus:
     """Read a run directory without changing it (safe while drivers run)."""
     run_dir = Path(run_dir)
-    manifest = store.read_manifest(run_dir)
-    if manifest is None:
-        raise ConfigError(f"{str(run_dir)!r} holds no run (no {store.MANIFEST})")
+    manifest = store.require_manifest(run_dir)
     cells = store.manifest_cells(manifest)
     stored, corrupt = store.scan_cells(run_dir, columns=("status", "arch", "task", "seed", "lr"))
     statuses = {k: cell_status(r["status"] for r in rows) for k, rows in stored.items()}

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from statebench.bench.errors import RunDirError
 from statebench.bench.schema import (
     CURVE_COLUMNS,
     PROBE_COLUMNS,
@@ -297,10 +298,42 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
 
 
 def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's manifest, or None if the directory has none; RunDirError naming the file if it
+    cannot be read as a JSON object (truncated, corrupt, binary, or another kind of JSON)."""
     path = manifest_path(run_dir)
     if not path.exists():
         return None
-    return json.loads(path.read_text())
+    where = str(path)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise RunDirError(f"cannot read {where}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise RunDirError(f"{where} is not a run manifest (not UTF-8 text)") from None
+    except json.JSONDecodeError as e:
+        raise RunDirError(
+            f"{where} is truncated or corrupt (invalid JSON at line {e.lineno}, column "
+            f"{e.colno}: {e.msg}); restore it, or run the config again into a fresh --out"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise RunDirError(
+            f"{where} is not a run manifest (a JSON {type(manifest).__name__}, not an object)"
+        )
+    return manifest
+
+
+def require_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """The manifest of a run directory; RunDirError if the path is not a run (no manifest)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirError(f"no run directory at {str(run_dir)!r}")
+    manifest = read_manifest(run_dir)
+    if manifest is None:
+        raise RunDirError(
+            f"{str(run_dir)!r} holds no run (no {MANIFEST}); give a directory that "
+            "`statebench run` wrote (results/<name>-<hash>)"
+        )
+    return manifest
 
 
 def read_manifest_quietly(run_dir: str | Path) -> dict[str, Any] | None:

@@ -41,9 +41,16 @@ def _import_dotted(name: str) -> object:
     module, _, attr = name.partition(":")
     try:
         obj = importlib.import_module(module)
+    except ImportError as e:
+        raise ValueError(f"architecture {name!r}: cannot import it ({e})") from e
+    except Exception as e:  # the module itself is broken: say so, without a traceback
+        raise ValueError(
+            f"architecture {name!r}: importing module {module!r} raised {type(e).__name__}: {e}"
+        ) from e
+    try:
         for part in attr.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as e:
+    except AttributeError as e:
         raise ValueError(f"architecture {name!r}: cannot import it ({e})") from e
     return obj
 

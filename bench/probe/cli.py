@@ -21,7 +21,7 @@ from statebench.bench.cli_options import (
     SetOpt,
     TaskOpt,
 )
-from statebench.bench.config import ConfigError, load_config
+from statebench.bench.config import ConfigError, check_device, load_config
 
 if TYPE_CHECKING:  # pandas loads with the results, not with the command line
     import pandas as pd
@@ -59,7 +59,7 @@ def probe(
     """
     from statebench.bench.probe.progress import RichProbeReporter
     from statebench.bench.probe.runner import run_probe
-    from statebench.bench.progress import RichReporter
+    from statebench.bench.progress import make_reporter
 
     overrides = list(set_ or []) + ([f"probe.max_len={max_len}"] if max_len else [])
     try:
@@ -72,9 +72,10 @@ def probe(
             seeds=seeds or None,
             device=device,
         )
-        run_dir, cells = run_probe(cfg, out, RichReporter(console), RichProbeReporter(console))
+        check_device(cfg)
+        run_dir, cells = run_probe(cfg, out, make_reporter(console), RichProbeReporter(console))
     except (ConfigError, ValueError) as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
     from statebench.bench import store
 

@@ -207,7 +207,8 @@ def test_cli_names_a_bad_executor_before_any_work(tmp_path):
         app, ["run", "-p", "smoke", "-e", "nope", "-o", str(tmp_path / "r"), "-j", "2"]
     )
     assert result.exit_code == 2
-    assert "executor.kind" in result.output and "'nope'" in result.output
+    assert "--executor" in result.output and "'nope'" in result.output
+    assert "local" in result.output and "slurm" in result.output  # what is allowed
     assert not (tmp_path / "r").exists()
 
 

@@ -40,7 +40,7 @@ from statebench.models.base import Mixer
 from typer.testing import CliRunner
 
 TINY = ["train.steps=8", "train.log_every=2", "eval.samples=8", "eval.lengths=[4, 8]"]
-TINY_CLI = ["--set", "eval.lengths=[4, 8]", "--set", "eval.samples=8"]
+TINY_CLI = ["--set", "eval.lengths=[4, 8]", "--set", "eval.samples=8", "--no-report"]
 SLOW = [*TINY_CLI, "--set", "train.steps=40"]  # cells long enough to be killed mid-way
 N_CELLS = 4  # the smoke preset: 2 archs x 2 tasks
 

@@ -1,0 +1,19 @@
+"""Errors meant for the user: the command line prints them as one line and exits with status 2.
+
+Each names the file or field at fault and what is allowed, and is raised before anything is
+written, so a refused command leaves no trace behind.
+"""
+
+from __future__ import annotations
+
+
+class UserError(ValueError):
+    """A problem with what the user gave (a config, an option, a run directory), not a bug."""
+
+
+class ConfigError(UserError):
+    """A configuration problem, stated for the user (field, value, what is allowed)."""
+
+
+class RunDirError(UserError):
+    """A run directory that holds no run, or whose files cannot be read (names the file)."""
