@@ -11,10 +11,21 @@ from statebench.models.registry import (
     list_archs,
     match_params,
     register_arch,
+    register_arch_prefix,
 )
 
 # Importing the adapter modules registers them; each guards its own optional imports.
-from statebench.models import deltanet, griffin, lstm, mamba, mamba2, retnet, transformer, xlstm  # noqa: E402,F401  isort: skip
+from statebench.models import (  # noqa: E402,F401  isort: skip
+    deltanet,
+    fla_layer,
+    griffin,
+    lstm,
+    mamba,
+    mamba2,
+    retnet,
+    transformer,
+    xlstm,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -27,4 +38,5 @@ __all__ = [
     "list_archs",
     "match_params",
     "register_arch",
+    "register_arch_prefix",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+from collections.abc import Callable
 from importlib.metadata import entry_points
 
 import torch
@@ -14,6 +15,7 @@ from statebench.models.base import Mixer
 ENTRY_POINT_GROUP = "statebench.archs"
 BACKBONE_OPTIONS = ("mlp", "mlp_ratio")
 _ARCHS: dict[str, type[Mixer]] = {}
+_PREFIXES: dict[str, Callable[[str], type[Mixer]]] = {}
 
 
 def register_arch(name: str):
@@ -26,6 +28,17 @@ def register_arch(name: str):
         return cls
 
     return deco
+
+
+def register_arch_prefix(prefix: str, resolve: Callable[[str], type[Mixer]]) -> None:
+    """Names `prefix:<rest>` resolve through `resolve(rest)` (e.g. `fla:GLA` wraps fla's GLA).
+
+    The prefix shadows a dotted path into a module of the same name; `resolve` raises
+    ValueError with a message naming the arch when `rest` cannot be served here.
+    """
+    if prefix in _PREFIXES and _PREFIXES[prefix] is not resolve:
+        raise ValueError(f"architecture prefix {prefix!r} is already registered")
+    _PREFIXES[prefix] = resolve
 
 
 def _entry_points() -> dict:
@@ -73,6 +86,8 @@ def arch_class(name: str | type) -> type[Mixer]:
                 f"architecture {name!r}: entry point {eps[name].value!r} "
                 f"(group {ENTRY_POINT_GROUP!r}) failed to load ({e})"
             ) from e
+    elif ":" in name and (prefix := name.partition(":")[0]) in _PREFIXES:
+        cls = _PREFIXES[prefix](name.partition(":")[2])
     elif ":" in name:
         cls = _import_dotted(name)
     else:
@@ -80,7 +95,8 @@ def arch_class(name: str | type) -> type[Mixer]:
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(
             f"unknown architecture {name!r}{hint}; known: {', '.join(list_archs())}, "
-            "or a dotted path 'package.module:Class'"
+            "a dotted path 'package.module:Class'"
+            + "".join(f", or {p}:<Layer>" for p in sorted(_PREFIXES))
         )
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
         raise ValueError(f"architecture {name!r} resolves to {cls!r}, which is not an nn.Module")
