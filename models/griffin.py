@@ -18,12 +18,13 @@ sized for an 8k-token language-model context; statebench trains on up to ~40 tok
 default len_max), and a window no wider than the training lengths means every relative distance
 the attention meets at evaluation was seen in training, as in the paper (window < context).
 
-Init: RecurrentGemma's for the RG-LRU (a^c spread in [0.9, 0.999], small gate weights) and the
-conv; PyTorch defaults for the linear maps (RecurrentGemma scales its output projection by the
+Init: RecurrentGemma's for the RG-LRU (a^c spread in [0.9, 0.999], gate weights of std
+sqrt(1 / block width)) and the conv; PyTorch defaults for the linear maps (RecurrentGemma scales its output projection by the
 depth, which a mixer does not know).
 
 `step` carries, per recurrent layer, the conv's last width-1 inputs and h (O(1)); per attention
-layer, keys and values of the last window-1 tokens (bounded by the window). Both carry the next
+layer, keys and values of the last `window` tokens (bounded by the window: a query sees the
+`window` tokens before it and itself, RecurrentGemma's mask). Both carry the next
 position: the RG-LRU treats position 0 specially (see rglru.py) and RoPE needs it.
 """
 
@@ -50,7 +51,7 @@ class RecurrentState(NamedTuple):
 
 
 class AttentionState(NamedTuple):
-    k: torch.Tensor  # [B, <= window - 1, head_dim]: keys after RoPE
+    k: torch.Tensor  # [B, <= window, head_dim]: keys after RoPE
     v: torch.Tensor
     pos: int
 
@@ -70,13 +71,15 @@ class RecurrentBlock(nn.Module):
         self.conv_weight = nn.Parameter(torch.randn(conv_width, lru_width) * conv_std)
         self.conv_bias = nn.Parameter(torch.zeros(lru_width))
         self.a_param = nn.Parameter(torch.empty(lru_width))
-        self.gate_x_weight = nn.Parameter(torch.randn(n_heads, bw, bw) * (0.01 / bw) ** 0.5)
+        # RecurrentGemma's BlockDiagonalLinear: std sqrt(1 / block width).
+        self.gate_x_weight = nn.Parameter(torch.randn(n_heads, bw, bw) * (1.0 / bw) ** 0.5)
         self.gate_x_bias = nn.Parameter(torch.zeros(n_heads, bw))
-        self.gate_a_weight = nn.Parameter(torch.randn(n_heads, bw, bw) * (0.01 / bw) ** 0.5)
+        self.gate_a_weight = nn.Parameter(torch.randn(n_heads, bw, bw) * (1.0 / bw) ** 0.5)
         self.gate_a_bias = nn.Parameter(torch.zeros(n_heads, bw))
         with torch.no_grad():  # RecurrentGemma's: a = exp(-softplus(Lambda)) in [0.9, 0.999]
             a = torch.empty(lru_width).uniform_(0.9**2, 0.999**2).sqrt()
             self.a_param.copy_(torch.log(1 / a - 1))
+        self.a_param._no_weight_decay = True  # as mamba_ssm exempts A_log: the decay rates
 
     def _conv(self, x: torch.Tensor, tail: torch.Tensor | None):
         """Causal depthwise conv as conv_width shifted multiply-adds; returns (y, new tail)."""
@@ -142,7 +145,7 @@ class LocalAttentionBlock(nn.Module):
         if state is not None:
             k, v = torch.cat((state.k, k), dim=1), torch.cat((state.v, v), dim=1)
         o = local_attention(q, k, v, self.window)
-        keep = min(self.window - 1, k.shape[1])
+        keep = min(self.window, k.shape[1])
         new = AttentionState(k[:, k.shape[1] - keep :], v[:, v.shape[1] - keep :], pos + t)
         return self.o_proj(o.reshape(b, t, -1)), new
 
@@ -212,7 +215,7 @@ class _GriffinFamily(Mixer):
 
     def state_size(self, length: int) -> int:
         if isinstance(self.block, LocalAttentionBlock):
-            return 2 * self.block.head_dim * min(length, self.block.window - 1)
+            return 2 * self.block.head_dim * min(length, self.block.window)
         return self._state_floats
 
     def kernel_name(self, device: torch.device) -> str:

@@ -86,6 +86,8 @@ class MambaMixer(Mixer):
         self.dt_proj = nn.Linear(self.dt_rank, d_inner, bias=True)
         self.A_log = nn.Parameter(torch.empty(d_inner, n))
         self.D = nn.Parameter(torch.empty(d_inner))
+        self.A_log._no_weight_decay = True  # as mamba_ssm: no weight decay on A_log and D
+        self.D._no_weight_decay = True
         self.out_proj = nn.Linear(d_inner, d_model, bias=False)
         self._init_ssm(dt_min, dt_max)
 

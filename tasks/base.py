@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import inspect
-from abc import ABC, abstractmethod
+from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
-READOUTS = ("all", "last")
+READOUTS = ("all", "last", "query")
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,16 @@ class Batch:
         return Batch(self.inputs.to(device), self.targets.to(device), self.mask.to(device))
 
 
-class Task(ABC):
+class _TaskMeta(ABCMeta):
+    """Finishes construction after a subclass's own `__init__` has set `vocab_size`."""
+
+    def __call__(cls, *args, **kwargs):
+        task = super().__call__(*args, **kwargs)
+        task._add_query_token()
+        return task
+
+
+class Task(metaclass=_TaskMeta):
     """A state-tracking task.
 
     Subclasses set `name` (by `register_task`), `description`, `vocab_size`, `num_classes`,
@@ -34,6 +43,12 @@ class Task(ABC):
 
     Targets are aligned with inputs: the target at position t is what the model's output at t,
     having seen inputs[0..t], must predict.
+
+    Readouts: "all" scores every position the task can score (the streaming form); "last" only
+    the final one; "query" appends one empty token (id `query_token`, one past the task's own
+    tokens, so `vocab_size` grows by one) after the `length` input tokens and reads the final
+    answer there, as Deletang et al. read it at an extra empty-target position. A "query" batch
+    is `length + 1` positions long; `length` still counts the input tokens.
 
     Chance is the accuracy of the best *blind* guess: a guesser that knows the length and the
     position but sees no input token, scored exactly like a model (pooled over scored positions).
@@ -62,7 +77,18 @@ class Task(ABC):
                 f"task {self.name!r}: readout={readout!r} is not allowed; choose one of {READOUTS}"
             )
         self.readout = readout
+        self.query_token: int | None = None
         self._chance_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _add_query_token(self) -> None:
+        if self.readout == "query" and self.query_token is None:
+            self.query_token = int(self.vocab_size)
+            self.vocab_size = self.query_token + 1  # an instance attribute over the class's
+
+    @property
+    def extra_positions(self) -> int:
+        """Positions a batch has beyond its input length (1 for the query token, else 0)."""
+        return 1 if self.readout == "query" else 0
 
     # -- options ---------------------------------------------------------------------------
     def options(self) -> dict:
@@ -128,8 +154,10 @@ class Task(ABC):
         if generator is None:
             generator = torch.Generator(device=device or "cpu")
         batch = self._sample(batch_size, length, generator, generator.device)
-        if self.readout == "last":
+        if self.readout in ("last", "query"):
             batch = Batch(batch.inputs, batch.targets, _last_true(batch.mask))
+        if self.readout == "query":
+            batch = _append_query(batch, self.query_token)
         if device is not None and torch.device(device) != generator.device:
             batch = batch.to(device)
         return batch
@@ -143,11 +171,17 @@ class Task(ABC):
     # -- spec ------------------------------------------------------------------------------
     def reference(self, tokens: list[int]) -> list[int | None]:
         """Plain-Python labels of one sequence under this task's readout (None where unscored)."""
-        labels = self._reference(list(tokens))
-        if self.readout == "last":
+        tokens = list(tokens)
+        query = self.readout == "query" and bool(tokens) and tokens[-1] == self.query_token
+        labels = self._reference(tokens[:-1] if query else tokens)
+        if self.readout in ("last", "query"):
             scored = [i for i, y in enumerate(labels) if y is not None]
-            keep = scored[-1] if scored else -1
-            labels = [y if i == keep else None for i, y in enumerate(labels)]
+            answer = labels[scored[-1]] if scored else None
+            labels = [None] * len(labels)
+            if query:
+                labels.append(answer)
+            elif scored:
+                labels[scored[-1]] = answer
         return labels
 
     @abstractmethod
@@ -173,7 +207,8 @@ class Task(ABC):
         return float((p * acc).sum() / p.sum())
 
     def position_chance(self, length: int) -> torch.Tensor:
-        """Best blind-guess accuracy at each position (float64 [T]; NaN where never scored)."""
+        """Best blind-guess accuracy at each position of a batch (float64 [length + extra];
+        NaN where never scored)."""
         p, acc = self._chance_parts(length)
         return torch.where(p > 0, acc, torch.full_like(acc, float("nan")))
 
@@ -183,12 +218,17 @@ class Task(ABC):
         if length not in self._chance_cache:
             p = self._score_probability(length).to(torch.float64)
             acc = self._position_accuracy(length).to(torch.float64)
-            if self.readout == "last":
+            if self.readout in ("last", "query"):
                 last = int(torch.nonzero(p > 0).max())
                 if p[last] != 1:  # the last scored position would be random: not supported
-                    raise NotImplementedError(f"task {self.name!r}: last readout needs a fixed end")
+                    raise NotImplementedError(
+                        f"task {self.name!r}: {self.readout} readout needs a fixed end"
+                    )
                 p = torch.zeros_like(p)
                 p[last] = 1.0
+                if self.readout == "query":  # the answer moves to the appended position
+                    p = torch.cat((torch.zeros_like(p), torch.ones(1, dtype=p.dtype)))
+                    acc = torch.cat((acc, acc[last : last + 1]))
             self._chance_cache[length] = (p, acc)
         return self._chance_cache[length]
 
@@ -238,6 +278,21 @@ class Task(ABC):
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
         return f"{type(self).__name__}({opts})"
+
+
+def _append_query(batch: Batch, token: int) -> Batch:
+    """One query position after the inputs; its target is each row's last scored target."""
+    b, t = batch.inputs.shape
+    pos = torch.arange(t, device=batch.mask.device).expand_as(batch.mask)
+    last = torch.where(batch.mask, pos, torch.zeros_like(pos)).max(dim=1, keepdim=True).values
+    answer = batch.targets.gather(1, last)
+    query = torch.full((b, 1), token, dtype=batch.inputs.dtype, device=batch.inputs.device)
+    mask = torch.zeros_like(batch.mask)
+    return Batch(
+        torch.cat((batch.inputs, query), dim=1),
+        torch.cat((batch.targets, answer), dim=1),
+        torch.cat((mask, batch.mask.any(dim=1, keepdim=True)), dim=1),
+    )
 
 
 def _last_true(mask: torch.Tensor) -> torch.Tensor:

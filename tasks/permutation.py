@@ -38,7 +38,7 @@ class Permutation(Task):
         self._table = cayley_table(group)
 
     def _sample(self, batch_size, length, generator, device) -> Batch:
-        n = self.vocab_size
+        n = self.num_classes  # the group order (vocab_size grows by the query token)
         x = torch.randint(0, n, (batch_size, length), generator=generator, device=device)
         y = prefix_products(x, self._table)
         return Batch(x, y, torch.ones_like(x, dtype=torch.bool))

@@ -1,7 +1,7 @@
 """Causal sliding-window multi-query attention (Griffin's local attention), via torch SDPA.
 
-Query at position p sees the keys at positions p - window + 1 .. p: `window` keys, itself
-included (RecurrentGemma's and transformers' sliding-window mask). All query heads share one
+Query at position p sees the keys at positions p - window .. p: `window` keys before it and
+itself (RecurrentGemma's mask: q_pos <= k_pos + window_size). All query heads share one
 key/value head (multi-query attention), so the heads are folded into the query rows and the
 keys are never copied per head.
 
@@ -51,7 +51,7 @@ def _unfold(o: torch.Tensor, h: int) -> torch.Tensor:
 def _window_mask(tq: int, tk: int, window: int, device) -> torch.Tensor:
     """[Tq, Tk]: True where query i (at position Tk - Tq + i) may see key j."""
     dist = torch.arange(tk - tq, tk, device=device)[:, None] - torch.arange(tk, device=device)
-    return (dist >= 0) & (dist < window)
+    return (dist >= 0) & (dist <= window)
 
 
 def local_attention_naive(q, k, v, window: int) -> torch.Tensor:
@@ -78,8 +78,8 @@ def local_attention(q, k, v, window: int) -> torch.Tensor:
     if tq <= window:
         return local_attention_dense(q, k, v, window)
     w = window
-    # Keys older than the first query's window are invisible: keep at most w - 1 cached ones.
-    cached = min(k.shape[1] - tq, w - 1)
+    # Keys older than the first query's window are invisible: keep at most w cached ones.
+    cached = min(k.shape[1] - tq, w)
     k, v = k[:, k.shape[1] - tq - cached :], v[:, v.shape[1] - tq - cached :]
     n = -(-tq // w)
     pad = n * w - tq
@@ -90,7 +90,7 @@ def local_attention(q, k, v, window: int) -> torch.Tensor:
     values = torch.cat((v[:, :-1], v[:, 1:]), dim=2)
     i = torch.arange(w, device=q.device)[:, None]
     j = torch.arange(2 * w, device=q.device)[None, :]
-    band = (j > i) & (j <= i + w)  # key j of the pair sits i + w - j positions before query i
+    band = (j >= i) & (j <= i + w)  # key j of the pair sits i + w - j positions before query i
     first = band & (j >= w - cached)  # block 0: front padding is not a key
     mask = torch.stack([first] + [band] * (n - 1)).repeat(1, h, 1)  # [N, H*w, 2w]
     o = F.scaled_dot_product_attention(_fold(q), keys, values, attn_mask=mask)

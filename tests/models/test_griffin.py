@@ -90,7 +90,7 @@ def test_attention_block_matches_recurrent_gemma():
 
     x = torch.randn(2, t, cfg.hidden_size, generator=gen, requires_grad=True)
     i = torch.arange(t)
-    allowed = (i[:, None] >= i[None, :]) & (i[:, None] - i[None, :] < window)
+    allowed = (i[:, None] >= i[None, :]) & (i[:, None] - i[None, :] <= window)
     mask = torch.zeros(t, t).masked_fill(~allowed, float("-inf"))[None, None]
     y_ref = theirs(x, position_ids=i[None], attention_mask=mask)[0]
     (g_ref,) = torch.autograd.grad(y_ref.square().sum(), x)
@@ -210,10 +210,10 @@ def test_state_size_bounded_by_window():
     head_dim = 32 // 4
     assert griffin.state_size(1) == recurrent + 2 * head_dim
     assert griffin.state_size(2) == recurrent + 2 * 2 * head_dim
-    assert griffin.state_size(10) == griffin.state_size(10_000) == recurrent + 2 * 3 * head_dim
+    assert griffin.state_size(10) == griffin.state_size(10_000) == recurrent + 2 * 4 * head_dim
     state = griffin.init_state(1)
     _, state = griffin.step(torch.zeros(1, 10, dtype=torch.long), state)
-    assert state[2].k.shape[1] == 3
+    assert state[2].k.shape[1] == 4  # the window: keys a query sees before itself
     hawk = _model("hawk", n_layers=2)
     assert hawk.state_size(1) == hawk.state_size(10_000) == 2 * 4 * 32
 
