@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from statebench.bench import store
 from statebench.bench.evaluate import evaluate
+from statebench.bench.lengths import eval_lengths
 from statebench.bench.matrix import Cell, derive_seed
 from statebench.bench.provenance import provenance
 from statebench.bench.schema import cell_status
@@ -97,6 +98,7 @@ def base_row(cell: Cell, job: CellJob, device: torch.device) -> dict[str, Any]:
         "lr": cell.lr,
         "d_model": cell.d_model,
         "n_layers": cell.n_layers,
+        "param_budget": cell.param_budget,
         "train_len_min": cell.train.len_min,
         "train_len_max": cell.train.len_max,
         "device": device.type,
@@ -130,9 +132,14 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
             on_step=on_step,
             deadline=deadline,
             on_log=training_log,
+            val_seed=derive_seed("val", cell.seed, cell.task, sorted(cell.task_options.items())),
         )
         training_log.flush()
         base.update(
+            learned=result.learned,
+            val_accuracy=result.val_accuracy,
+            val_loss=result.val_loss,
+            steps_to_target=result.steps_to_target,
             train_steps=result.steps,
             train_seconds=result.seconds,
             tokens_per_second=result.tokens_per_second,
@@ -141,7 +148,9 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
         )
         store.save_checkpoint(job.run_dir, cell.key, model.state_dict(), cell.to_dict())
         stage = "eval"
-        evals = evaluate(model, task, cell.eval, cell.task, cell.task_options, device)
+        evals = evaluate(
+            model, task, cell.eval, cell.task, cell.task_options, device, cell.train.len_max
+        )
         peak = _peak_memory(device)
         rows = []
         for ev in evals:
@@ -171,6 +180,10 @@ def failure_rows(
     if device.type == "cuda":
         torch.cuda.empty_cache()
     nan = math.nan
+    try:  # the lengths a finished cell would have rows for
+        lengths = eval_lengths(get_task(cell.task, **cell.task_options), cell.eval.lengths)
+    except ValueError:
+        lengths = cell.eval.lengths
     return [
         {
             **base,
@@ -180,11 +193,14 @@ def failure_rows(
             "seq_accuracy": nan,
             "scaled_accuracy": nan,
             "loss": nan,
+            "id_accuracy": nan,
+            "ood_accuracy": nan,
+            "ood_scaled_accuracy": nan,
             "status": status,
             "error": error[:2000],
             "peak_memory_bytes": _peak_memory(device),
         }
-        for length in cell.eval.lengths
+        for length in lengths
     ]
 
 

@@ -33,6 +33,20 @@ class ArchSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     d_model: int | None = Field(default=None, ge=1)
     n_layers: int | None = Field(default=None, ge=1)
+    # This arch's learning rates (default: train.lr); the best is chosen on validation accuracy.
+    lr: list[float] | None = None
+
+    @field_validator("lr", mode="before")
+    @classmethod
+    def _lr_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, (int, float)) else v
+
+    @field_validator("lr")
+    @classmethod
+    def _lr_positive(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (not v or any(x <= 0 for x in v)):
+            raise ValueError(f"learning rates must be a non-empty list of values > 0, got {v}")
+        return v
 
     @model_validator(mode="after")
     def _known(self) -> ArchSpec:
@@ -98,9 +112,33 @@ class TrainConfig(_Strict):
     grad_clip: float | None = Field(default=1.0, gt=0)
     len_min: int = Field(default=1, ge=1)
     len_max: int = Field(default=40, ge=1)
-    early_stop_accuracy: float | None = Field(default=None, gt=0, le=1)
-    time_limit_s: float | None = Field(default=None, gt=0)
+    # Training to competence: stop once the validation check reaches target_accuracy (or the
+    # step / time budget ends); `learned` on every row says whether it got there.
+    target_accuracy: float = Field(default=0.99, gt=0, le=1)
+    stop_at_target: bool = True  # False: train every step anyway (fixed-budget protocols)
+    val_every: int = Field(default=100, ge=1)  # steps between validation checks
+    val_samples: int = Field(default=256, ge=1)  # held-out sequences, split over val lengths
+    # Fixed held-out lengths (e.g. one set across cells of a training-length study); default:
+    # up to 8 lengths spread over [len_min, len_max].
+    val_lengths: list[int] | None = None
+    time_budget_s: float | None = Field(default=None, gt=0)  # soft: stop training, still evaluate
+    early_stop_accuracy: float | None = Field(default=None, gt=0, le=1)  # legacy: train-batch EMA
+    time_limit_s: float | None = Field(default=None, gt=0)  # hard: the cell becomes a timeout
     log_every: int = Field(default=50, ge=1)
+
+    @field_validator("val_lengths", mode="before")
+    @classmethod
+    def _val_range(cls, v: Any) -> Any:
+        if isinstance(v, dict) and set(v) <= {"start", "stop", "step"}:
+            return list(range(int(v["start"]), int(v["stop"]) + 1, int(v.get("step", 1))))
+        return v
+
+    @field_validator("val_lengths")
+    @classmethod
+    def _val_positive(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (not v or any(x < 1 for x in v)):
+            raise ValueError(f"val_lengths must be a non-empty list of integers >= 1, got {v}")
+        return sorted(set(v)) if v is not None else None
 
     @field_validator("lr", mode="before")
     @classmethod
@@ -234,6 +272,29 @@ class MatrixConfig(_Strict):
         if not v:
             raise ValueError("must name at least one entry")
         return v
+
+    @model_validator(mode="after")
+    def _lengths_evaluable(self) -> MatrixConfig:
+        """Every task trains within [len_min, len_max] and can make every eval length (or one
+        just below it); anything else is refused here, never skipped at run time."""
+        import statebench.tasks as tasks
+        from statebench.bench.lengths import eval_lengths, training_range
+
+        for spec in self.tasks:
+            task = tasks.get_task(spec.name, **spec.options)
+            try:
+                training_range(task, self.train.len_min, self.train.len_max)
+            except ValueError as e:
+                raise ValueError(f"train.len_max: {e}") from None
+            for field_name, lengths in (
+                ("eval.lengths", self.eval.lengths),
+                ("train.val_lengths", self.train.val_lengths or []),
+            ):
+                try:
+                    eval_lengths(task, lengths)
+                except ValueError as e:
+                    raise ValueError(f"{field_name}: {e}") from None
+        return self
 
 
 # -- loading ---------------------------------------------------------------------------------

@@ -73,14 +73,14 @@ def expand(config: MatrixConfig) -> list[Cell]:
     """archs x tasks x seeds x learning rates, in that nesting order."""
     trains = {
         lr: CellTrain.model_validate({**config.train.model_dump(), "lr": [lr]})
-        for lr in config.train.lr
+        for lr in {x for arch in config.archs for x in arch.lr or config.train.lr}
     }
     eval_ = CellEval.model_validate(config.eval.model_dump())
     cells = []
     for arch in config.archs:
         for task in config.tasks:
             for seed in config.seeds:
-                for lr in config.train.lr:
+                for lr in arch.lr or config.train.lr:
                     cell = Cell(
                         arch=arch.name,
                         arch_options=dict(arch.options),

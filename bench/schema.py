@@ -33,6 +33,7 @@ ROW_COLUMNS: dict[str, str] = {
     "d_model": "int64",
     "n_layers": "int64",
     "params": "int64",
+    "param_budget": "int64",  # the config's target size (params is what the width achieved)
     "state_size": "int64",  # floats carried per sequence at eval_len
     "train_len_min": "int64",
     "train_len_max": "int64",
@@ -43,8 +44,17 @@ ROW_COLUMNS: dict[str, str] = {
     "scaled_accuracy": "float64",  # (accuracy - chance) / (1 - chance)
     "chance": "float64",
     "loss": "float64",
+    # In-distribution vs beyond training: positions that consumed <= / > train_len_max inputs.
+    "id_accuracy": "float64",
+    "ood_accuracy": "float64",
+    "ood_chance": "float64",
+    "ood_scaled_accuracy": "float64",  # the headline score: (ood - ood_chance) / (1 - ood_chance)
     "per_position_accuracy": "object",  # list[float] over positions (NaN where unscored)
     "train_steps": "int64",
+    "learned": "bool",  # the validation check reached train.target_accuracy
+    "val_accuracy": "float64",  # last validation check (fixed held-out set, training lengths)
+    "val_loss": "float64",
+    "steps_to_target": "int64",  # first check at or above the target (null: never)
     "final_train_loss": "float64",
     "final_train_accuracy": "float64",
     "train_seconds": "float64",
@@ -117,5 +127,7 @@ TRAINING_LOG_COLUMNS: dict[str, str] = {
     "loss": "float64",  # training loss of this step's batch
     "accuracy": "float64",  # training accuracy of this step's batch
     "lr": "float64",  # learning rate used at this step
+    "val_loss": "float64",  # validation check (fixed held-out set); NaN on steps without one
+    "val_accuracy": "float64",
     "worker": "string",  # host:pid of the process that trained the cell
 }

@@ -19,8 +19,8 @@ default len_max), and a window no wider than the training lengths means every re
 the attention meets at evaluation was seen in training, as in the paper (window < context).
 
 Init: RecurrentGemma's for the RG-LRU (a^c spread in [0.9, 0.999], gate weights of std
-sqrt(1 / block width)) and the conv; PyTorch defaults for the linear maps (RecurrentGemma scales its output projection by the
-depth, which a mixer does not know).
+sqrt(1 / block width)) and the conv; PyTorch defaults for the linear maps (RecurrentGemma
+scales its output projection by the depth, which a mixer does not know).
 
 `step` carries, per recurrent layer, the conv's last width-1 inputs and h (O(1)); per attention
 layer, keys and values of the last `window` tokens (bounded by the window: a query sees the

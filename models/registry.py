@@ -176,11 +176,33 @@ def match_params(
 ) -> int:
     """The d_model (a multiple of `multiple`) whose model size is closest to `target_params`.
 
-    Raises if the closest is more than 10% away, so a comparison at "equal size" is never silently
-    unequal.
+    When no width on that grid lands within 10% of the target (the budget falls between two
+    grid widths), the grid is refined (halving `multiple` down to 1) before giving up; it
+    raises only if no width at all lands within 10%, so a comparison at "equal size" is never
+    silently unequal.
     """
     if target_params < 1:
         raise ValueError(f"target_params={target_params!r} must be >= 1")
+    step = multiple
+    while True:
+        best, got = _closest_width(arch, target_params, vocab_size, num_classes, n_layers, step,
+                                   options)  # fmt: skip
+        if abs(got - target_params) <= 0.1 * target_params:
+            return best
+        if step == 1:
+            raise ValueError(
+                f"architecture {arch_label(arch)!r}: no d_model lands within 10% of "
+                f"{target_params} parameters with n_layers={n_layers}, even on a grid of 1; "
+                f"closest is d_model={best} with {got}"
+            )
+        step = max(1, step // 2)
+
+
+def _closest_width(
+    arch, target_params: int, vocab_size: int, num_classes: int, n_layers: int, multiple: int,
+    options: dict,
+) -> tuple[int, int]:  # fmt: skip
+    """(d_model on the grid of `multiple`, its size) closest to `target_params`."""
 
     def size(d: int) -> int:
         with torch.device("meta"):
@@ -209,10 +231,4 @@ def match_params(
             hi = mid
     candidates = [c for c in (buildable(lo) if lo else None, buildable(hi)) if c is not None]
     best, got = min(candidates, key=lambda c: abs(c[1] - target_params))
-    if abs(got - target_params) > 0.1 * target_params:
-        raise ValueError(
-            f"architecture {arch_label(arch)!r}: no d_model (multiple of {multiple}) lands "
-            f"within 10% of {target_params} parameters with n_layers={n_layers}; closest is "
-            f"d_model={best * multiple} with {got} (a smaller `multiple` gives a finer grid)"
-        )
-    return best * multiple
+    return best * multiple, got

@@ -206,6 +206,14 @@ class Task(metaclass=_TaskMeta):
         p, acc = self._chance_parts(length)
         return float((p * acc).sum() / p.sum())
 
+    def chance_between(self, length: int, start: int, stop: int | None = None) -> float:
+        """Best blind-guess accuracy pooled over positions [start, stop) of a batch of `length`
+        (NaN when nothing there is ever scored): chance for a part of the sequence."""
+        p, acc = self._chance_parts(length)
+        p, acc = p[start:stop], acc[start:stop]
+        total = float(p.sum())
+        return float((p * acc).sum()) / total if total > 0 else float("nan")
+
     def position_chance(self, length: int) -> torch.Tensor:
         """Best blind-guess accuracy at each position of a batch (float64 [length + extra];
         NaN where never scored)."""

@@ -24,7 +24,8 @@ def test_unknown_option_lists_the_allowed_ones():
 
 def test_bad_readout():
     with pytest.raises(
-        ValueError, match=r"readout='first' is not allowed; choose one of \('all', 'last', 'query'\)"
+        ValueError,
+        match=r"readout='first' is not allowed; choose one of \('all', 'last', 'query'\)",
     ):
         tasks.get_task("parity", readout="first")
 
