@@ -353,5 +353,38 @@ def report(
 app.command("probe")(probe_command)
 
 
+@app.command()
+def doctor(
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the report as JSON here")
+    ] = None,
+) -> None:
+    """Versions, device, fused packages (and why each is off), and the path every arch takes."""
+    import json
+
+    from statebench.bench import doctor as doc
+
+    device = doc.default_device()
+    env = doc.environment_lines(device)
+    packages, paths = doc.package_rows(device), doc.path_rows(device)
+    for title, header, rows in (
+        ("Environment", ("", "value"), env),
+        ("Fused packages", ("package", "version", "status", "why off"), packages),
+        (f"Paths on {device.type}", ("arch", "dtype", "forward", "step"), paths),
+    ):
+        table = Table(*header, title=title, title_justify="left")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    if json_out is not None:
+        keys = ("package", "version", "status", "why_off"), ("arch", "dtype", "forward", "step")
+        report = {
+            "environment": dict(env),
+            "packages": [dict(zip(keys[0], r, strict=True)) for r in packages],
+            "paths": [dict(zip(keys[1], r, strict=True)) for r in paths],
+        }
+        json_out.write_text(json.dumps(report, indent=2))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
