@@ -31,7 +31,7 @@ from statebench.bench.executors import LOST, Executor, from_config
 from statebench.bench.matrix import Cell, cell_key, expand
 from statebench.bench.progress import Reporter, notebook_reporter
 from statebench.bench.provenance import environment
-from statebench.bench.schema import NOT_FAILED, cell_status
+from statebench.bench.schema import cell_status, is_failed
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +94,22 @@ def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path
     return run_dir, run_id, cells
 
 
-def pending_cells(cells: list[Cell], run_dir: Path, retry_failed: bool = False) -> list[Cell]:
-    done = store.stored_keys(run_dir)
-    if retry_failed and done:
-        df = store.load(run_dir)
-        failed = set(df.loc[~df["status"].isin(NOT_FAILED), "cell"].astype(str))
-        done -= failed
-    return [c for c in cells if c.key not in done]
+def pending_cells(
+    cells: list[Cell], run_dir: Path, retry_failed: bool = False, need_checkpoints: bool = False
+) -> list[Cell]:
+    """The cells to run: not stored (or unreadable); stored as failed with `retry_failed`;
+    stored ok without a checkpoint with `need_checkpoints` (probes and re-evaluation load it)."""
+    stored, _ = store.scan_cells(run_dir)
+    statuses = {k: cell_status(r["status"] for r in rows) for k, rows in stored.items()}
+    todo = []
+    for cell in cells:
+        status = statuses.get(cell.key)
+        if status is None or (retry_failed and is_failed(status)):
+            todo.append(cell)
+        elif need_checkpoints and status == "ok" and not store.has_checkpoint(run_dir, cell.key):
+            log.warning("cell %s has no checkpoint; training it again", cell.label)
+            todo.append(cell)
+    return todo
 
 
 ELSEWHERE = "by another driver"  # progress label of a cell another driver stored
@@ -113,6 +122,7 @@ def run_matrix(
     reporter: Reporter | None = None,
     retry_failed: bool = False,
     executor: Executor | None = None,
+    need_checkpoints: bool = False,
 ) -> Path:
     """Run every cell not yet stored through `executor` (default: the config's); returns the
     run directory.
@@ -120,17 +130,18 @@ def run_matrix(
     Cells are claimed one at a time, so other drivers on the same directory share the work; at
     the end this driver waits for the cells they hold, and takes over those whose driver died.
     Cells whose worker died are left pending (logged): the same call resumes them.
+    `need_checkpoints` also runs again cells stored ok whose checkpoint is gone (probes).
     """
     reporter = reporter or notebook_reporter()  # progress shows in notebooks, nowhere else
     executor = executor or from_config(config.executor)  # a missing extra fails before any work
     stale_after = config.executor.claim_stale_s
     run_dir, run_id, cells = prepare_run(config, run_dir)
-    todo = pending_cells(cells, run_dir, retry_failed)
+    todo = pending_cells(cells, run_dir, retry_failed, need_checkpoints)
     waiting = {c.key for c in todo}
     sweep_stale(run_dir, [c.key for c in cells if c.key not in waiting], stale_after)
     # Absolute: workers of other processes and hosts don't share our working directory.
     job = CellJob(run_dir=str(Path(run_dir).resolve()), run_id=run_id, device=config.device)
-    landed = _landed_check(run_dir, retry=todo if retry_failed else [])
+    landed = _landed_check(run_dir, rerun=todo)
     book = ClaimBook(run_dir, stale_after_s=stale_after)
     reporter.start(len(cells), len(cells) - len(todo))
     try:
@@ -197,10 +208,10 @@ def _claim_each(
             reporter.cell_end(cell, ELSEWHERE)
 
 
-def _landed_check(run_dir: Path, retry: list[Cell]) -> Callable[[str], bool]:
-    """Whether a cell's file is in the store; a failed cell being retried counts only once its
-    file was rewritten."""
-    before = {c.key: store.file_version(run_dir, c.key) for c in retry}
+def _landed_check(run_dir: Path, rerun: list[Cell]) -> Callable[[str], bool]:
+    """Whether a cell's file is in the store; a stored cell run again (failed, or its checkpoint
+    gone) counts only once its file was rewritten."""
+    before = {c.key: store.file_version(run_dir, c.key) for c in rerun}
 
     def landed(key: str) -> bool:
         version = store.file_version(run_dir, key)

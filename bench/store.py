@@ -77,6 +77,10 @@ def checkpoint_path(run_dir: str | Path, key: str) -> Path:
     return Path(run_dir) / CHECKPOINTS / f"{key}.pt"
 
 
+def has_checkpoint(run_dir: str | Path, key: str) -> bool:
+    return checkpoint_path(run_dir, key).exists()
+
+
 def save_checkpoint(
     run_dir: str | Path, key: str, state_dict: dict[str, Any], cell: dict[str, Any]
 ) -> Path:

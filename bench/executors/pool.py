@@ -106,7 +106,7 @@ class PoolExecutor(RemoteExecutor):
                 max_workers=self.plan.workers,
                 mp_context=ctx,
                 initializer=init_pool_worker,
-                initargs=(self.plan.threads, gpu_queue),
+                initargs=(self.plan.threads, gpu_queue, os.getpid()),
             )
         return self._pool
 

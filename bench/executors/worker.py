@@ -39,25 +39,30 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def init_pool_worker(threads: int, gpu_queue) -> None:
-    """Process-pool initializer: pin one GPU, cap threads, and die with the driver.
+def init_pool_worker(threads: int, gpu_queue, driver_pid: int | None = None) -> None:
+    """Process-pool initializer: die with the driver, pin one GPU, cap threads.
 
     The GPU comes from a queue the driver filled with one device id per worker; it must be set
     before anything touches CUDA, which is why it happens here and not per cell.
     """
+    exit_with_parent(driver_pid)
     if gpu_queue is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_queue.get(timeout=60))
     set_threads(threads)
-    exit_with_parent()
 
 
-def exit_with_parent(interval_s: float = 1.0) -> None:
-    """End this process soon after its parent dies (a SIGKILLed driver can't stop its pool).
+def exit_with_parent(parent: int | None = None, interval_s: float = 1.0) -> None:
+    """End this process as soon as its parent `parent` (the driver) is gone.
 
-    Without it, orphaned workers would finish their cell and write it while a resumed driver
-    runs the same cell again: harmless to the rows (atomic replace), wasteful of the machine.
+    The driver passes its own pid: read here with `os.getppid()`, a driver SIGKILLed while its
+    workers were still starting would already have been replaced by init (or a subreaper), and
+    the orphan would run queued cells forever. Without this, orphaned workers would finish
+    their cell while a resumed driver runs the same cell again: harmless to the rows (atomic
+    replace), wasteful of the machine.
     """
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while True:

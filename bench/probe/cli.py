@@ -1,6 +1,6 @@
 """`statebench probe`: train or reuse a matrix's cells, stream them long, print t* per arch x task.
 
-The lead registers it on the main app (`app.command("probe")(probe)`); it does not import
+`bench.cli` registers it on the main app (`app.command("probe")(probe)`); it does not import
 `bench.cli`, so that module can import this one without a cycle.
 """
 
@@ -51,6 +51,16 @@ def probe(
         int | None,
         typer.Option("--max-len", help="Longest position to stream (probe.max_len).", min=1),
     ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor", "-e", help="Where cells train: local, pool, ray or slurm (default local)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-j", help="Cells at once (pool: default one per core/GPU)."),
+    ] = None,
 ) -> None:
     """Measure the critical time t*: where each trained model's accuracy falls along a stream.
 
@@ -62,6 +72,8 @@ def probe(
     from statebench.bench.progress import make_reporter
 
     overrides = list(set_ or []) + ([f"probe.max_len={max_len}"] if max_len else [])
+    overrides += [f'executor.kind="{executor}"'] if executor else []
+    overrides += [f"executor.workers={workers}"] if workers else []
     try:
         cfg = load_config(
             preset=preset or (None if config else DEFAULT_PRESET),

@@ -1,8 +1,8 @@
 """Probe a matrix: train (or reuse) every cell through the normal harness, then measure t*.
 
-A probe run is a normal run plus two tables. Cells go through `bench.runner.prepare_run`,
-`pending_cells` and `bench.cell.execute_cell`, so the run directory holds the usual result rows
-and checkpoints; a cell already stored is not retrained, its checkpoint is loaded. Each cell's
+A probe run is a normal run plus two tables. Cells are trained by `bench.runner.run_matrix`
+(executors, claims, resume), so the run directory holds the usual result rows and checkpoints;
+a cell already stored is not retrained, its checkpoint is loaded. Each cell's
 trained model then streams `probe.max_len` tokens (`bench.probe.streaming`), and its binned
 hits become t* rows (`probes/<key>.parquet`, one per threshold) and a per-bin curve
 (`curves/<key>.parquet`). A probe already stored with the same settings is not redone; one with
@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from statebench.bench import store
-from statebench.bench.cell import DTYPES, CellJob, build_cell_model, execute_cell, resolve_device
+from statebench.bench.cell import DTYPES, build_cell_model, resolve_device
 from statebench.bench.config import ConfigError, MatrixConfig
+from statebench.bench.executors import Executor
 from statebench.bench.matrix import Cell, derive_seed
 from statebench.bench.probe.config import ProbeConfig
 from statebench.bench.probe.estimator import (
@@ -32,7 +33,7 @@ from statebench.bench.probe.progress import ProbeReporter
 from statebench.bench.probe.stream import ChunkStream, streaming_task
 from statebench.bench.probe.streaming import StreamCounts, stream_counts
 from statebench.bench.progress import Reporter
-from statebench.bench.runner import pending_cells, prepare_run
+from statebench.bench.runner import prepare_run, run_matrix
 from statebench.bench.schema import cell_status, is_failed
 
 log = logging.getLogger(__name__)
@@ -83,33 +84,23 @@ def run_probe(
     run_dir: Path | None = None,
     reporter: Reporter | None = None,
     probe_reporter: ProbeReporter | None = None,
+    executor: Executor | None = None,
 ) -> tuple[Path, list[Cell]]:
-    """Train what is missing, probe what is not yet probed with these settings."""
-    reporter = reporter or Reporter()
+    """Train what is missing, probe what is not yet probed with these settings.
+
+    Training is `statebench run`'s: the matrix runner, its executors and claims (a cell stored
+    ok without a checkpoint counts as pending), so probe drivers share cells like run drivers.
+    """
     probe_reporter = probe_reporter or ProbeReporter()
     config = expand_sweep(config)
+    run_dir = run_matrix(config, run_dir, reporter, executor=executor, need_checkpoints=True)
     run_dir, run_id, cells = prepare_run(config, run_dir)
-    job = CellJob(run_dir=str(run_dir), run_id=run_id, device=config.device)
-
-    todo = pending_cells(cells, run_dir)
-    waiting = {c.key for c in todo}
     statuses = _cell_statuses(run_dir)
-    for cell in cells:  # stored ok, but the checkpoint is gone: train it again
-        lost = not store.checkpoint_path(run_dir, cell.key).exists()
-        if cell.key not in waiting and statuses.get(cell.key) == "ok" and lost:
-            log.warning("cell %s has no checkpoint; training it again", cell.label)
-            todo.append(cell)
-    reporter.start(len(cells), len(cells) - len(todo))
-    try:
-        for cell in todo:
-            reporter.cell_start(cell)
-            status = execute_cell(cell, job, on_step=reporter.step)
-            reporter.cell_end(cell, status)
-    finally:
-        reporter.finish()
-
+    stored = [c for c in cells if c.key in statuses]
+    if len(stored) < len(cells):
+        log.warning("%d cell(s) not stored yet: probing the others", len(cells) - len(stored))
     settings = probe_settings(config.probe)
-    probes_todo = [c for c in cells if stored_probe_settings(run_dir, c.key) != settings]
+    probes_todo = [c for c in stored if stored_probe_settings(run_dir, c.key) != settings]
     probe_reporter.start(len(cells), len(cells) - len(probes_todo))
     try:
         for cell in probes_todo:

@@ -178,12 +178,12 @@ def test_probing_again_reuses_checkpoints_and_stored_probes(tmp_path, monkeypatc
     cells_before = {p: p.stat().st_mtime_ns for p in (run_dir / "cells").iterdir()}
     probes_before = {p: p.stat().st_mtime_ns for p in (run_dir / "probes").iterdir()}
 
-    import statebench.bench.probe.runner as runner
+    import statebench.bench.executors.worker as worker
 
     def no_training(*a, **k):
         raise AssertionError("a stored cell was trained again")
 
-    monkeypatch.setattr(runner, "execute_cell", no_training)
+    monkeypatch.setattr(worker, "execute_cell", no_training)
     run_probe(tiny(), tmp_path / "run")  # same settings: nothing to do
     assert {p: p.stat().st_mtime_ns for p in (run_dir / "probes").iterdir()} == probes_before
     run_dir2, _ = run_probe(tiny("probe.max_len=160"), tmp_path / "run")  # longer: probe again
