@@ -118,3 +118,10 @@ def path_rows(device: torch.device) -> list[tuple[str, str, str, str]]:
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def missing_fused(device: torch.device | None = None) -> list[str]:
+    """One line per fused path that would not run here ("package: why"); empty when all run."""
+    device = default_device() if device is None else device
+    rows = package_rows(device)
+    return [f"{name}: {why}" for name, _, status, why in rows if status.startswith("off")]

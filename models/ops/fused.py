@@ -7,9 +7,11 @@ the kernels fall back to their pure-PyTorch paths and `doctor` can say why.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
+import pkgutil
 from typing import Any
 
 import torch
@@ -58,3 +60,33 @@ def cuda_capability(device: torch.device | str) -> tuple[int, int] | None:
     if device.type != "cuda":
         return None
     return tuple(torch.cuda.get_device_capability(device))
+
+
+# Module attributes every op's dispatch reads, and the value that makes it pick its torch path.
+HIDDEN_WHEN_TORCH = {
+    "flash_attn_func": None,
+    "_fused_selective_scan": None,
+    "_fused_causal_conv1d": None,
+    "_fused_ssd": None,
+    "_fla": lambda: None,
+}
+
+
+@contextlib.contextmanager
+def torch_paths():
+    """Within the block every op takes its pure-PyTorch path, as if no fused package were
+    installed: the same model, weights and inputs, so fused and torch runs can be compared."""
+    import statebench.models.ops as ops
+
+    saved = []
+    for info in pkgutil.iter_modules(ops.__path__):
+        mod = importlib.import_module(f"{ops.__name__}.{info.name}")
+        for attr, value in HIDDEN_WHEN_TORCH.items():
+            if attr in vars(mod):
+                saved.append((mod, attr, getattr(mod, attr)))
+                setattr(mod, attr, value)
+    try:
+        yield
+    finally:
+        for mod, attr, old in reversed(saved):
+            setattr(mod, attr, old)

@@ -4,21 +4,23 @@ few hundred tiny launches). They skip on a CPU; on a GPU machine run
 
     pytest tests/perf/test_perf_cuda.py --benchmark-only --benchmark-json=results/perf/cuda.json
 
-The reference runs hide the fused imports (REFERENCE_PATCHES: the same module attributes each
-op's dispatch reads), so the same model, weights and inputs take the reference path.
+The reference runs hide the fused imports (`models.ops.fused.torch_paths`: the module attributes
+each op's dispatch reads), so the same model, weights and inputs take the reference path. Before
+timing, each arch's fused and reference runs must agree (logits and gradients, bf16 tolerances):
+a fast kernel that computes something else is a failure, not a speedup.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import importlib
 
 import pytest
 import statebench.models as models
 import statebench.tasks as tasks
 import torch
 from perfkit import cuda_clock, interleaved, timed
+from statebench.models.ops.fused import torch_paths
 
 pytestmark = [
     pytest.mark.perf,
@@ -29,31 +31,12 @@ pytestmark = [
     ),
 ]
 
-REFERENCE_PATCHES = [  # (module, attribute, value that makes its dispatch pick the reference)
-    ("statebench.models.ops.attention", "flash_attn_func", None),
-    ("statebench.models.ops.selective_scan", "_fused_selective_scan", None),
-    ("statebench.models.ops.causal_conv", "_fused_causal_conv1d", None),
-    ("statebench.models.ops.retention", "_fla", lambda: None),
-    ("statebench.models.ops.rglru", "_fla", lambda: None),
-]
 # Dense bf16 tensor-core peaks from the vendors' datasheets (no sparsity), TFLOP/s.
 BF16_PEAK_TFLOPS = {"H100 PCIe": 756, "H100": 989, "H200": 989, "A100": 312, "L40S": 362, "L4": 121}
 ARCHS = models.list_archs()
 
 
-@contextlib.contextmanager
-def reference_paths():
-    saved = []
-    for module, attr, value in REFERENCE_PATCHES:
-        mod = importlib.import_module(module)
-        if hasattr(mod, attr):
-            saved.append((mod, attr, getattr(mod, attr)))
-            setattr(mod, attr, value)
-    try:
-        yield
-    finally:
-        for mod, attr, old in saved:
-            setattr(mod, attr, old)
+reference_paths = torch_paths  # every op on its pure-PyTorch path
 
 
 def bf16_peak() -> float | None:
@@ -79,6 +62,23 @@ def _fwd_bwd(model, x):
     return go
 
 
+def _assert_agree(model, x) -> None:
+    """Fused and reference logits and gradients agree to bf16 precision."""
+    runs = []
+    for hide in (False, True):
+        model.zero_grad(set_to_none=True)
+        with torch_paths() if hide else contextlib.nullcontext():
+            out = model(x).float()
+            out.logsumexp(-1).mean().backward()
+        grads = [p.grad.float().clone() for p in model.parameters() if p.grad is not None]
+        runs.append((out.detach(), grads))
+    (out, grads), (ref_out, ref_grads) = runs
+    rel = ((out - ref_out).norm() / ref_out.norm()).item()
+    assert rel < 2e-2, f"fused and reference logits differ: relative error {rel:.3g}"
+    for g, r in zip(grads, ref_grads, strict=True):
+        assert ((g - r).norm() / r.norm().clamp(min=1e-12)).item() < 5e-2
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_fused_vs_reference(benchmark, arch):
     batch, length = 8, 4096
@@ -92,6 +92,7 @@ def test_fused_vs_reference(benchmark, arch):
         ref_kernel = model.kernel
     if fused_kernel == ref_kernel:
         pytest.skip(f"{arch}: no fused path installed (kernel {fused_kernel!r} either way)")
+    _assert_agree(model, x[:, :512])
 
     def reference():
         with reference_paths():

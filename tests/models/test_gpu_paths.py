@@ -1,0 +1,117 @@
+"""Whole models on CUDA: conformance for every arch and option set, fused against torch paths
+(outputs, final streamed state, gradients), and gradients through fla's initial states.
+
+TF32 is off throughout: fla's chunk kernels and cuDNN would otherwise compute fp32 products at
+TF32 precision (~1e-3), and the tolerances here assume true fp32. They skip without CUDA; run
+them with `nox -s gpu`, and with STATEBENCH_REQUIRE_FUSED=1 so a missing package fails instead.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from statebench.models import build_model, list_archs
+from statebench.models.ops import fused, retention, rglru
+from statebench.models.registry import arch_class
+from statebench.models.testing import check_adapter
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
+]
+
+CASES = [(a, o) for a in list_archs() for o in getattr(arch_class(a), "conformance_options", [{}])]
+
+
+@pytest.fixture(autouse=True)
+def no_tf32():
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def _label(case) -> str:
+    arch, options = case
+    return arch + "".join(f"-{k}={v}" for k, v in options.items())
+
+
+@pytest.mark.parametrize("case", CASES, ids=_label)
+def test_check_adapter_on_cuda(case):
+    arch, options = case
+    report = check_adapter(arch, device="cuda", d_model=32, atol=1e-4, **options)
+    assert report["checks"]
+
+
+def _run(model, tokens, chunk: int):
+    """Logits of forward, their gradients, and the streamed logits and final state."""
+    model.zero_grad(set_to_none=True)
+    out = model(tokens)
+    out.float().square().mean().backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    state, streamed = model.init_state(tokens.shape[0], tokens.device), []
+    with torch.no_grad():
+        for start in range(0, tokens.shape[1], chunk):
+            y, state = model.step(tokens[:, start : start + chunk], state)
+            streamed.append(y)
+    return out.detach(), grads, torch.cat(streamed, dim=1), state
+
+
+def _flat(state) -> list[torch.Tensor]:
+    if isinstance(state, torch.Tensor):
+        return [state.float()]
+    if isinstance(state, (list, tuple)):
+        return [t for s in state for t in _flat(s)]
+    return []
+
+
+@pytest.mark.parametrize("case", CASES, ids=_label)
+def test_fused_model_matches_torch_paths(case):
+    arch, options = case
+    model = build_model(arch, 6, 4, d_model=64, n_layers=3, seed=0, **options).cuda()
+    tokens = torch.randint(0, 6, (2, 200), device="cuda")
+    fused_kernel = model.kernel
+    got = _run(model, tokens, chunk=64)
+    with fused.torch_paths():
+        torch_kernel = model.kernel
+        want = _run(model, tokens, chunk=64)
+    if fused_kernel == torch_kernel:
+        pytest.skip(f"{arch} {options}: same path either way ({fused_kernel})")
+    torch.testing.assert_close(got[0], want[0], rtol=1e-3, atol=1e-3)
+    for name, g in got[1].items():
+        torch.testing.assert_close(g, want[1][name], rtol=5e-3, atol=5e-3, msg=name)
+    torch.testing.assert_close(got[2], want[2], rtol=1e-3, atol=1e-3)
+    for a, b in zip(_flat(got[3]), _flat(want[3]), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
+
+
+needs_fla = pytest.mark.skipif(not retention.fla_available(), reason="needs fla")
+
+
+@needs_fla
+def test_gradients_through_fla_initial_states():
+    """fla's kernels must pass gradients back to an initial state (streaming trains through
+    none, but a wrong or missing gradient would silently corrupt any that does)."""
+    g = torch.Generator(device="cuda").manual_seed(0)
+
+    def r(*shape):
+        return torch.randn(*shape, device="cuda", generator=g, dtype=torch.float32)
+
+    q, k, v = r(2, 4, 100, 16), r(2, 4, 100, 16) * 0.25, r(2, 4, 100, 16)
+    gamma = retention.retnet_gammas(4, device="cuda")
+    s0 = r(2, 4, 16, 16).requires_grad_()
+    for fn in (retention.retention_fla, retention.retention_chunkwise):
+        o, s = fn(q, k, v, gamma, s0)
+        (got,) = torch.autograd.grad((o.square().sum() + s.square().sum()), s0)
+        if fn is retention.retention_fla:
+            fla_grad = got
+    torch.testing.assert_close(fla_grad, got, rtol=1e-3, atol=1e-3)
+
+    log_a = -torch.rand(2, 100, 32, device="cuda", generator=g)
+    b = r(2, 100, 32)
+    h0 = r(2, 32).requires_grad_()
+    grads = []
+    for fn in (rglru.gated_scan_fla, rglru.gated_scan_torch):
+        h = fn(log_a, b, h0)
+        grads.append(torch.autograd.grad(h.square().sum(), h0)[0])
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-3)
