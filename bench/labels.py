@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from statebench.tasks import task_class
+from statebench.tasks.registry import registered_task_class
 
 
 def with_options(name: str, options: dict[str, Any] | str | None) -> str:
@@ -39,9 +39,7 @@ def task_order(names: Iterable) -> list[str]:
     (unregistered names, labels with options) A-Z."""
 
     def rank(name: str) -> tuple[int, str]:
-        try:
-            return (task_class(name.lower()).display_order, name)
-        except ValueError:
-            return (UNREGISTERED_TASK_RANK, name)
+        cls = registered_task_class(name.lower())  # never imports: names come from stored runs
+        return (cls.display_order, name) if cls else (UNREGISTERED_TASK_RANK, name)
 
     return sorted(_unique(names), key=rank)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
+from importlib.metadata import entry_points
 
 from statebench.tasks.base import Task
 
+ENTRY_POINT_GROUP = "statebench.tasks"
 _TASKS: dict[str, type[Task]] = {}
 
 
@@ -23,16 +26,68 @@ def register_task(name: str):
     return deco
 
 
+def _entry_points() -> dict:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def list_tasks() -> list[str]:
-    return sorted(_TASKS)
+    """Built-in and entry-point tasks (dotted paths are accepted too, but not listed)."""
+    return sorted(set(_TASKS) | set(_entry_points()))
 
 
-def task_class(name: str) -> type[Task]:
-    if name not in _TASKS:
-        close = difflib.get_close_matches(name, list(_TASKS), n=3)
+def registered_task_class(name: str) -> type[Task] | None:
+    """A task registered in this process, or None: never imports anything (for labels and
+    plots of stored runs, which must not execute code named in a run directory)."""
+    return _TASKS.get(name)
+
+
+def _import_dotted(name: str) -> object:
+    module, _, attr = name.partition(":")
+    try:
+        obj = importlib.import_module(module)
+    except ImportError as e:
+        raise ValueError(f"task {name!r}: cannot import it ({e})") from e
+    except Exception as e:  # the module itself is broken: say so, without a traceback
+        raise ValueError(
+            f"task {name!r}: importing module {module!r} raised {type(e).__name__}: {e}"
+        ) from e
+    try:
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError as e:
+        raise ValueError(f"task {name!r}: cannot import it ({e})") from e
+    return obj
+
+
+def task_class(name: str | type) -> type[Task]:
+    """Resolve a registered name, an entry point (group `statebench.tasks`), a dotted path
+    `package.module:Class`, or a Task subclass itself."""
+    if isinstance(name, type):
+        cls: object = name
+    elif name in _TASKS:
+        return _TASKS[name]
+    elif name in (eps := _entry_points()):
+        try:
+            cls = eps[name].load()
+        except Exception as e:  # a broken plugin must say which one it is
+            raise ValueError(
+                f"task {name!r}: entry point {eps[name].value!r} (group {ENTRY_POINT_GROUP!r}) "
+                f"failed to load ({type(e).__name__}: {e})"
+            ) from e
+    elif ":" in name:
+        cls = _import_dotted(name)
+    else:
+        close = difflib.get_close_matches(name, list_tasks(), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ValueError(f"unknown task {name!r}{hint}; known tasks: {', '.join(list_tasks())}")
-    return _TASKS[name]
+        raise ValueError(
+            f"unknown task {name!r}{hint}; known tasks: {', '.join(list_tasks())}, "
+            "or a dotted path 'package.module:Class'"
+        )
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise ValueError(
+            f"task {name!r} resolves to {cls!r}, which is not a subclass of statebench.tasks.Task"
+        )
+    return cls
 
 
 def task_option_names(name: str) -> list[str]:
