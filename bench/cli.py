@@ -349,7 +349,36 @@ def report(
     console.print(f"wrote {path}")
 
 
-# The probe command lives with the probe room; it never imports this module.
+@app.command("eval")
+def eval_command(
+    run_dir: RunDirArg,
+    lengths: Annotated[
+        str, typer.Option("--lengths", "-l", help="Eval lengths to measure, e.g. 128,256.")
+    ],
+    samples: Annotated[
+        int | None, typer.Option("--samples", help="Sequences per length (default: the run's).")
+    ] = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Measure a finished run's stored checkpoints at new lengths, without training."""
+    from statebench.bench.reevaluate import reevaluate_run
+
+    try:
+        wanted = sorted({int(x) for x in lengths.replace(",", " ").split()})
+        if not wanted or min(wanted) < 1:
+            raise ValueError(f"--lengths {lengths!r}: give integers >= 1, e.g. 128,256")
+        outcome = reevaluate_run(run_dir, wanted, samples, device or "auto")
+    except ValueError as e:
+        fail(str(e))
+        return
+    counts: dict[str, int] = {}
+    for status in outcome.values():
+        counts[status] = counts.get(status, 0) + 1
+    summary = ", ".join(f"{s}: {n}" for s, n in sorted(counts.items()))
+    console.print(f"measured {run_dir} at {wanted} ({summary})")
+
+
+# The probe command lives in bench/probe/cli.py; it never imports this module.
 app.command("probe")(probe_command)
 
 

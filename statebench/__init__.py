@@ -11,3 +11,12 @@ try:
     __version__ = version("state-tracking-bench")
 except PackageNotFoundError:  # running from a checkout that was never installed
     __version__ = "0.0.0+unknown"
+
+
+def __getattr__(name: str):
+    # Lazy: `import statebench` stays light (no torch) until the model loader is asked for.
+    if name == "load_model":
+        from statebench.bench.reevaluate import load_model
+
+        return load_model
+    raise AttributeError(f"module 'statebench' has no attribute {name!r}")
