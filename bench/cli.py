@@ -247,6 +247,13 @@ def status(
         console.print(table)
 
 
+def _first_sentence(cls: type) -> str:
+    """An adapter's one-line description: its `description`, else its docstring's first sentence."""
+    text = getattr(cls, "description", None) or (cls.__doc__ or "").strip().split("\n\n")[0]
+    text = " ".join(text.split())
+    return text.split(". ")[0].rstrip(".") if ". " in text else text
+
+
 @app.command("list")
 def list_cmd() -> None:
     """Architectures, tasks and presets, with one-line descriptions."""
@@ -255,13 +262,15 @@ def list_cmd() -> None:
 
     table = Table(title="architectures", show_header=True)
     table.add_column("name")
+    table.add_column("description")
     table.add_column("options")
     for name in models.list_archs():
         try:
+            doc = _first_sentence(models.arch_class(name))
             opts = ", ".join(models.arch_option_names(name))
         except Exception as e:  # a broken third-party entry point must not hide the rest
-            opts = f"(cannot load: {e})"
-        table.add_row(name, opts)
+            doc, opts = "", f"(cannot load: {e})"
+        table.add_row(name, doc, opts)
     console.print(table)
     table = Table(title="tasks")
     table.add_column("name")

@@ -432,4 +432,9 @@ def check_device(config: MatrixConfig) -> None:
 
 
 def to_toml(config: MatrixConfig) -> str:
-    return tomli_w.dumps(config.model_dump(mode="json", exclude_none=True))
+    """Every table, `[probe]` and `[executor]` included (they stay out of the run's hash), so
+    `statebench show-config ... > my.toml` and `--config my.toml` give the same config."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    for name in ("probe", "executor"):
+        data[name] = getattr(config, name).model_dump(mode="json", exclude_none=True)
+    return tomli_w.dumps(data)

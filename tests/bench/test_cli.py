@@ -1,0 +1,87 @@
+"""Command-line conventions: --version, choices, --seed, show-config round trip, exit status
+on failed cells, `list` descriptions, and progress lines when output is not a terminal."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from statebench.bench.cli import app
+from statebench.bench.cli_options import FIGURE_KINDS
+from statebench.bench.plots import FIGURES
+from typer.testing import CliRunner
+
+from statebench import __version__
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TINY = ["--set", "train.steps=2", "--set", "eval.samples=4", "--set", "eval.lengths=[8]"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"statebench {__version__}"
+
+
+def test_fixed_choices_are_listed_and_enforced():
+    assert set(FIGURE_KINDS) == {*FIGURES, "all"}
+    help_text = invoke("run", "--help").output
+    assert "local|pool|ray|slurm" in help_text and "auto|cpu|cuda" in help_text
+    assert "md|html" in invoke("report", "--help").output
+    bad = invoke("report", ".", "--format", "pdf")
+    assert bad.exit_code == 2 and "'pdf'" in bad.output
+
+
+def test_show_config_prints_every_table_and_round_trips(tmp_path):
+    args = ["--preset", "quick", "--set", "probe.max_len=4096", "--set", "executor.kind=pool"]
+    first = invoke("show-config", *args, "--seed", "3", "--seeds", "5")
+    assert first.exit_code == 0, first.output
+    assert "[probe]" in first.output and "[executor]" in first.output
+    assert "seeds = [\n    3,\n    5,\n]" in first.output or "seeds = [ 3, 5" in first.output
+    saved = tmp_path / "my.toml"
+    saved.write_text(first.output)
+    again = invoke("show-config", "--config", saved)
+    assert again.exit_code == 0, again.output
+    assert again.output == first.output
+    assert "max_len = 4096" in again.output and 'kind = "pool"' in again.output
+
+
+def test_list_describes_every_architecture():
+    text = invoke("list").output
+    assert "Griffin: RG-LRU recurrent blocks" in text and "The Mamba-1 mixer" in text
+
+
+def test_a_failed_cell_makes_run_exit_1_unless_allowed(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    args = ["run", "--arch", "lstm", "--arch", "bench_archs:BrokenMixer", "--task", "parity"]
+    args += ["--out", tmp_path / "run", "--no-report", *TINY]
+    failed = invoke(*args)
+    assert failed.exit_code == 1, failed.output
+    assert "1 cell(s) failed" in failed.stderr and "broken on purpose" in failed.output
+    assert invoke(*args, "--allow-failures").exit_code == 0
+
+
+def test_progress_lines_reach_a_file_while_the_run_runs(tmp_path):
+    log = tmp_path / "log.txt"
+    args = ["run", "--preset", "smoke", "--out", tmp_path / "run", "--no-report"]
+    args += ["--set", "train.steps=40", "--set", "eval.samples=8", "--set", "eval.lengths=[8]"]
+    with log.open("w") as f:  # `statebench run ... > log.txt`: stdout is not a terminal
+        proc = subprocess.Popen([sys.executable, "-m", "statebench", *map(str, args)], stdout=f)
+    try:
+        deadline = time.monotonic() + 300
+        while "cell 1/4" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        seen_while_running = proc.poll() is None
+        assert proc.wait(timeout=300) == 0, log.read_text()
+    finally:
+        proc.kill()
+    assert seen_while_running, "progress reached the file only when the run ended"
+    text = log.read_text()
+    assert "run: 4 cells" in text and "cell 4/4 ok" in text and "run finished: ok 4" in text
+    assert "\x1b[" not in text  # plain lines, no terminal control codes
