@@ -22,7 +22,14 @@ import numpy as np
 import pandas as pd
 from statebench.bench.analysis.scores import HEADLINE_DEFINITION, prepare, summarize_headline
 from statebench.bench.errors import UserError
-from statebench.bench.plots import FIGURE_CAPTIONS, FIGURES, figure_bytes, make_figure, save_figure
+from statebench.bench.plots import (
+    FIGURE_CAPTIONS,
+    FIGURES,
+    figure_applies,
+    figure_bytes,
+    make_figure,
+    save_figure,
+)
 from statebench.bench.plots.critical_time import prepare_probes, probe_outcomes
 from statebench.bench.plots.size import size_table
 from statebench.bench.plots.style import arch_order, format_count, format_length, task_order
@@ -392,6 +399,8 @@ def report_blocks(results: pd.DataFrame, probes: pd.DataFrame | None, manifest: 
 
     blocks.append(Block("heading", "Figures"))
     for kind in FIGURES:
+        if not figure_applies(kind, results):
+            continue
         try:
             fig = make_figure(kind, results, probes)
         except Exception as e:  # one bad figure must not cost the whole report
@@ -585,6 +594,7 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
         return [
             path
             for name in FIGURES
+            if figure_applies(name, tables.results)
             for path in save_figure(make_figure(name, tables.results, tables.probes), folder / name)
         ]
     fig = make_figure(kind, tables.results, tables.probes)

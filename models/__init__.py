@@ -22,6 +22,7 @@ from statebench.models import (  # noqa: E402,F401  isort: skip
     lstm,
     mamba,
     mamba2,
+    rc_frame,
     retnet,
     transformer,
     xlstm,

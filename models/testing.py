@@ -21,7 +21,9 @@ from statebench.models.registry import arch_label, build_model
 from torch.nn import functional as F
 
 VOCAB, CLASSES = 11, 7
-CHUNKS = (1, 7)  # 7 does not divide 16, so the last chunk is ragged
+# 7 does not divide 16, so the last chunk is ragged; 8 lines up with frame- or block-wise
+# mixers (rc_frame's default frame of 8 and its divisors), 1 and 7 do not.
+CHUNKS = (1, 7, 8)
 LENGTH_FACTOR = 4  # "runs beyond its training length" means at 4x the nominal one
 MAX_PROBE = 1 << 14  # a declared max_length above this is trusted, not exercised
 

@@ -16,6 +16,7 @@ from statebench.bench.analysis.scores import headline_score, select_best_config,
 from statebench.bench.plots.accuracy import plot_accuracy_vs_length
 from statebench.bench.plots.critical_time import plot_critical_time
 from statebench.bench.plots.heatmap import plot_heatmap
+from statebench.bench.plots.maze import maze_tasks, plot_maze
 from statebench.bench.plots.output import figure_bytes, save_figure
 from statebench.bench.plots.size import plot_size
 from statebench.bench.plots.style import arch_color, arch_marker
@@ -27,8 +28,13 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "critical_time": plot_critical_time,
     "wallclock": plot_wallclock,
     "size": plot_size,
+    "maze": plot_maze,
 }
 FIGURE_TABLES: dict[str, str] = {"critical_time": "probes"}  # the others read "results"
+# Figures that only some runs have something for (the others apply to every run).
+FIGURE_APPLIES: dict[str, Callable[[pd.DataFrame], bool]] = {
+    "maze": lambda results: bool(maze_tasks(results)),
+}
 FIGURE_CAPTIONS: dict[str, str] = {
     "accuracy": "Token accuracy vs eval length per task: mean over seeds with a 95% t-interval "
     "band (no band with one seed); grey: training lengths; dashed: chance.",
@@ -41,7 +47,15 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "wallclock": "Training throughput per arch, and eval time vs eval length (log-log) with the "
     "power-law exponent fitted by least squares in log space.",
     "size": "Parameter count and state size (floats per sequence at the longest eval length).",
+    "maze": "The maze of each maze task: walls, start (S) and one example walk; the model sees "
+    "only the moves and must output the cell.",
 }
+
+
+def figure_applies(kind: str, results: pd.DataFrame) -> bool:
+    """Whether the run has anything for figure `kind` (else the report and `--kind all` skip it)."""
+    applies = FIGURE_APPLIES.get(kind)
+    return applies is None or applies(results)
 
 
 def make_figure(
@@ -59,15 +73,18 @@ def make_figure(
 __all__ = [
     "FIGURES",
     "FIGURE_CAPTIONS",
+    "FIGURE_APPLIES",
     "FIGURE_TABLES",
     "arch_color",
     "arch_marker",
+    "figure_applies",
     "figure_bytes",
     "headline_score",
     "make_figure",
     "plot_accuracy_vs_length",
     "plot_critical_time",
     "plot_heatmap",
+    "plot_maze",
     "plot_size",
     "plot_wallclock",
     "save_figure",

@@ -265,12 +265,12 @@ def test_probe_command_reports_bad_config_without_a_traceback(tmp_path):
     assert "probe.samples" in result.output
 
 
-def test_quick_probe_preset_lists_all_five_families_and_three_tasks():
+def test_quick_probe_preset_lists_all_five_families_and_five_tasks():
     cfg = load_config(preset="quick-probe")
     names = [a.name for a in cfg.archs]
     assert {"lstm", "transformer", "mamba", "retnet", "griffin"} <= set(names)
     assert {"eigen": "[-1,1]"} in [a.options for a in cfg.archs if a.name == "mamba"]
-    assert [t.name for t in cfg.tasks] == ["parity", "modular_sum", "permutation"]
+    assert [t.name for t in cfg.tasks] == ["parity", "modular_sum", "permutation", "jumps", "maze"]
     assert set(a.name for a in cfg.archs) <= set(models.list_archs())
     assert cfg.train.len_max <= 64 and cfg.probe.max_len <= 1 << 14
     assert get_task("permutation", **cfg.tasks[2].options).name == "permutation"

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 from statebench.bench import report as report_module
-from statebench.bench.plots import FIGURES, output
+from statebench.bench.plots import FIGURES, figure_applies, output
 from statebench.bench.report import (
     RunTables,
     build_report,
@@ -47,7 +47,9 @@ def test_md_report_has_the_leaderboard_and_links_existing_pngs(
     for arch in ("transformer", "mamba", "lstm", "griffin"):
         assert f"| {arch} |" in text
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert sorted(links) == sorted(f"figures/{kind}.png" for kind in FIGURES)
+    drawn = [kind for kind in FIGURES if figure_applies(kind, synthetic_results)]
+    assert "maze" not in drawn  # no maze task in the run: no maze figure
+    assert sorted(links) == sorted(f"figures/{kind}.png" for kind in drawn)
     for link in links:
         assert (tmp_path / link).stat().st_size > 0
         assert (tmp_path / link).with_suffix(".svg").exists()
@@ -71,7 +73,7 @@ def test_html_report_is_self_contained(
     assert path == out and sorted(p.name for p in out.parent.iterdir()) == ["run.html"]
     text = path.read_text()
     sources = re.findall(r'src="([^"]*)"', text)
-    assert len(sources) == len(FIGURES)
+    assert len(sources) == len([k for k in FIGURES if figure_applies(k, synthetic_results)])
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "href=" not in text and "<link" not in text and "http" not in text
     assert "Mean over seeds ± 95% CI" in text and "Best of N seeds" in text
@@ -108,7 +110,8 @@ def test_report_survives_every_scenario(tmp_path, synthetic_scenario, monkeypatc
     assert "could not be drawn" not in text
     assert f"statebench report: {name}" in text
     for kind in FIGURES:
-        assert (path.parent / "figures" / f"{kind}.png").exists()
+        drawn = (path.parent / "figures" / f"{kind}.png").exists()
+        assert drawn == figure_applies(kind, results)
 
 
 def test_report_of_an_empty_run(tmp_path):
@@ -133,7 +136,7 @@ def test_report_command_rejects_an_unknown_format(synthetic_run):
         report_command(synthetic_run, "pdf")
 
 
-def test_plot_command_writes_png_and_svg(synthetic_run, tmp_path):
+def test_plot_command_writes_png_and_svg(synthetic_run, synthetic_results, tmp_path):
     paths = plot_command(synthetic_run, "heatmap")
     assert paths == [
         synthetic_run / "figures" / "heatmap.png",
@@ -141,7 +144,8 @@ def test_plot_command_writes_png_and_svg(synthetic_run, tmp_path):
     ]
     assert all(p.exists() for p in paths)
     assert plot_command(synthetic_run, "size", tmp_path / "a.png") == [tmp_path / "a.png"]
-    assert len(plot_command(synthetic_run, "all", tmp_path / "all")) == 2 * len(FIGURES)
+    drawn = [kind for kind in FIGURES if figure_applies(kind, synthetic_results)]
+    assert len(plot_command(synthetic_run, "all", tmp_path / "all")) == 2 * len(drawn)
 
 
 def test_plot_command_lists_the_kinds_for_an_unknown_one(synthetic_run):
