@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from statebench.bench import store
 from statebench.bench.evaluate import evaluate
+from statebench.bench.forward_check import check_forward
 from statebench.bench.lengths import eval_lengths
 from statebench.bench.matrix import Cell, derive_seed
 from statebench.bench.provenance import provenance
@@ -121,6 +122,8 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
         task = get_task(cell.task, **cell.task_options)
         model = build_cell_model(cell, task).to(device=device, dtype=DTYPES[cell.dtype])
         base.update(d_model=model.d_model, params=model.num_params(), kernel=model.kernel)
+        stage = "check"
+        check_forward(model, task, device)
         stage = "train"
         result = train_model(
             model,
