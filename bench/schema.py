@@ -82,6 +82,9 @@ PROBE_COLUMNS: dict[str, str] = {
     "arch": "string",
     "arch_options": "string",  # JSON (tells sweeps and option variants of one arch apart)
     "task": "string",
+    "task_options": "string",  # JSON (S3 and A5 are different tasks)
+    "label": "string",  # display label: arch with its options
+    "lr": "float64",  # learning rate of the probed cell (a sweep is not one t*)
     "seed": "int64",
     "d_model": "int64",
     "n_layers": "int64",
@@ -90,16 +93,18 @@ PROBE_COLUMNS: dict[str, str] = {
     "max_len": "int64",  # longest position probed
     "reached_len": "int64",  # longest position actually measured (< max_len if a budget stopped it)
     "threshold": "float64",  # accuracy level defining t*
-    "threshold_name": "string",  # "half" (halfway between chance and 1) or "0.9"
+    "threshold_name": "string",  # "half" (halfway between chance and id_accuracy) or "0.9"
+    "id_accuracy": "float64",  # accuracy at positions <= train_len_max on the probe's streams
     "t_star": "float64",  # first position where smoothed accuracy < threshold; NaN if censored
     "t_star_lo": "float64",  # bootstrap 95% interval
     "t_star_hi": "float64",
     "censored": "bool",  # True: no drop up to reached_len (t* > reached_len)
+    "t_star_in_training": "bool",  # t* <= train_len_max: a failure inside training, no horizon
     "stopped_by": "string",  # "" | time_budget | memory_budget | max_length | data | oom
     "probe_seconds": "float64",  # wall-clock of the streaming pass
     "probe_config": "string",  # JSON of the [probe] settings that produced the row
     "kernel": "string",
-    "status": "string",  # ok | skipped (stopped early, no drop seen) | error ...
+    "status": "string",  # ok | skipped (stopped early, no drop seen) | not_learned | diverged ...
     "error": "string",  # for ok/skipped rows: why the probe stopped before max_len, if it did
 }
 

@@ -31,11 +31,15 @@ class ProbeSweep(_Strict):
 
 class ProbeConfig(_Strict):
     max_len: int = Field(default=1 << 16, ge=1)  # longest position probed (2^20 reachable)
-    samples: int = Field(default=16, ge=2)  # eval streams; the bootstrap resamples them
+    samples: int = Field(default=32, ge=2)  # eval streams; the bootstrap resamples them
     chunk: int = Field(default=4096, ge=1)  # tokens per drawn data chunk and recurrent step
     bins_per_octave: int = Field(default=8, ge=1)
     thresholds: list[str | float] = Field(default_factory=lambda: ["half", 0.9])
     persist: int = Field(default=3, ge=1)  # consecutive bins below threshold that make a drop
+    # Below this in-distribution accuracy (positions <= train.len_max of the same streams) the
+    # row is `not_learned` and has no t*: a model that failed inside training has no horizon.
+    learned_accuracy: float = Field(default=0.9, gt=0, le=1)
+    min_bin_tokens: int = Field(default=256, ge=1)  # early bins merge until they hold this many
     bootstrap: int = Field(default=1000, ge=0)
     level: float = Field(default=0.95, gt=0, lt=1)
     seed: int = 4321  # data seed base: every model sees the same streams

@@ -66,10 +66,12 @@ def geometric_edges(max_len: int, per_octave: int = 8) -> np.ndarray:
     return edges
 
 
-def threshold_value(spec: str | float, chance: float) -> float:
-    """ "half" is halfway between chance and perfect; a number is taken as is."""
+def threshold_value(spec: str | float, chance: float, ceiling: float = 1.0) -> float:
+    """ "half" is halfway between chance and `ceiling` (the model's own in-distribution
+    accuracy, so a model at 0.9 inside training has dropped when it is halfway to chance);
+    a number is taken as is."""
     if spec == HALF:
-        return chance + (1.0 - chance) / 2.0
+        return chance + (ceiling - chance) / 2.0
     value = float(spec)
     if not 0.0 < value <= 1.0:
         raise ValueError(f"threshold {spec!r} must be 'half' or a number in (0, 1]")
@@ -78,6 +80,38 @@ def threshold_value(spec: str | float, chance: float) -> float:
 
 def threshold_name(spec: str | float) -> str:
     return HALF if spec == HALF else f"{float(spec):g}"
+
+
+def merge_bins(
+    correct: np.ndarray, scored: np.ndarray, edges: np.ndarray, min_tokens: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge bins from the start until each holds >= `min_tokens` scored tokens (pooled over
+    sequences), so no early bin of a few tokens can fake a drop; a short remainder at the end
+    joins the bin before it. Bins with nothing scored (past the reached length) stay as they are.
+    """
+    correct, scored = np.asarray(correct), np.asarray(scored)
+    totals = scored.sum(axis=0)
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for b in range(len(totals)):
+        if totals[b] == 0 and not current:
+            groups.append([b])
+            continue
+        current.append(b)
+        if totals[current].sum() >= min_tokens:
+            groups.append(current)
+            current = []
+    if current:
+        last_measured = [g for g in groups if totals[g].sum() > 0]
+        if last_measured and totals[current].sum() < min_tokens:
+            last_measured[-1].extend(current)
+            groups.sort(key=lambda g: g[0])
+        else:
+            groups.append(current)
+    new_edges = [int(edges[g[0]]) for g in groups] + [int(edges[-1])]
+    c = np.stack([correct[:, g].sum(axis=1) for g in groups], axis=1)
+    n = np.stack([scored[:, g].sum(axis=1) for g in groups], axis=1)
+    return c, n, np.asarray(new_edges, dtype=np.int64)
 
 
 def pooled_accuracy(correct: np.ndarray, scored: np.ndarray) -> np.ndarray:

@@ -21,14 +21,15 @@ from statebench.bench import store
 from statebench.bench.cell import DTYPES, build_cell_model, resolve_device
 from statebench.bench.config import ConfigError, MatrixConfig
 from statebench.bench.executors import Executor
+from statebench.bench.labels import with_options
 from statebench.bench.matrix import Cell, derive_seed
 from statebench.bench.probe.config import ProbeConfig
 from statebench.bench.probe.estimator import (
-    critical_time,
     geometric_edges,
     threshold_name,
     threshold_value,
 )
+from statebench.bench.probe.measure import probe_rows
 from statebench.bench.probe.progress import ProbeReporter
 from statebench.bench.probe.stream import ChunkStream, streaming_task
 from statebench.bench.probe.streaming import StreamCounts, stream_counts
@@ -151,6 +152,9 @@ def probe_cell(
         "arch": cell.arch,
         "arch_options": json.dumps(cell.arch_options, sort_keys=True),
         "task": cell.task,
+        "task_options": json.dumps(cell.task_options, sort_keys=True),
+        "label": with_options(cell.arch, cell.arch_options),
+        "lr": cell.lr,
         "seed": cell.seed,
         "d_model": stored["d_model"] if stored["d_model"] is not None else cell.d_model,
         "n_layers": cell.n_layers,
@@ -194,46 +198,14 @@ def _stream(
         time_budget_s=probe.time_budget_s,
         memory_budget_bytes=probe.memory_budget_bytes,
         on_progress=on_progress,
+        id_len=cell.train.len_max,
     )
 
 
 def _probe_rows(
     base: dict, probe: ProbeConfig, cell: Cell, counts: StreamCounts, chance: float
 ) -> list[dict]:
-    rows = []
-    for spec in probe.thresholds:
-        name = threshold_name(spec)
-        level = threshold_value(spec, chance)
-        ct = critical_time(
-            counts.correct,
-            counts.scored,
-            counts.edges,
-            level,
-            reached_len=counts.reached_len,
-            persist=probe.persist,
-            n_boot=probe.bootstrap,
-            level=probe.level,
-            seed=derive_seed("bootstrap", cell.key, name),
-        )
-        # Stopped early with no drop seen: the rest of the grid is skipped, not silent.
-        skipped = ct.censored and counts.reached_len < probe.max_len
-        rows.append(
-            {
-                **base,
-                "reached_len": counts.reached_len,
-                "threshold": level,
-                "threshold_name": name,
-                "t_star": ct.t_star,
-                "t_star_lo": ct.lo,
-                "t_star_hi": ct.hi,
-                "censored": ct.censored,
-                "stopped_by": counts.stopped_by,
-                "probe_seconds": counts.seconds,
-                "status": "skipped" if skipped else "ok",
-                "error": counts.message,
-            }
-        )
-    return rows
+    return probe_rows(base, probe, cell.key, counts, chance, cell.train.len_max)
 
 
 def _curve_rows(base: dict, counts: StreamCounts) -> list[dict]:

@@ -37,9 +37,17 @@ class StreamCounts:
     correct: np.ndarray  # int64 [n_seq, n_bins]
     scored: np.ndarray  # int64 [n_seq, n_bins]
     reached_len: int
-    stopped_by: str = ""  # "" (reached max_len), time_budget, memory_budget, max_length, data, oom
+    stopped_by: str = ""  # "" (reached max_len), time_budget, memory_budget, max_length, data,
+    # oom, non_finite (logits became NaN/inf: the probe row is `diverged`)
     message: str = ""
     seconds: float = 0.0
+    id_correct: int = 0  # hits and scored tokens at positions <= id_len (inside training)
+    id_scored: int = 0
+
+    @property
+    def id_accuracy(self) -> float:
+        return self.id_correct / self.id_scored if self.id_scored else math.nan
+
     kernel: str = ""  # the code path(s) `step` took: a probe row's own, not its training row's
 
 
@@ -84,6 +92,7 @@ def stream_counts(
     time_budget_s: float | None = None,
     memory_budget_bytes: int | None = None,
     on_progress: Progress | None = None,
+    id_len: int = 0,
 ) -> StreamCounts:
     """Stream up to `max_len` tokens of every sequence through `model.step`; never raises OOM."""
     model.eval()
@@ -98,6 +107,7 @@ def stream_counts(
     if model.max_length is not None:
         limit = min(limit, int(model.max_length))
     stopped_by, message = "", ""
+    id_correct, id_scored = 0, 0
     state = model.init_state(n_seq, device)
     data, offset, pos = None, 0, 0
     start = time.perf_counter()
@@ -125,10 +135,20 @@ def stream_counts(
                 raise
             stopped_by, message = "oom", f"out of memory at position {pos + n}: {e}"[:500]
             break
+        finite = torch.isfinite(logits).all(dim=-1).all(dim=0)
+        if not bool(finite.all()):
+            first = pos + 1 + int((~finite).nonzero()[0])
+            stopped_by = "non_finite"
+            message = f"non-finite logits from position {first} (1-based); no t* is kept"
+            break
         targets = data.targets[:, offset : offset + n]
         mask = data.mask[:, offset : offset + n]
         right = (logits.argmax(-1) == targets) & mask
         positions = torch.arange(pos + 1, pos + n + 1, device=device)
+        inside = positions <= id_len
+        if bool(inside.any()):
+            id_correct += int(right[:, inside].sum())
+            id_scored += int(mask[:, inside].sum())
         bins = torch.searchsorted(edges_t, positions, right=True) - 1
         correct.index_add_(1, bins, right.to(torch.int64))
         scored.index_add_(1, bins, mask.to(torch.int64))
@@ -141,7 +161,7 @@ def stream_counts(
             stopped_by = "time_budget"
             message = f"time budget of {time_budget_s:g} s used up at position {pos}"
             break
-    if not stopped_by and pos < max_len:
+    if not stopped_by and pos < max_len:  # (non_finite keeps its own reason)
         if model.max_length is not None and pos >= model.max_length:
             stopped_by = "max_length"
             message = f"the model accepts at most {model.max_length} positions"
@@ -159,4 +179,6 @@ def stream_counts(
         message=message,
         seconds=time.perf_counter() - start,
         kernel=getattr(model, "step_kernel", ""),
+        id_correct=id_correct,
+        id_scored=id_scored,
     )

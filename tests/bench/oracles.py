@@ -39,6 +39,8 @@ class ParityUpTo(nn.Module):
         t = torch.arange(pos, pos + tokens.shape[1], device=tokens.device)
         guess = torch.where(t < self.k, sums % 2, tokens)
         logits = nn.functional.one_hot(guess, 2).float() * 4.0
+        if self.nan_from is not None:
+            logits[:, (t >= self.nan_from)] = float("nan")
         return logits, (sums[:, -1], pos + tokens.shape[1])
 
     def state_size(self, length: int = 1) -> int:

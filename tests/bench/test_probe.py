@@ -159,10 +159,13 @@ def test_probe_run_writes_t_star_rows_and_curves(tmp_path):
     assert set(PROBE_COLUMNS) <= set(probes.columns) and set(CURVE_COLUMNS) <= set(curves.columns)
     assert len(probes) == 2 * len(cells) and set(probes["threshold_name"]) == {"half", "0.9"}
     half = probes[probes["threshold_name"] == "half"]
-    assert np.allclose(half["threshold"], 0.75)  # parity: chance 1/2
+    # parity: halfway between chance 1/2 and the model's own in-distribution accuracy
+    assert np.allclose(half["threshold"], 0.5 + (half["id_accuracy"] - 0.5) / 2)
     assert (probes["max_len"] == 96).all() and (probes["reached_len"] == 96).all()
     for _, r in probes.iterrows():
-        if r["censored"]:
+        if r["status"] == "not_learned":  # tiny models: no t* unless learned in-distribution
+            assert math.isnan(r["t_star"]) and r["id_accuracy"] < 0.9
+        elif r["censored"]:
             assert math.isnan(r["t_star"]) and r["t_star_lo"] == r["reached_len"]
         else:
             assert r["t_star_lo"] <= r["t_star"] and 1 <= r["t_star"] <= 96
@@ -193,7 +196,10 @@ def test_probing_again_reuses_checkpoints_and_stored_probes(tmp_path, monkeypatc
 
 
 def test_budget_stopped_probe_is_skipped_and_censored(tmp_path):
-    cfg = tiny("archs=['transformer']", "probe.memory_budget_bytes=20000")
+    # learned_accuracy at its floor: this test is about the budget, not about competence
+    cfg = tiny(
+        "archs=['transformer']", "probe.memory_budget_bytes=20000", "probe.learned_accuracy=0.01"
+    )
     run_dir, _ = run_probe(cfg, tmp_path / "run")
     probes, curves = store.load_probes(run_dir), store.load_curves(run_dir)
     reached = int(probes["reached_len"].iloc[0])
@@ -252,7 +258,14 @@ def test_probe_command_prints_a_t_star_table(tmp_path):
     assert "lstm" in result.output
     probes = store.load_probes(tmp_path / "run")
     assert (probes["max_len"] == 64).all()
-    cell = "> 64" if probes["censored"].iloc[0] else f"{probes['t_star'].iloc[0]:.0f} ["
+    row = probes.iloc[0]
+    cell = (
+        "not_learned"
+        if row["status"] == "not_learned"
+        else "> 64"
+        if row["censored"]
+        else f"{row['t_star']:.0f} ["
+    )
     assert cell in result.output
 
 
@@ -280,7 +293,7 @@ def test_quick_probe_preset_lists_all_five_families_and_five_tasks():
 
 
 @pytest.mark.slow
-def test_transformer_trained_on_short_parity_gets_a_finite_t_star(tmp_path):
+def test_transformer_trained_briefly_on_parity_is_not_learned_and_has_no_t_star(tmp_path):
     cfg = load_config(
         preset="smoke",
         overrides=[
@@ -293,6 +306,6 @@ def test_transformer_trained_on_short_parity_gets_a_finite_t_star(tmp_path):
     run_dir, _ = run_probe(cfg, tmp_path / "run")
     probes = store.load_probes(run_dir).set_index("threshold_name")
     half = probes.loc["half"]
-    assert half["status"] == "ok" and half["reached_len"] == 512 and not half["censored"]
-    assert half["t_star_lo"] <= half["t_star"] <= half["t_star_hi"] <= 512
-    assert probes.loc["0.9", "t_star"] <= half["t_star"]  # a higher bar is failed no later
+    # 60 steps leave it near chance inside training: no horizon to report, at any threshold
+    assert (probes["status"] == "not_learned").all() and probes["t_star"].isna().all()
+    assert half["id_accuracy"] < 0.9
