@@ -56,4 +56,8 @@ def environment() -> dict[str, str]:
     info["python"] = platform.python_version()
     info["platform"] = platform.platform()
     info["cuda_available"] = str(torch.cuda.is_available())
+    # fp32 matmuls and convolutions on CUDA may run at TF32 (~1e-3) precision; say which
+    info["tf32_matmul"] = str(torch.backends.cuda.matmul.allow_tf32)
+    info["tf32_cudnn"] = str(torch.backends.cudnn.allow_tf32)
+    info["float32_matmul_precision"] = torch.get_float32_matmul_precision()
     return info
