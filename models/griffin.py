@@ -34,7 +34,7 @@ from typing import ClassVar, NamedTuple
 
 import torch
 from statebench.models.base import Mixer
-from statebench.models.ops.local_attention import local_attention
+from statebench.models.ops.local_attention import local_attention, local_attention_kernel
 from statebench.models.ops.positional import apply_rope
 from statebench.models.ops.rglru import rglru, scan_kernel
 from statebench.models.registry import register_arch
@@ -150,7 +150,7 @@ class LocalAttentionBlock(nn.Module):
         return self.o_proj(o.reshape(b, t, -1)), new
 
     def kernel_name(self, device: torch.device) -> str:
-        return "sdpa"
+        return local_attention_kernel(device, self.q_proj.weight.dtype, self.head_dim)
 
 
 def _int_option(arch: str, name: str, value, minimum: int = 1) -> int:

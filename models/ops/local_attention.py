@@ -1,4 +1,4 @@
-"""Causal sliding-window multi-query attention (Griffin's local attention), via torch SDPA.
+"""Causal sliding-window multi-query attention (Griffin's local attention): SDPA or flash-attn.
 
 Query at position p sees the keys at positions p - window .. p: `window` keys before it and
 itself (RecurrentGemma's mask: q_pos <= k_pos + window_size). All query heads share one
@@ -14,11 +14,14 @@ Tq positions of the keys (the first Tk - Tq keys are a cache of earlier tokens, 
 - `local_attention`: the same, but a long sequence is cut into blocks of `window` queries that
   each see only their own block and the one before (2 * window keys), so the cost is
   O(T * window), not O(T^2). Short chunks (streaming) take the dense path.
+- `local_attention_flash`: flash-attn's `window_size` (CUDA, fp16/bf16, capability >= 8.0);
+  `local_attention` takes it where it applies.
 """
 
 from __future__ import annotations
 
 import torch
+from statebench.models.ops import attention
 from torch.nn import functional as F
 
 
@@ -71,9 +74,44 @@ def local_attention_dense(q, k, v, window: int) -> torch.Tensor:
     return _unfold(o, h)
 
 
-def local_attention(q, k, v, window: int) -> torch.Tensor:
-    """Blocked sliding-window attention; equal to `local_attention_naive`."""
+def flash_window(window: int) -> tuple[int, int]:
+    """flash-attn's `window_size` for our mask. flash-attn lets query i (at position
+    Tk - Tq + i) see key j when Tk - Tq + i - left <= j <= Tk - Tq + i + right, so "p - window
+    .. p" is left = window, right = 0 (`flash_mask` spells that rule out for the tests)."""
+    return (window, 0)
+
+
+def flash_mask(tq: int, tk: int, window_size: tuple[int, int]) -> torch.Tensor:
+    """[Tq, Tk]: the keys flash-attn's documented causal sliding-window rule lets each query
+    see, for checking `flash_window` against `_window_mask`."""
+    left, right = window_size
+    i = torch.arange(tq)[:, None] + tk - tq
+    j = torch.arange(tk)[None, :]
+    return (j >= i - left) & (j <= i + min(right, 0))  # causal: never past the query
+
+
+def local_attention_kernel(device: torch.device, dtype: torch.dtype, head_dim: int) -> str:
+    """ "flash_attn" where flash-attn runs these tensors (as for full attention), else "sdpa"."""
+    usable = attention.flash_usable(torch.device(device), dtype, head_dim)
+    return "flash_attn" if usable else "sdpa"
+
+
+def local_attention_flash(q, k, v, window: int) -> torch.Tensor:
+    """flash-attn's sliding window: k and v as one shared head (MQA), causal, bottom-right
+    aligned like the cache here."""
     _check(q, k, v, window)
+    if attention.flash_attn_func is None:
+        raise RuntimeError("local_attention_flash: flash-attn is not installed")
+    k, v = k.unsqueeze(2), v.unsqueeze(2)  # [B, Tk, 1, D]: one KV head for every query head
+    return attention.flash_attn_func(q, k, v, causal=True, window_size=flash_window(window))
+
+
+def local_attention(q, k, v, window: int) -> torch.Tensor:
+    """Sliding-window attention: flash-attn where it applies, else blocked SDPA; equal to
+    `local_attention_naive`."""
+    _check(q, k, v, window)
+    if local_attention_kernel(q.device, q.dtype, q.shape[-1]) == "flash_attn":
+        return local_attention_flash(q, k, v, window)
     bsz, tq, h, d = q.shape
     if tq <= window:
         return local_attention_dense(q, k, v, window)

@@ -13,7 +13,7 @@ from statebench.models import build_model, mamba
 from statebench.models.lstm import LSTMMixer, lstm_cuda_kernel
 from statebench.models.mamba import MambaMixer
 from statebench.models.ops import attention as attn
-from statebench.models.ops import causal_conv, fused, selective_scan
+from statebench.models.ops import causal_conv, fused, local_attention, selective_scan
 from statebench.models.ops.positional import alibi_slopes
 from statebench.models.transformer import TransformerMixer
 from torch.nn import functional as F
@@ -166,3 +166,42 @@ def test_lstm_label_is_read_off_the_dispatch(monkeypatch):
     mixer = LSTMMixer(8).to(torch.bfloat16)
     assert mixer.kernel_name(torch.device("cuda")) == "native" and seen == [torch.bfloat16]
     assert mixer.kernel_name(torch.device("cpu")) == "ref"
+
+
+@pytest.mark.parametrize(("tq", "tk", "window"), [(9, 9, 1), (9, 9, 4), (5, 12, 3), (1, 7, 4)])
+def test_flash_window_size_matches_our_window(tq, tk, window):
+    """flash-attn's documented window rule, with the window_size we pass, is our mask."""
+    want = local_attention._window_mask(tq, tk, window, "cpu")
+    assert torch.equal(
+        local_attention.flash_mask(tq, tk, local_attention.flash_window(window)), want
+    )
+
+
+def _fake_flash(calls: list):
+    """flash_attn_func as documented: causal, bottom-right aligned, window_size, MQA heads."""
+
+    def fn(q, k, v, causal=False, window_size=(-1, -1), **kwargs):
+        calls.append({"causal": causal, "window_size": window_size, "k": tuple(k.shape)})
+        mask = local_attention.flash_mask(q.shape[1], k.shape[1], window_size)
+        s = torch.einsum("bqhd,bkd->bhqk", q.float(), k[:, :, 0].float()) * q.shape[-1] ** -0.5
+        p = s.masked_fill(~mask, float("-inf")).softmax(-1)
+        return torch.einsum("bhqk,bkd->bqhd", p, v[:, :, 0].float()).to(q.dtype)
+
+    return fn
+
+
+def test_griffin_local_attention_goes_through_flash_with_its_window(monkeypatch):
+    """On a capable card in bf16 the Griffin attention block calls flash_attn_func with
+    window_size=(window, 0) and one KV head, and gets what the SDPA path computes."""
+    torch.manual_seed(0)
+    model = build_model("griffin", 5, 3, d_model=64, n_layers=3, window=4).to(torch.bfloat16)
+    tokens = torch.randint(0, 5, (2, 19))
+    want = model(tokens)
+    calls: list = []
+    monkeypatch.setattr(attn, "flash_attn_func", _fake_flash(calls))
+    monkeypatch.setattr(attn, "flash_usable", lambda device, dtype, head_dim: True)
+    got = model(tokens)
+    assert calls and all(c["window_size"] == (4, 0) and c["causal"] for c in calls)
+    assert all(c["k"][2] == 1 for c in calls)  # multi-query: one shared KV head
+    torch.testing.assert_close(got.float(), want.float(), rtol=3e-2, atol=3e-2)
+    assert "flash_attn" in model.kernel.split("+")
