@@ -9,15 +9,21 @@ nox.options.default_venv_backend = "venv"
 TORCH = "torch==2.13.0"  # the CPU build on these machines; pyproject keeps torch>=2.4
 
 
-def _install(session: nox.Session, extras: str) -> None:
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def _install(session: nox.Session, extras: str = "", groups: tuple[str, ...] = ()) -> None:
+    """torch first, the package (editable, with `extras`), then dependency groups (PEP 735)."""
     session.install(TORCH)
-    session.install("-e", f".[{extras}]")
+    session.install("-e", f".[{extras}]" if extras else ".")
+    for group in groups:
+        session.install(*nox.project.dependency_groups(PYPROJECT, group))
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The unit and integration tests (the README's test command)."""
-    _install(session, "dev,ref")
+    _install(session, groups=("test",))
     session.run("pytest", "-q", *session.posargs)
 
 
@@ -31,7 +37,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def quick(session: nox.Session) -> None:
     """The main job: the quick preset on the CPU."""
-    _install(session, "dev")
+    _install(session)
     session.run("statebench", "run", "--preset", "quick", *session.posargs)
 
 
@@ -43,7 +49,7 @@ def perf(session: nox.Session) -> None:
     tests) rather than all of tests/: importing a thousand unrelated tests costs time, and a
     collection error in one of them would stop the benchmarks. Under 15 minutes on 2 CPU cores.
     """
-    _install(session, "dev,ref")
+    _install(session, groups=("test",))
     probe = "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')"
     device = session.run("python", "-c", probe, silent=True).strip()
     Path("results/perf").mkdir(parents=True, exist_ok=True)
@@ -67,7 +73,7 @@ def perf(session: nox.Session) -> None:
 @nox.session
 def reference(session: nox.Session) -> None:
     """Regenerate results/reference/: the reports and figures of the quick and quick-probe runs."""
-    _install(session, "dev")
+    _install(session)
     for preset, command in (("quick", "run"), ("quick-probe", "probe")):
         run_dir = f"results/{preset}-reference"
         session.run("statebench", command, "--preset", preset, "--out", run_dir)

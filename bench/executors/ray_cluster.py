@@ -27,7 +27,8 @@ def import_ray():
         import ray
     except ImportError:
         raise ExecutorUnavailable(
-            "the ray executor needs Ray: pip install 'statebench[ray]'"
+            "the ray executor needs Ray: pip install 'state-tracking-bench[ray]' "
+            "(from a checkout: pip install -e '.[ray]')"
         ) from None
     return ray
 

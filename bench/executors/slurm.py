@@ -32,7 +32,8 @@ def import_submitit():
         import submitit
     except ImportError:
         raise ExecutorUnavailable(
-            "the slurm executor needs submitit: pip install 'statebench[slurm]'"
+            "the slurm executor needs submitit: pip install 'state-tracking-bench[slurm]' "
+            "(from a checkout: pip install -e '.[slurm]')"
         ) from None
     return submitit
 

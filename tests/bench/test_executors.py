@@ -198,7 +198,7 @@ def test_from_config_builds_the_named_executor():
 @pytest.mark.parametrize("kind,module", [("ray", "ray"), ("slurm", "submitit")])
 def test_missing_extra_says_what_to_install(kind, module, monkeypatch):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
-    with pytest.raises(ExecutorUnavailable, match=rf"pip install 'statebench\[{kind}\]'"):
+    with pytest.raises(ExecutorUnavailable, match=rf"pip install -e '\.\[{kind}\]'"):
         from_config(tiny(f"executor.kind={kind}").executor)
 
 

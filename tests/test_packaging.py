@@ -1,0 +1,58 @@
+"""The wheel installs one namespace, `statebench`, and nothing generic at the top level."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDERS = {"bench": "statebench/bench", "models": "statebench/models", "tasks": "statebench/tasks"}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> zipfile.ZipFile:
+    out = tmp_path_factory.mktemp("wheel")
+    build = tmp_path_factory.mktemp("build")  # keep build/ out of the checkout
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    env = {**os.environ, "TMPDIR": str(build)}
+    result = subprocess.run(
+        [*cmd, "-w", str(out), str(ROOT)], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (path,) = out.glob("state_tracking_bench-*.whl")
+    return zipfile.ZipFile(path)
+
+
+def test_wheel_holds_only_the_statebench_namespace(wheel):
+    names = wheel.namelist()
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert top == {"statebench"}, top
+    for folder, installed in FOLDERS.items():  # every package folder of the checkout is there
+        for init in (ROOT / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / folder).as_posix()
+            want = f"{installed}/{rel}/__init__.py" if rel != "." else f"{installed}/__init__.py"
+            assert want in names, f"{init} is missing from the wheel (list it in pyproject.toml)"
+    assert "statebench/bench/presets/quick.toml" in names
+    metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "Name: state-tracking-bench" in metadata and "License-Expression: MIT" in metadata
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    for tool in ("pytest", "ruff", "nox"):  # dev tools are dependency groups, not extras
+        assert f"Requires-Dist: {tool}" not in metadata
+    entry = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "statebench = statebench.bench.cli:app" in entry
+
+
+def test_import_statebench_beside_generic_packages_of_the_same_names(tmp_path):
+    for name in ("models", "tasks", "bench"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("raise ImportError('the wrong package')\n")
+    code = "import statebench.bench.runner, statebench.bench.cli; print('ok')"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
