@@ -32,7 +32,12 @@ class Package:
 def _packages() -> list[Package]:
     fla_ok = retention.fla_available() and rglru._fla() is not None
     return [
-        Package("flash-attn", "flash_attn", attention.flash_attn_func is not None, "transformer"),
+        Package(
+            "flash-attn",
+            "flash_attn",
+            attention.flash_attn_func is not None,
+            "transformer, griffin",
+        ),
         Package(
             "mamba-ssm",
             selective_scan.MAMBA_MODULE,

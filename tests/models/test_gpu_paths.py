@@ -77,12 +77,19 @@ def test_fused_model_matches_torch_paths(case):
         want = _run(model, tokens, chunk=64)
     if fused_kernel == torch_kernel:
         pytest.skip(f"{arch} {options}: same path either way ({fused_kernel})")
-    torch.testing.assert_close(got[0], want[0], rtol=1e-3, atol=1e-3)
+    # fla's Triton kernels run tl.dot at TF32 whatever torch's flags say: a looser bound there
+    bound = 1e-2 if "fla" in fused_kernel.split("+") else 2e-3
+    _close(got[0], want[0], bound, "logits")
     for name, g in got[1].items():
-        torch.testing.assert_close(g, want[1][name], rtol=5e-3, atol=5e-3, msg=name)
-    torch.testing.assert_close(got[2], want[2], rtol=1e-3, atol=1e-3)
-    for a, b in zip(_flat(got[3]), _flat(want[3]), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
+        _close(g, want[1][name], 5 * bound, f"grad {name}")
+    _close(got[2], want[2], bound, "streamed logits")
+    for i, (a, b) in enumerate(zip(_flat(got[3]), _flat(want[3]), strict=True)):
+        _close(a, b, bound, f"final state {i}")
+
+
+def _close(got: torch.Tensor, want: torch.Tensor, bound: float, what: str) -> None:
+    err = ((got.float() - want.float()).norm() / want.float().norm().clamp(min=1e-12)).item()
+    assert err <= bound, f"{what}: relative error {err:.3g} > {bound}"
 
 
 needs_fla = pytest.mark.skipif(not retention.fla_available(), reason="needs fla")

@@ -110,7 +110,8 @@ def test_fla_matches_reference(t):
         return [o.float(), s.float()] + [g.float() for g in grads]
 
     ref = run(retention_chunkwise, torch.float32)
-    for dtype, bound in ((torch.float32, 1e-3), (torch.bfloat16, None)):
+    # fp32 bound 5e-3: fla's Triton chunk kernels run tl.dot at TF32 whatever torch's TF32 flags
+    for dtype, bound in ((torch.float32, 5e-3), (torch.bfloat16, None)):
         got = run(retention_fla, dtype)
         ref_low = run(retention_chunkwise, dtype) if bound is None else None
         for i, (a, b) in enumerate(zip(got, ref, strict=True)):
