@@ -122,6 +122,13 @@ def run(
     allow_failures: Annotated[
         bool, typer.Option("--allow-failures", help="Exit 0 even if some cells failed.")
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run every cell again.")] = False,
+    require_same_code: Annotated[
+        bool,
+        typer.Option(
+            "--require-same-code", help="Refuse to resume a run stored by another code version."
+        ),
+    ] = False,
     no_report: Annotated[
         bool, typer.Option("--no-report", help="Do not write the report at the end.")
     ] = False,
@@ -164,7 +171,14 @@ def run(
     extra = [f"executor.{k}={json.dumps(v)}" for k, v in chosen.items() if v is not None]
     cfg = resolve(preset, config, arch, task, seeds, [*(set_ or []), *extra], device, True)
     try:
-        run_dir = run_matrix(cfg, out, reporter=make_reporter(console), retry_failed=retry_failed)
+        run_dir = run_matrix(
+            cfg,
+            out,
+            reporter=make_reporter(console),
+            retry_failed=retry_failed,
+            force=force,
+            require_same_code=require_same_code,
+        )
     except UserError as e:
         fail(str(e))
         return

@@ -94,11 +94,45 @@ def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path
     return run_dir, run_id, cells
 
 
+def check_code_version(run_dir: Path, require_same: bool = False) -> None:
+    """Warn (or, with `require_same`, refuse) when stored rows came from other code: another
+    statebench version or git commit. Resuming then mixes numbers of two code versions."""
+    from statebench.bench.provenance import git_sha
+
+    import statebench
+
+    stored, _ = store.scan_cells(run_dir, columns=("status", "statebench_version", "git_sha"))
+    here = (str(statebench.__version__), git_sha() or "unknown")
+    seen = {
+        (str(r["statebench_version"]), r["git_sha"] or "unknown")
+        for rows in stored.values()
+        for r in rows
+    }
+    others = sorted(v for v in seen if v != here)
+    if not others:
+        return
+    named = ", ".join(f"statebench {v} (git {sha})" for v, sha in others)
+    message = (
+        f"{str(run_dir)!r} holds rows of other code: {named}; this is statebench {here[0]} "
+        f"(git {here[1]})"
+    )
+    if require_same:
+        raise ConfigError(f"{message}; --require-same-code refuses to resume it")
+    log.warning("%s; resuming mixes the two (--require-same-code refuses, --force reruns)", message)
+
+
 def pending_cells(
-    cells: list[Cell], run_dir: Path, retry_failed: bool = False, need_checkpoints: bool = False
+    cells: list[Cell],
+    run_dir: Path,
+    retry_failed: bool = False,
+    need_checkpoints: bool = False,
+    force: bool = False,
 ) -> list[Cell]:
     """The cells to run: not stored (or unreadable); stored as failed with `retry_failed`;
-    stored ok without a checkpoint with `need_checkpoints` (probes and re-evaluation load it)."""
+    stored ok without a checkpoint with `need_checkpoints` (probes and re-evaluation load it);
+    every cell with `force`."""
+    if force:
+        return list(cells)
     stored, _ = store.scan_cells(run_dir)
     statuses = {k: cell_status(r["status"] for r in rows) for k, rows in stored.items()}
     todo = []
@@ -123,6 +157,8 @@ def run_matrix(
     retry_failed: bool = False,
     executor: Executor | None = None,
     need_checkpoints: bool = False,
+    force: bool = False,
+    require_same_code: bool = False,
 ) -> Path:
     """Run every cell not yet stored through `executor` (default: the config's); returns the
     run directory.
@@ -130,13 +166,16 @@ def run_matrix(
     Cells are claimed one at a time, so other drivers on the same directory share the work; at
     the end this driver waits for the cells they hold, and takes over those whose driver died.
     Cells whose worker died are left pending (logged): the same call resumes them.
-    `need_checkpoints` also runs again cells stored ok whose checkpoint is gone (probes).
+    `need_checkpoints` also runs again cells stored ok whose checkpoint is gone (probes);
+    `force` runs every cell again. Stored rows of other code warn (`require_same_code`: refuse).
     """
     reporter = reporter or notebook_reporter()  # progress shows in notebooks, nowhere else
     executor = executor or from_config(config.executor)  # a missing extra fails before any work
     stale_after = config.executor.claim_stale_s
     run_dir, run_id, cells = prepare_run(config, run_dir)
-    todo = pending_cells(cells, run_dir, retry_failed, need_checkpoints)
+    if not force:
+        check_code_version(run_dir, require_same_code)
+    todo = pending_cells(cells, run_dir, retry_failed, need_checkpoints, force)
     waiting = {c.key for c in todo}
     sweep_stale(run_dir, [c.key for c in cells if c.key not in waiting], stale_after)
     # Absolute: workers of other processes and hosts don't share our working directory.
