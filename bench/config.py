@@ -319,7 +319,9 @@ def preset_dict(name: str) -> dict:
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ConfigError(f"unknown preset {name!r}{hint}; presets: {', '.join(presets)}")
     text = resources.files("statebench.bench.presets").joinpath(f"{name}.toml").read_text()
-    return tomllib.loads(text)
+    data = tomllib.loads(text)
+    base = data.pop("base", None)  # a variant of another preset: its keys override the base's
+    return {**preset_dict(base), **data} if base else data
 
 
 def toml_file_dict(path: str | Path) -> dict:
