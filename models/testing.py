@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 from statebench.models.backbone import SequenceModel
-from statebench.models.registry import arch_label, build_model
+from statebench.models.registry import arch_class, arch_label, build_model
 from torch.nn import functional as F
 
 VOCAB, CLASSES = 11, 7
@@ -37,6 +37,37 @@ class ConformanceError(AssertionError):
 
 
 def check_adapter(
+    arch: str | type,
+    *,
+    d_model: int = 16,
+    n_layers: int = 2,
+    train_len: int = 16,
+    batch_size: int = 2,
+    seed: int = 0,
+    atol: float = 1e-5,
+    device: str | torch.device = "cpu",
+    every_option_set: bool | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Check `arch` (a name, an entry point, a dotted path or a class) built with `options`.
+
+    Without options (or with `every_option_set=True`), every option set the class lists in
+    `conformance_options` (default `[{}]`) is checked in turn; the report is the first set's,
+    with every set's report under `"option_sets"`. The keywords before `**options` configure the check itself, so adapters
+    should not use them as option names. On CUDA, disable TF32 or loosen `atol`: the step ==
+    forward and causality tolerances assume true fp32. A report: checks passed, parameters,
+    state sizes, kernel, max_length and the largest step-vs-forward error per chunk size.
+    """
+    settings = dict(d_model=d_model, n_layers=n_layers, train_len=train_len,
+                    batch_size=batch_size, seed=seed, atol=atol, device=device)  # fmt: skip
+    if not (every_option_set if every_option_set is not None else not options):
+        return _check_one(arch, **settings, **options)
+    option_sets = getattr(arch_class(arch), "conformance_options", None) or [{}]
+    reports = [_check_one(arch, **settings, **opts) for opts in option_sets]
+    return {**reports[0], "option_sets": reports}
+
+
+def _check_one(
     arch: str | type,
     *,
     d_model: int = 16,

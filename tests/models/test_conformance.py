@@ -47,7 +47,7 @@ CASES = [
 
 @pytest.mark.parametrize("arch, options", CASES)
 def test_registered_adapter_conforms(arch, options):
-    report = check_adapter(arch, **options)
+    report = check_adapter(arch, every_option_set=False, **options)
     assert report["checks"] == ALL_CHECKS
     assert report["params"] == build_model(arch, 11, 7, 16, 2, **options).num_params()
 
@@ -232,3 +232,20 @@ def test_check_is_deterministic_and_leaves_global_rng_alone():
     first, second = check_adapter(PrefixMean), check_adapter(PrefixMean)
     assert first == second
     assert torch.equal(torch.get_rng_state(), before)
+
+
+class ScaledPrefixMean(PrefixMean):
+    """PrefixMean with an option, listing two option sets to check."""
+
+    conformance_options = [{}, {"scale": 2.0}]
+
+    def __init__(self, d_model: int, layer_idx: int = 0, scale: float = 1.0) -> None:
+        super().__init__(d_model, layer_idx)
+        self.scale = scale
+
+
+def test_check_adapter_by_name_runs_every_listed_option_set():
+    report = check_adapter(ScaledPrefixMean)
+    assert [r["options"] for r in report["option_sets"]] == [{}, {"scale": 2.0}]
+    assert all(r["checks"] == ALL_CHECKS for r in report["option_sets"])
+    assert "option_sets" not in check_adapter(ScaledPrefixMean, scale=3.0)
