@@ -53,10 +53,11 @@ def check_adapter(
 
     Without options (or with `every_option_set=True`), every option set the class lists in
     `conformance_options` (default `[{}]`) is checked in turn; the report is the first set's,
-    with every set's report under `"option_sets"`. The keywords before `**options` configure the check itself, so adapters
-    should not use them as option names. On CUDA, disable TF32 or loosen `atol`: the step ==
-    forward and causality tolerances assume true fp32. A report: checks passed, parameters,
-    state sizes, kernel, max_length and the largest step-vs-forward error per chunk size.
+    with every set's report under `"option_sets"`. The keywords before `**options` configure
+    the check itself, so adapters should not use them as option names. On CUDA, disable TF32
+    or loosen `atol`: the step == forward and causality tolerances assume true fp32. Returns
+    a report: checks passed, parameters, state sizes, kernel, max_length and the largest
+    step-vs-forward error per chunk size.
     """
     settings = dict(d_model=d_model, n_layers=n_layers, train_len=train_len,
                     batch_size=batch_size, seed=seed, atol=atol, device=device)  # fmt: skip
