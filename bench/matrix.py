@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from statebench.bench.config import CellEval, CellTrain, MatrixConfig
+from statebench.bench.source_hash import cell_code
 
 # Settings that change no number a trained cell computes: logging cadence, wall-clock limits.
 NOT_IDENTITY = {"lr", "log_every", "time_limit_s"}
@@ -35,11 +36,14 @@ class Cell:
     train: CellTrain
     eval: CellEval
     dtype: str
+    code: dict[str, str] = field(default_factory=dict)  # source hashes of outside arch/task
     key: str = field(default="", compare=False)
 
     def content(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("key", "eval")}
         d["train"] = self.train.model_dump(mode="json", exclude=NOT_IDENTITY)
+        if not self.code:  # built-in code: its version is on every row, not in the key
+            d.pop("code")
         return d
 
     @property
@@ -76,6 +80,9 @@ def expand(config: MatrixConfig) -> list[Cell]:
         for lr in {x for arch in config.archs for x in arch.lr or config.train.lr}
     }
     eval_ = CellEval.model_validate(config.eval.model_dump())
+    codes = {
+        (a.name, t.name): cell_code(a.name, t.name) for a in config.archs for t in config.tasks
+    }
     cells = []
     for arch in config.archs:
         for task in config.tasks:
@@ -94,6 +101,7 @@ def expand(config: MatrixConfig) -> list[Cell]:
                         train=trains[lr],
                         eval=eval_,
                         dtype=config.dtype,
+                        code=codes[arch.name, task.name],
                     )
                     cells.append(_with_key(cell))
     return cells
