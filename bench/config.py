@@ -35,6 +35,8 @@ class ArchSpec(_Strict):
     n_layers: int | None = Field(default=None, ge=1)
     # This arch's learning rates (default: train.lr); the best is chosen on validation accuracy.
     lr: list[float] | None = None
+    # This arch's parameter budget (default: model.param_budget); 0 means none: use d_model.
+    param_budget: int | None = Field(default=None, ge=0)
 
     @field_validator("lr", mode="before")
     @classmethod

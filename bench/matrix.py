@@ -97,7 +97,11 @@ def expand(config: MatrixConfig) -> list[Cell]:
                         lr=lr,
                         d_model=arch.d_model or config.model.d_model,
                         n_layers=arch.n_layers or config.model.n_layers,
-                        param_budget=config.model.param_budget,
+                        param_budget=(
+                            config.model.param_budget
+                            if arch.param_budget is None
+                            else arch.param_budget or None
+                        ),
                         train=trains[lr],
                         eval=eval_,
                         dtype=config.dtype,
