@@ -27,8 +27,11 @@ def test_deletang_protocol():
     assert (cfg.train.len_min, cfg.train.len_max, cfg.train.batch_size) == (1, 40, 128)
     assert cfg.train.optimizer == "adam" and cfg.train.grad_clip == 1.0
     assert sorted(cfg.train.lr) == [1e-4, 3e-4, 5e-4]
-    assert all(t.options.get("readout") == "last" for t in cfg.tasks)
+    assert all(t.options.get("readout") == "query" for t in cfg.tasks)  # the answer token
     assert cfg.score.aggregate == "max"
+    sizes = {a.name: (a.d_model, a.n_layers, a.options) for a in cfg.archs}
+    assert sizes["lstm"][:2] == (256, 1)
+    assert sizes["transformer"] == (64, 5, {"n_heads": 8, "mlp_ratio": 4.0})
 
 
 def test_set_overrides_compose_with_preset():

@@ -73,7 +73,7 @@ print(json.dumps({"peak": peak, "base": base, "reset": reset, "seconds": seconds
 LSTM = [
     "archs=['lstm']", "tasks=['parity']", "model.d_model=32", "model.n_layers=2",
     "train.steps=400", "train.len_min=1", "train.len_max=40", "train.lr=1e-2",
-    "train.early_stop_accuracy=0.999", "train.log_every=10",
+    "train.log_every=10",
 ]  # fmt: skip
 
 
