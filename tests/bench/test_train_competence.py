@@ -63,3 +63,23 @@ def test_no_weight_decay_on_biases_norms_embeddings_and_marked_parameters():
     assert decay["weight_decay"] == 0.1 and keep["weight_decay"] == 0.0
     n = sum(p.numel() for g in (decay, keep) for p in g["params"])
     assert n == griffin.num_params()
+
+
+def test_learning_rate_is_chosen_on_validation_not_on_test_lengths():
+    import pandas as pd
+    from statebench.bench.selection import best_lr_on_validation, select_lr_on_validation
+
+    rows = pd.DataFrame(
+        {
+            "cell": ["a", "a", "b", "b", "c", "c"],
+            "arch": ["lstm"] * 6,
+            "task": ["parity"] * 6,
+            "lr": [1e-3, 1e-3, 1e-2, 1e-2, 1e-2, 1e-2],
+            "seed": [0, 0, 0, 0, 1, 1],
+            "val_accuracy": [0.9, 0.9, 1.0, 1.0, 0.96, 0.96],
+            "val_loss": [0.3, 0.3, 0.01, 0.01, 0.1, 0.1],
+            "ood_accuracy": [0.99, 0.99, 0.5, 0.5, 0.5, 0.5],  # better on test: not chosen
+        }
+    )
+    assert best_lr_on_validation(rows)["lr"].tolist() == [1e-2]
+    assert set(select_lr_on_validation(rows)["cell"]) == {"b", "c"}
