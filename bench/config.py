@@ -213,6 +213,7 @@ class SlurmConfig(_Strict):
     mem_gb: float | None = Field(default=None, gt=0)
     cluster: Literal["slurm", "local", "debug"] | None = None  # None: Slurm if sbatch exists
     additional: dict[str, Any] = Field(default_factory=dict)  # extra #SBATCH options
+    array_parallelism: int | None = Field(default=None, ge=1)  # array tasks running at once
 
 
 class ExecutorConfig(_Strict):

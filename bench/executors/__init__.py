@@ -82,6 +82,7 @@ def from_config(config: ExecutorConfig) -> Executor:
         mem_gb=slurm.mem_gb,
         cluster=slurm.cluster,
         additional=dict(slurm.additional),
+        array_parallelism=slurm.array_parallelism,
         workers=config.workers,
         **per_cell,
         **common,

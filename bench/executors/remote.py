@@ -67,6 +67,10 @@ class RemoteExecutor(Executor):
     def submit(self, cell: Cell, job: CellJob) -> Any:
         """Start the cell somewhere; returns a handle."""
 
+    def submit_many(self, cells: list[Cell], job: CellJob) -> list[Any]:
+        """Start several cells at once (a job array, where the backend has them)."""
+        return [self.submit(cell, job) for cell in cells]
+
     @abstractmethod
     def wait(self, handles: list[Any], timeout: float) -> list[Any]:
         """The handles that finished, waiting at most `timeout` seconds for one."""
@@ -106,13 +110,16 @@ class RemoteExecutor(Executor):
         retry: deque[Cell] = deque()
         exhausted = False
         while True:
-            while len(flights) < self.capacity():
+            batch = []
+            while len(flights) + len(batch) < self.capacity():
                 cell = retry.popleft() if retry else (None if exhausted else next(source, None))
                 if cell is None:
                     exhausted = True
                     break
                 clear_started(job.run_dir, cell.key)  # an old record must not time this one
-                flights[self.submit(cell, job)] = _Flight(cell, time.time())
+                batch.append(cell)
+            for cell, handle in zip(batch, self.submit_many(batch, job), strict=True):
+                flights[handle] = _Flight(cell, time.time())
                 reporter.cell_dispatched(cell)
             if not flights:
                 return

@@ -1,4 +1,9 @@
-"""The Slurm executor: one submitit job per cell, logs and pickles under run_dir/slurm/.
+"""The Slurm executor: cells go out as submitit job arrays, logs and pickles in the store's
+slurm folder.
+
+Every cell claimed in one dispatch pass (all of them, unless `executor.workers` caps cells in
+flight) is one array; `executor.slurm.array_parallelism` caps how many of its tasks Slurm runs
+at once (the deletang preset is 1,440 cells: one array, not 1,440 jobs).
 
 Jobs need the run directory on a filesystem the compute nodes share (they write the rows) and
 statebench importable there. submitit's `cluster="local"` runs the same jobs as local
@@ -53,6 +58,7 @@ class SlurmExecutor(RemoteExecutor):
         gpus_per_cell: int | None = None,
         grace_s: float = 60.0,
         poll_s: float | None = None,
+        array_parallelism: int | None = None,
     ) -> None:
         local = cluster in ("local", "debug")
         super().__init__(grace_s=grace_s, poll_s=poll_s or (0.5 if local else 10.0))
@@ -65,6 +71,7 @@ class SlurmExecutor(RemoteExecutor):
         self.workers = workers
         self.cpus_per_cell = cpus_per_cell
         self.gpus_per_cell = gpus_per_cell
+        self.array_parallelism = array_parallelism
 
     def open(self, job: CellJob) -> None:
         self._executor = self._submitit.AutoExecutor(
@@ -81,12 +88,13 @@ class SlurmExecutor(RemoteExecutor):
             "mem_gb": self.mem_gb,
             "slurm_partition": self.partition,
             "slurm_additional_parameters": self.additional or None,
+            "slurm_array_parallelism": self.array_parallelism,
         }
         self._executor.update_parameters(**{k: v for k, v in params.items() if v is not None})
 
-    def _fit_time_limit(self, cell: Cell) -> None:
-        """Give the job room for the cell's hard limit plus startup, and never less than asked."""
-        limit = cell.train.time_limit_s
+    def _fit_time_limit(self, cells: list[Cell]) -> None:
+        """Give the jobs room for the cells' hard limit plus startup, and never less than asked."""
+        limit = max((c.train.time_limit_s or 0 for c in cells), default=0)
         if limit:
             needed = math.ceil((limit + 2 * self.grace_s + 120) / 60)
             self._executor.update_parameters(timeout_min=max(self.time_min, needed))
@@ -95,8 +103,22 @@ class SlurmExecutor(RemoteExecutor):
         return self.workers or UNLIMITED
 
     def submit(self, cell: Cell, job: CellJob) -> Any:
-        self._fit_time_limit(cell)
-        return self._executor.submit(run_in_worker, cell, job, threads=self.cpus_per_cell)
+        return self.submit_many([cell], job)[0]
+
+    def submit_many(self, cells: list[Cell], job: CellJob) -> list[Any]:
+        """The cells as one job array (`array_parallelism` of them running at once)."""
+        if not cells:
+            return []
+        self._fit_time_limit(cells)
+        if len(cells) == 1:
+            return [self._executor.submit(run_in_worker, cells[0], job, threads=self.cpus_per_cell)]
+        with self._executor.batch():
+            handles = [
+                self._executor.submit(run_in_worker, cell, job, threads=self.cpus_per_cell)
+                for cell in cells
+            ]
+        log.info("submitted %d cells as one job array", len(handles))
+        return handles
 
     def wait(self, handles: list[Any], timeout: float) -> list[Any]:
         done = [h for h in handles if h.done()]

@@ -260,3 +260,26 @@ def test_progress_shows_workers_and_does_not_count_lost_cells():
     assert bar.completed == 2 and "lost:1" in bar.fields["info"]
     assert "running:1" in bar.fields["info"]
     reporter.finish()
+
+
+def test_slurm_submits_the_claimed_cells_as_one_job_array(local_run, tmp_path, monkeypatch):
+    submitit = pytest.importorskip("submitit")
+    arrays = []
+    batch = submitit.AutoExecutor.batch
+
+    def counting_batch(self, *a, **k):
+        arrays.append(self)
+        return batch(self, *a, **k)
+
+    monkeypatch.setattr(submitit.AutoExecutor, "batch", counting_batch)
+    cfg = tiny("executor.kind=slurm", "executor.slurm.cluster=local")
+    cfg = cfg.model_copy(
+        update={
+            "executor": cfg.executor.model_copy(
+                update={"slurm": cfg.executor.slurm.model_copy(update={"array_parallelism": 2})}
+            )
+        }  # fmt: skip
+    )
+    run_dir = run_matrix(cfg, tmp_path / "run")
+    pd.testing.assert_frame_equal(metrics(run_dir), local_run[1])
+    assert len(arrays) == 1, "every cell in one array, not one job each"
