@@ -85,3 +85,20 @@ def test_progress_lines_reach_a_file_while_the_run_runs(tmp_path):
     text = log.read_text()
     assert "run: 4 cells" in text and "cell 4/4 ok" in text and "run finished: ok 4" in text
     assert "\x1b[" not in text  # plain lines, no terminal control codes
+
+
+def test_library_runs_show_progress_in_a_notebook_and_nowhere_else(monkeypatch):
+    from rich.console import Console
+    from statebench.bench.progress import (
+        LogReporter,
+        Reporter,
+        RichReporter,
+        make_reporter,
+        notebook_reporter,
+    )
+
+    assert type(notebook_reporter()) is Reporter  # a plain interpreter: silent library
+    assert isinstance(make_reporter(Console(force_terminal=False)), LogReporter)
+    assert isinstance(make_reporter(Console(force_terminal=True)), RichReporter)
+    monkeypatch.setattr("rich.console._is_jupyter", lambda: True)  # as inside a kernel
+    assert isinstance(notebook_reporter(), RichReporter)
