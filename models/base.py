@@ -31,9 +31,20 @@ class Mixer(nn.Module):
     - `kernel_name(device)`: the code path that runs on `device` ("ref", "sdpa", ...); it is
       recorded on every result row, so it must be truthful, not aspirational.
       `step_kernel_name(device)` is the path of `step` (recorded on probe rows) when it differs.
+    - `time_parallel`: True when training runs parallel over time (attention, linear recurrences
+      with a scan), False for a true serial update h_t = f(h_{t-1}, x_t) (recurrence-complete),
+      None when undeclared. The report groups its conjecture table by it; a mixer whose answer
+      depends on an option overrides `is_time_parallel(options)`.
     """
 
     default_mlp: ClassVar[str] = "gelu"
+    time_parallel: ClassVar[bool | None] = None
+
+    @classmethod
+    def is_time_parallel(cls, options: dict[str, Any]) -> bool | None:
+        """Whether the mixer built with `options` is time-parallel (see `time_parallel`)."""
+        return cls.time_parallel
+
     max_length: int | None = None
     conformance_options: ClassVar[list[dict[str, Any]]] = [{}]
 

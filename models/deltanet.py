@@ -55,6 +55,8 @@ class DeltaNet(Mixer):
     decay), output_gate, d_conv (short-convolution width), expand_v (value width / d_model),
     chunk_size (of the chunked CPU kernel)."""
 
+    time_parallel = True
+
     default_mlp = "gated"  # fla's DeltaNet blocks pair the mixer with a SwiGLU MLP
     # chunk_size=4 sends the suite's length-16 checks through several chunks with ragged tails.
     conformance_options: ClassVar[list[dict]] = [

@@ -162,6 +162,8 @@ def _int_option(arch: str, name: str, value, minimum: int = 1) -> int:
 class _GriffinFamily(Mixer):
     """One layer of a Griffin-family model: its kind is pattern[layer_idx % len(pattern)]."""
 
+    time_parallel = True
+
     default_mlp = "gated"
     arch: ClassVar[str] = "griffin"
 

@@ -53,6 +53,8 @@ def _int_option(name: str, value, minimum: int = 1) -> int:
 class RetNet(Mixer):
     """Multi-scale retention; `forward` runs the chunkwise form, `step` continues it."""
 
+    time_parallel = True
+
     default_mlp = "gelu"
     # chunk_size=4 puts the suite's lengths through the multi-chunk scan with ragged tails.
     conformance_options = [{}, {"chunk_size": 4}]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from statebench.models.base import Mixer
@@ -64,6 +64,11 @@ def _soft_cap(x: torch.Tensor, cap: float) -> torch.Tensor:
 class XLSTMMixer(Mixer):
     """The xLSTM mixer. Options: cell ("slstm" or "mlstm"), n_heads; mlstm: qk_dim_factor,
     gate_soft_cap, chunk_size (of the chunked form); slstm: d_conv."""
+
+    @classmethod
+    def is_time_parallel(cls, options: dict[str, Any]) -> bool | None:
+        """mLSTM trains in a chunked parallel form; sLSTM is a true serial recurrence."""
+        return options.get("cell", "mlstm") != "slstm"
 
     default_mlp = "gated"
     max_length = None

@@ -32,6 +32,11 @@ NUMERIC_COLUMNS = (
     "accuracy",
     "seq_accuracy",
     "scaled_accuracy",
+    "id_accuracy",
+    "ood_accuracy",
+    "ood_scaled_accuracy",
+    "val_accuracy",
+    "ood_chance",
     "chance",
     "loss",
     "train_steps",
@@ -41,10 +46,13 @@ NUMERIC_COLUMNS = (
     "peak_memory_bytes",
 )
 HEADLINE_DEFINITION = (
-    "Headline score: per cell (arch x task x seed), the mean scaled accuracy "
-    "((accuracy - chance) / (1 - chance); 0 = chance, 1 = perfect) over the eval lengths "
-    "beyond the training range (eval_len > train_len_max), each length weighted equally."
+    "Headline score: per cell (arch x task x seed), the mean out-of-distribution scaled "
+    "accuracy ((accuracy - chance) / (1 - chance) over the positions beyond the training "
+    "range only; 0 = chance, 1 = perfect) over the eval lengths beyond the training range "
+    "(eval_len > train_len_max), each length weighted equally. A cell whose validation check "
+    "never reached the target accuracy is **not learned**: it has no score and counts as failed."
 )
+NOT_LEARNED = "not_learned"
 # Columns that make two cells of one arch x task differ other than by seed (a sweep).
 CONFIG_COLUMNS = ("lr", "d_model", "n_layers")
 
@@ -71,6 +79,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     for col in NUMERIC_COLUMNS:
         values = pd.to_numeric(out[col], errors="coerce") if col in out else np.nan
         out[col] = pd.Series(values, index=out.index).to_numpy(dtype=float, na_value=np.nan)
+    out["learned"] = out["learned"].map(_as_flag).astype(float) if "learned" in out else np.nan
     for col in ("arch_options", "task_options"):
         out[col] = _text(out[col]) if col in out else ""
     # An arch or task run with options (mamba eigen=[-1,1], permutation group=S3) is its own
@@ -83,6 +92,23 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     out["arch_options"] = ""  # folded into the names: preparing twice changes nothing
     out["task_options"] = ""
     return out
+
+
+def _as_flag(value) -> float:
+    """True/False (bool, 0/1, "true") -> 1.0/0.0; missing -> NaN (rows from before the flag)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return np.nan
+    if isinstance(value, str):
+        return {"true": 1.0, "false": 0.0}.get(value.strip().lower(), np.nan)
+    return float(bool(value))
+
+
+def ood_score(rows: pd.DataFrame) -> pd.Series:
+    """Per row, the out-of-distribution scaled accuracy (positions beyond training only),
+    falling back to the pooled `scaled_accuracy` on rows stored before the split existed."""
+    return rows["ood_scaled_accuracy"].where(
+        np.isfinite(rows["ood_scaled_accuracy"]), rows["scaled_accuracy"]
+    )
 
 
 def _without_readout(options: str) -> dict:
@@ -132,23 +158,28 @@ def headline_score(df: pd.DataFrame) -> pd.DataFrame:
             ]
         )
     keys = cell_columns(rows)
+    score = ood_score(rows)
     beyond = (
         (rows["status"] == "ok")
         & (rows["eval_len"] > rows["train_len_max"])
-        & np.isfinite(rows["scaled_accuracy"])
+        & np.isfinite(score)
+        & (rows["learned"] != 0.0)
     )
-    rows = rows.assign(_beyond=beyond, _score=rows["scaled_accuracy"].where(beyond))
+    rows = rows.assign(_beyond=beyond, _score=score.where(beyond))
     records = []
     for key, cell in rows.groupby(keys, dropna=False, sort=False):
         failed = cell[cell["status"] != "ok"]
         n = int(cell["_beyond"].sum())
+        status = "ok" if n or failed.empty else str(failed["status"].iloc[0])
+        if (cell["learned"] == 0.0).any():  # scoring an unlearned model would read as a result
+            status = NOT_LEARNED
         records.append(
             {
                 **dict(zip(keys, key, strict=True)),
                 "score": float(cell["_score"].mean()) if n else np.nan,
                 "n_lengths": n,
                 "failed_lengths": len(failed) if n else 0,
-                "status": "ok" if n or failed.empty else str(failed["status"].iloc[0]),
+                "status": status,
                 "error": next((e for e in failed["error"] if e), ""),
                 "params": float(cell["params"].median()),
             }
@@ -185,9 +216,14 @@ def select_best_config(df: pd.DataFrame) -> pd.DataFrame:
     best = _best_config_keys(headline_score(rows))
     log.info("sweep detected: keeping the best-scoring config for %d arch x task pairs", len(best))
     # merge on the config values: NaN never equals NaN, so compare through a text key.
-    key = rows[["arch", "task", *config]].astype(str).agg("|".join, axis=1)
-    best_key = set(best.astype(str).agg("|".join, axis=1))
+    key = _text_key(rows[["arch", "task", *config]])
+    best_key = set(_text_key(best))
     return rows[key.isin(best_key)]
+
+
+def _text_key(frame: pd.DataFrame) -> pd.Series:
+    """One string per row ("nan" for a missing value: pandas' str dtype would keep NaN)."""
+    return frame.apply(lambda col: col.map(str)).agg("|".join, axis=1)
 
 
 def state_size_at_longest(df: pd.DataFrame, by: list[str]) -> pd.Series:

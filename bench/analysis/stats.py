@@ -84,3 +84,42 @@ def fit_power_law(x, y) -> PowerLaw:
         return PowerLaw(math.nan, math.nan, int(x.size))
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
     return PowerLaw(float(slope), float(math.exp(intercept)), int(x.size))
+
+
+@dataclass(frozen=True)
+class CensoredMedian:
+    """Median t* over seeds where some seeds saw no drop (censored at their reached length).
+
+    `censored` is True when half or more seeds are censored: the median is then only known to
+    exceed `value` (the smallest censoring bound). lo/hi span the seeds' own intervals.
+    """
+
+    value: float
+    censored: bool
+    lo: float
+    hi: float
+    n: int
+    n_censored: int
+
+
+def censored_median(t_star, lo, hi, censored, bound) -> CensoredMedian:
+    """Median over seeds with right-censoring: a censored seed counts as +inf at its bound.
+
+    Ignoring censored seeds (the median of the measured ones) would report a short t* for an
+    arch whose other seeds never dropped; with half or more censored the median is "> bound".
+    """
+    t = np.asarray(t_star, dtype=float)
+    c = np.asarray(censored, dtype=bool)
+    b = np.asarray(bound, dtype=float)
+    n, n_cens = int(t.size), int(c.sum())
+    if n == 0:
+        return CensoredMedian(math.nan, False, math.nan, math.nan, 0, 0)
+    median = float(np.median(np.where(c, np.inf, t)))
+    if not np.isfinite(median):
+        value = float(np.nanmin(b[c]))
+        return CensoredMedian(value, True, value, math.inf, n, n_cens)
+    los = np.asarray(lo, dtype=float)[~c]
+    his = np.where(c, np.inf, np.asarray(hi, dtype=float))
+    low = float(np.nanmin(los)) if np.isfinite(los).any() else median
+    high = float(np.nanmax(his)) if np.isfinite(his).any() or n_cens else median
+    return CensoredMedian(median, False, low, high, n, n_cens)

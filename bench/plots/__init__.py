@@ -12,10 +12,12 @@ from collections.abc import Callable
 
 import pandas as pd
 from matplotlib.figure import Figure
+from statebench.bench.analysis.learning import label_training_log
 from statebench.bench.analysis.scores import headline_score, select_best_config, summarize_headline
 from statebench.bench.plots.accuracy import plot_accuracy_vs_length
 from statebench.bench.plots.critical_time import plot_critical_time
 from statebench.bench.plots.heatmap import plot_heatmap
+from statebench.bench.plots.learning import plot_learning
 from statebench.bench.plots.maze import maze_tasks, plot_maze
 from statebench.bench.plots.output import figure_bytes, save_figure
 from statebench.bench.plots.size import plot_size
@@ -29,18 +31,25 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "wallclock": plot_wallclock,
     "size": plot_size,
     "maze": plot_maze,
+    "learning": plot_learning,
 }
-FIGURE_TABLES: dict[str, str] = {"critical_time": "probes"}  # the others read "results"
+# The table each figure reads: "probes", "logs" (training logs labelled by their cells'
+# result rows), else "results".
+FIGURE_TABLES: dict[str, str] = {"critical_time": "probes", "learning": "logs"}
 # Figures that only some runs have something for (the others apply to every run).
 FIGURE_APPLIES: dict[str, Callable[[pd.DataFrame], bool]] = {
     "maze": lambda results: bool(maze_tasks(results)),
 }
 FIGURE_CAPTIONS: dict[str, str] = {
-    "accuracy": "Token accuracy vs eval length per task: mean over seeds with a 95% t-interval "
-    "band (no band with one seed); grey: training lengths; dashed: chance.",
-    "heatmap": "Headline score (mean scaled accuracy over eval lengths beyond the training "
-    "range) per arch x task: left/top mean over seeds ± 95% CI, right/bottom best of N seeds. "
-    "Hatched: failed cells, with their status.",
+    "accuracy": "Out-of-distribution token accuracy vs eval length per task: beyond the "
+    "training range, accuracy on the positions past it only (inside it, on every position); "
+    "mean over seeds with a 95% t-interval band (no band with one seed); grey: training "
+    "lengths; dashed: chance. Cells that did not learn in-distribution draw no line and are "
+    "named 'not learned'.",
+    "heatmap": "Headline score (mean out-of-distribution scaled accuracy over eval lengths "
+    "beyond the training range) per arch x task: left/top mean over seeds ± 95% CI, "
+    "right/bottom best of N seeds. Hatched: failed, not learned or missing cells, with their "
+    "status.",
     "critical_time": "Critical time t* per arch x task (log scale), one point per seed with a "
     "bootstrap 95% interval; open markers with an arrow: censored (no drop up to the reached "
     "length, so t* is a lower bound); dotted: max training length.",
@@ -49,6 +58,8 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "size": "Parameter count and state size (floats per sequence at the longest eval length).",
     "maze": "The maze of each maze task: walls, start (S) and one example walk; the model sees "
     "only the moves and must output the cell.",
+    "learning": "Training loss (log scale) vs step and vs wall time, one line per cell, from "
+    "the per-cell training logs; dashed: loss on the fixed validation set.",
 }
 
 
@@ -59,12 +70,20 @@ def figure_applies(kind: str, results: pd.DataFrame) -> bool:
 
 
 def make_figure(
-    kind: str, results: pd.DataFrame, probes: pd.DataFrame | None = None, **options
+    kind: str,
+    results: pd.DataFrame,
+    probes: pd.DataFrame | None = None,
+    logs: pd.DataFrame | None = None,
+    **options,
 ) -> Figure:
     """Build figure `kind` from whichever table it reads; ValueError names the known kinds."""
     if kind not in FIGURES:
         raise ValueError(f"unknown figure kind {kind!r}; choose one of: {', '.join(FIGURES)}")
-    table = probes if FIGURE_TABLES.get(kind) == "probes" else results
+    source = FIGURE_TABLES.get(kind)
+    if source == "logs":
+        table = label_training_log(logs, results)
+    else:
+        table = probes if source == "probes" else results
     if table is None:
         table = pd.DataFrame()
     return FIGURES[kind](table, **options)
@@ -84,6 +103,7 @@ __all__ = [
     "plot_accuracy_vs_length",
     "plot_critical_time",
     "plot_heatmap",
+    "plot_learning",
     "plot_maze",
     "plot_size",
     "plot_wallclock",

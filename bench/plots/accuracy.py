@@ -31,6 +31,7 @@ from statebench.bench.plots.style import (
 )
 
 METRIC_LABELS = {
+    "ood_accuracy": "token accuracy beyond training",
     "accuracy": "token accuracy",
     "scaled_accuracy": "scaled accuracy (0 = chance)",
     "seq_accuracy": "sequence accuracy",
@@ -50,16 +51,37 @@ def seed_curve(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
 def _chance_level(rows: pd.DataFrame, metric: str) -> float:
     if metric == "scaled_accuracy":
         return 0.0
-    if metric == "accuracy" and np.isfinite(rows["chance"]).any():
-        return float(rows["chance"].median())
+    column = "ood_chance" if metric == "ood_accuracy" else "chance"
+    if metric in ("accuracy", "ood_accuracy") and np.isfinite(rows[column]).any():
+        return float(rows[column].median())
     return math.nan  # sequence accuracy has no length-free chance level
 
 
+def _with_ood(rows: pd.DataFrame) -> pd.DataFrame:
+    """`ood_accuracy` where a length reaches past training; the pooled accuracy inside the
+    training range (every position is in-distribution there) and on rows from before the split."""
+    if "ood_chance" not in rows:
+        rows = rows.assign(ood_chance=np.nan)
+    ood = (
+        pd.to_numeric(rows.get("ood_accuracy"), errors="coerce") if "ood_accuracy" in rows else None
+    )
+    ood = ood if ood is not None else pd.Series(np.nan, index=rows.index)
+    chance = pd.to_numeric(rows["ood_chance"], errors="coerce")
+    return rows.assign(
+        ood_accuracy=ood.where(np.isfinite(ood), rows["accuracy"]),
+        ood_chance=chance.where(np.isfinite(chance), rows["chance"]),
+    )
+
+
 def _failure_note(all_rows: pd.DataFrame, task: str, plotted: set[str]) -> str:
-    """Why a line is missing or cut short: 'hawk: diverged', 'transformer: oom at 2k'."""
+    """Why a line is missing or cut short: 'hawk: diverged', 'transformer: oom at 2k',
+    'retnet: not learned' (a model that failed in-distribution draws no extrapolation line)."""
     notes = []
     for arch in arch_order(all_rows.loc[all_rows["task"] == task, "arch"]):
         rows = all_rows[(all_rows["task"] == task) & (all_rows["arch"] == arch)]
+        if arch not in plotted and (rows["learned"] == 0.0).any():
+            notes.append(f"{arch}: not learned")
+            continue
         failed = rows[rows["status"] != "ok"]
         if arch not in plotted:
             notes.append(f"{arch}: {'/'.join(sorted(set(failed['status']))) or 'no data'}")
@@ -102,18 +124,20 @@ def _draw_task(ax, rows: pd.DataFrame, metric: str, archs: list[str]) -> set[str
 
 
 def plot_accuracy_vs_length(
-    df: pd.DataFrame, metric: str = "accuracy", ncols: int = 3, title: str | None = None
+    df: pd.DataFrame, metric: str = "ood_accuracy", ncols: int = 3, title: str | None = None
 ) -> Figure:
     """Accuracy vs eval length: a panel per task, a line per arch, mean over seeds with 95% band.
 
-    `metric` is a result column: "accuracy" (token), "scaled_accuracy" or "seq_accuracy". With
-    a sweep, each arch x task shows its best configuration (see `select_best_config`).
+    `metric` is a result column: "ood_accuracy" (default: token accuracy on the positions
+    beyond training; pooled inside the training range), "accuracy", "scaled_accuracy" or
+    "seq_accuracy". Cells that did not learn in-distribution draw no line ("not learned").
+    With a sweep, each arch x task shows its best configuration (see `select_best_config`).
     """
     if metric not in METRIC_LABELS:
         raise ValueError(f"metric must be one of {sorted(METRIC_LABELS)}, got {metric!r}")
     all_rows = prepare(df)
-    rows = select_best_config(df)
-    rows = rows[(rows["status"] == "ok") & (rows["eval_len"] > 0)]
+    rows = _with_ood(select_best_config(df))
+    rows = rows[(rows["status"] == "ok") & (rows["eval_len"] > 0) & (rows["learned"] != 0.0)]
     if rows.empty:
         return message_figure("Accuracy vs length", "no successful results to plot")
     tasks = task_order(all_rows["task"])

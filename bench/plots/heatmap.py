@@ -100,7 +100,9 @@ def _draw_panel(ax, panel: str, archs, tasks, grids, vmin: float) -> object:
                     gid=f"failed:{archs[i]}:{tasks[j]}",
                 )
             )
-            label = "not run" if not ran else (status if status != "ok" else "n/a")
+            label = (
+                "not run" if not ran else (status.replace("_", " ") if status != "ok" else "n/a")
+            )
             ax.text(
                 j,
                 i,

@@ -1,0 +1,67 @@
+"""Learning curves: training loss against step and against wall time, one line per cell.
+
+Read from the per-cell training logs the workers write; the validation loss (a fixed held-out
+set) is drawn dashed where it was measured. Loss is on a log scale: late training is where
+architectures differ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from statebench.bench.plots.style import (
+    FULL_WIDTH,
+    NEUTRAL_COLOR,
+    arch_color,
+    arch_order,
+    legend_columns,
+    message_figure,
+    new_figure,
+    style,
+    task_order,
+)
+
+AXES = (("step", "training step"), ("seconds", "wall time (s)"))
+
+
+def _draw_cell(ax, cell: pd.DataFrame, x: str, color: str) -> None:
+    train = cell[np.isfinite(cell["loss"]) & (cell["loss"] > 0)]
+    ax.plot(train[x], train["loss"], color=color, linewidth=1, alpha=0.85)
+    val = cell[np.isfinite(cell["val_loss"]) & (cell["val_loss"] > 0)]
+    if not val.empty:
+        ax.plot(val[x], val["val_loss"], color=color, linewidth=1, linestyle="--")
+
+
+def plot_learning(logs: pd.DataFrame, title: str | None = None) -> Figure:
+    """A row per task, two panels (loss vs step, loss vs wall seconds), a line per cell.
+
+    `logs` are labelled training-log rows (`bench.analysis.learning.label_training_log`).
+    """
+    if logs is None or logs.empty or not np.isfinite(logs["loss"]).any():
+        return message_figure("Learning curves", "no training logs in this run")
+    tasks = task_order(logs["task"])
+    archs = arch_order(logs["arch"])
+    with style():
+        fig = new_figure(FULL_WIDTH, 0.8 + 2.0 * len(tasks))
+        axes = fig.subplots(len(tasks), 2, squeeze=False, sharey="row")
+        for row, task in enumerate(tasks):
+            task_logs = logs[logs["task"] == task]
+            for col, (x, label) in enumerate(AXES):
+                ax = axes[row, col]
+                for _, cell in task_logs.groupby("cell", sort=False):
+                    _draw_cell(ax, cell, x, arch_color(str(cell["arch"].iloc[0])))
+                ax.set_yscale("log")
+                ax.set_xlabel(label)
+                ax.set_title(f"{task}: loss vs {label.split(' (')[0]}", fontsize=9)
+            axes[row, 0].set_ylabel("loss")
+        handles = [Line2D([], [], color=arch_color(a), label=a) for a in archs]
+        handles += [
+            Line2D([], [], color=NEUTRAL_COLOR, label="training batch"),
+            Line2D([], [], color=NEUTRAL_COLOR, linestyle="--", label="validation"),
+        ]
+        fig.legend(handles=handles, loc="outside upper center", ncols=legend_columns(len(handles)))
+        if title:
+            fig.suptitle(title)
+    return fig

@@ -1,0 +1,181 @@
+"""The report of a run: leaderboard, figures, config, provenance and failures, in md or html.
+
+The report is built as a list of blocks (headings, paragraphs, tables, figures, code) from
+DataFrames, then rendered: markdown with the figures as PNG files beside it, or one
+self-contained HTML file with the figures embedded. `build_report` takes preloaded tables (so
+it is testable without a store); `report` loads a run directory through `bench.store`.
+`plot_command` and `report_command` are what the CLI calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from statebench.bench.errors import UserError
+from statebench.bench.plots import FIGURES, figure_applies, make_figure, save_figure
+from statebench.bench.report.blocks import Block, report_blocks
+from statebench.bench.report.render import markdown_table, render_html, render_markdown
+from statebench.bench.report.tables import (
+    NOT_RUN,
+    config_text,
+    critical_time_table,
+    failures_table,
+    leaderboards,
+    provenance_tables,
+)
+
+log = logging.getLogger(__name__)
+
+REPORT_FORMATS = ("md", "html")
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+@dataclass
+class RunTables:
+    """What a report reads from a run directory."""
+
+    results: pd.DataFrame
+    probes: pd.DataFrame
+    manifest: dict[str, Any]
+    logs: pd.DataFrame = field(default_factory=pd.DataFrame)  # per-cell training logs
+    unreadable: tuple[str, ...] = ()  # manifest cells whose result file cannot be read
+
+
+def load_run(run_dir: str | Path) -> RunTables:
+    """Result rows, probe rows (empty if none) and the manifest, through `bench.store`."""
+    from statebench.bench import (
+        store,  # imported here: the report is usable (and testable) from frames
+    )
+
+    run_dir = Path(run_dir)
+    manifest = store.require_manifest(run_dir)  # a directory that holds no run is refused
+    results = store.load(run_dir)
+    if results.empty:
+        raise store.RunDirError(
+            f"{str(run_dir)!r} holds no results yet (none of its "
+            f"{len(manifest.get('cells') or [])} cells is stored); `statebench status` says "
+            "where it stands"
+        )
+    probes = store.load_probes(run_dir)
+    stored = set(results["cell"].astype(str))
+    unreadable = tuple(
+        key
+        for key in store.manifest_cells(manifest)
+        if key not in stored and store.cell_path(run_dir, key).exists()
+    )
+    return RunTables(results, probes, manifest, store.load_training_log(run_dir), unreadable)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in REPORT_FORMATS:
+        raise UserError(
+            f"unknown report format {fmt!r}; choose one of: {', '.join(REPORT_FORMATS)}"
+        )
+
+
+def _report_path(out: str | Path, fmt: str) -> Path:
+    """`out` is the report file if it ends in .md/.html, else the folder to write into."""
+    out = Path(out)
+    return out if out.suffix in (".md", ".html") else out / f"report.{fmt}"
+
+
+def build_report(
+    results: pd.DataFrame,
+    probes: pd.DataFrame | None,
+    manifest: dict | None,
+    out: str | Path,
+    fmt: str = "md",
+    logs: pd.DataFrame | None = None,
+    unreadable: tuple[str, ...] = (),
+) -> Path:
+    """Write the report from preloaded tables; returns the report file's path.
+
+    md: report.md plus figures/*.png (and .svg) beside it. html: one self-contained file.
+    """
+    _check_format(fmt)
+    path = _report_path(out, fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blocks = report_blocks(results, probes, manifest or {}, logs=logs, unreadable=unreadable)
+    text = render_markdown(blocks, path) if fmt == "md" else render_html(blocks)
+    path.write_text(text, encoding="utf-8")
+    log.info("wrote report %s", path)
+    return path
+
+
+def report(run_dir: str | Path, fmt: str = "md", out: str | Path | None = None) -> Path:
+    """Load a run directory and write its report (default: RUN_DIR/report/report.<fmt>)."""
+    _check_format(fmt)
+    tables = load_run(run_dir)
+    return build_report(
+        tables.results,
+        tables.probes,
+        tables.manifest,
+        out if out is not None else Path(run_dir) / "report",
+        fmt,
+        logs=tables.logs,
+        unreadable=tables.unreadable,
+    )
+
+
+def report_command(run_dir: str | Path, fmt: str = "md", out: str | Path | None = None) -> Path:
+    """`statebench report RUN_DIR [--format md|html] [--out PATH]`: returns the written file."""
+    return report(run_dir, fmt, out)
+
+
+def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) -> list[Path]:
+    """`statebench plot RUN_DIR --kind NAME [--out FILE]`: returns the written files.
+
+    out ending in .png/.svg/.pdf: exactly that file; any other out: a path without extension
+    that gets .png and .svg; none: RUN_DIR/figures/<kind>.{png,svg}. kind "all" writes every
+    figure into the folder `out` (default RUN_DIR/figures). Unknown kinds raise ValueError
+    listing the known ones, before anything is loaded.
+    """
+    if kind != "all" and kind not in FIGURES:
+        raise UserError(
+            f"unknown figure kind {kind!r}; choose one of: {', '.join([*FIGURES, 'all'])}"
+        )
+    tables = load_run(run_dir)
+    if kind == "all":
+        folder = Path(out) if out is not None else Path(run_dir) / "figures"
+        return [
+            path
+            for name in FIGURES
+            if figure_applies(name, tables.results)
+            for path in save_figure(
+                make_figure(name, tables.results, tables.probes, logs=tables.logs), folder / name
+            )
+        ]
+    fig = make_figure(kind, tables.results, tables.probes, logs=tables.logs)
+    if out is None:
+        return save_figure(fig, Path(run_dir) / "figures" / kind)
+    out = Path(out)
+    if out.suffix.lstrip(".") in FIGURE_FORMATS:
+        return save_figure(fig, out.with_suffix(""), formats=(out.suffix.lstrip("."),))
+    return save_figure(fig, out)
+
+
+__all__ = [
+    "FIGURE_FORMATS",
+    "NOT_RUN",
+    "REPORT_FORMATS",
+    "Block",
+    "RunTables",
+    "build_report",
+    "config_text",
+    "critical_time_table",
+    "failures_table",
+    "leaderboards",
+    "load_run",
+    "markdown_table",
+    "plot_command",
+    "render_html",
+    "render_markdown",
+    "report",
+    "report_blocks",
+    "report_command",
+    "provenance_tables",
+]

@@ -1,0 +1,233 @@
+"""What the report says, in order, as format-free blocks (headings, text, tables, figures, code)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from statebench.bench.analysis.coverage import coverage, coverage_summary, with_absent_cells
+from statebench.bench.analysis.scores import HEADLINE_DEFINITION, prepare
+from statebench.bench.plots import FIGURE_CAPTIONS, FIGURES, figure_applies, make_figure
+from statebench.bench.report.tables import (
+    _missing,
+    config_text,
+    conjecture_table,
+    critical_time_table,
+    failures_table,
+    leaderboards,
+    provenance_tables,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Block:
+    """One piece of the report: kind is heading | text | table | figure | code."""
+
+    kind: str
+    text: str = ""
+    level: int = 2
+    table: pd.DataFrame | None = None
+    figure: Any = None
+    name: str = ""
+
+
+def _run_summary(results: pd.DataFrame, cells: pd.DataFrame) -> str:
+    rows = prepare(results)
+    stored = rows[~rows["status"].isin(("missing", "unreadable"))]
+    keys = stored.drop_duplicates(["arch", "task", "seed", "lr", "d_model", "n_layers"])
+    statuses = keys["status"].value_counts()
+    parts = [
+        coverage_summary(cells),
+        f"{len(keys)} stored cells ({rows['arch'].nunique()} archs x {rows['task'].nunique()} "
+        f"tasks x {rows['seed'].nunique()} seeds), {len(stored)} result rows",
+        "status: " + ", ".join(f"{k} {v}" for k, v in statuses.items()) if len(statuses) else "",
+    ]
+    created = [v for v in results.get("created_at", []) if not _missing(v)]
+    if created:
+        parts.append(f"written {min(created)} to {max(created)}")
+    return "; ".join(p for p in parts if p) + "."
+
+
+def _coverage_blocks(cells: pd.DataFrame) -> list[Block]:
+    """The cells the manifest expects and the store cannot give back, listed by name."""
+    absent = cells[cells["state"] != "stored"] if not cells.empty else cells
+    if absent.empty:
+        return []
+    table = absent[["cell", "arch", "task", "seed", "state"]].copy()
+    table["seed"] = [f"{s:.0f}" if s == s else "" for s in table["seed"]]
+    return [
+        Block("heading", "Missing and unreadable cells"),
+        Block(
+            "text",
+            f"This run is incomplete: {coverage_summary(cells)}. Each absent cell counts as "
+            "failed (score 0) in every average and ranking below.",
+        ),
+        Block("table", table=table),
+    ]
+
+
+_LEADERBOARD_TEXT = (
+    HEADLINE_DEFINITION + " Two summaries over seeds follow: the "
+    "**mean with a 95% Student-t confidence interval** (typical behaviour), "
+    "and the **best of N seeds** (what the architecture can learn at all). "
+    "Rows are sorted by the average over tasks (failed, not learned, missing and unreadable "
+    "cells count as 0); † marks cells where some eval lengths failed (the score averages the "
+    "lengths that ran). Params: median over cells; state size: floats per sequence at the "
+    "longest eval length. With a sweep, each arch x task shows its best-scoring configuration."
+)
+
+
+def _leaderboard_blocks(results: pd.DataFrame) -> list[Block]:
+    blocks = [Block("heading", "Leaderboard"), Block("text", _LEADERBOARD_TEXT)]
+    mean_table, best_table = leaderboards(results)
+    if mean_table.empty:
+        return [*blocks, Block("text", "No cells to rank.")]
+    return [
+        *blocks,
+        Block("heading", "Mean over seeds ± 95% CI", level=3),
+        Block("table", table=mean_table),
+        Block("heading", "Best of N seeds", level=3),
+        Block("table", table=best_table),
+    ]
+
+
+def _critical_time_blocks(probes: pd.DataFrame) -> list[Block]:
+    blocks = [Block("heading", "Critical time t*")]
+    t_table = critical_time_table(probes) if not probes.empty else pd.DataFrame()
+    if t_table.empty:
+        text = (
+            "No probe results in this run, so no critical time t* "
+            "was measured; the critical-time figure is empty."
+        )
+        return [*blocks, Block("text", text)]
+    blocks += [
+        Block(
+            "text",
+            "Median t* over seeds (tokens) at the threshold halfway between chance and the "
+            "model's in-distribution accuracy; a censored seed (no drop up to the longest "
+            "length reached) counts as longer than any measured one, so `>L` once half or "
+            "more seeds are censored. `not learned`: at chance inside its training range, so "
+            "no t* exists.",
+        ),
+        Block("table", table=t_table),
+    ]
+    conjecture = conjecture_table(probes)
+    if not conjecture.empty:
+        blocks += [
+            Block("heading", "Conjecture: time-parallel vs recurrence-complete", level=3),
+            Block(
+                "text",
+                "The conjecture of Keiblinger (2025): architectures parallel over time have a "
+                "critical time t beyond which they fail, while recurrence-complete models "
+                "(a serial update h_t = f(h_{t-1}, x_t)) need not. t* per arch with its 95% "
+                "interval (over seeds' bootstrap intervals), grouped by the `time_parallel` "
+                "declaration of each arch class.",
+            ),
+            Block("table", table=conjecture),
+        ]
+    return blocks
+
+
+def _figure_blocks(results, probes, logs) -> list[Block]:
+    blocks = [Block("heading", "Figures")]
+    for kind in FIGURES:
+        if not figure_applies(kind, results):
+            continue
+        try:
+            fig = make_figure(kind, results, probes, logs=logs)
+        except Exception as e:  # one bad figure must not cost the whole report
+            log.exception("figure %s failed", kind)
+            blocks.append(Block("text", f"Figure `{kind}` could not be drawn: {e}"))
+            continue
+        blocks.append(Block("figure", FIGURE_CAPTIONS.get(kind, kind), figure=fig, name=kind))
+    return blocks
+
+
+def _tail_blocks(results, probes, manifest) -> list[Block]:
+    """Failures, the resolved config and provenance."""
+    blocks = [Block("heading", "Failed, diverged, not learned, missing and skipped cells")]
+    failures = failures_table(results, probes)
+    if failures.empty:
+        blocks.append(Block("text", "None: every cell finished with status ok."))
+    else:
+        blocks.append(Block("table", table=failures))
+    blocks.append(Block("heading", "Configuration"))
+    config = manifest.get("config")
+    if config:
+        language, text = config_text(config)
+        blocks.append(Block("code", text, name=language))
+    else:
+        blocks.append(Block("text", "No resolved config in the manifest."))
+    blocks.append(Block("heading", "Provenance"))
+    for title, table in provenance_tables(results, manifest):
+        blocks.append(Block("heading", title, level=3))
+        blocks.append(Block("table", table=table))
+    return blocks
+
+
+def _protocol_blocks(results: pd.DataFrame, manifest: dict) -> list:
+    """The protocol's own score when the config asks for one (e.g. Deletang: max over seeds)."""
+    from statebench.bench.analysis.protocol import protocol_scores, protocol_table
+
+    config = manifest.get("config") or {}
+    score_cfg = config.get("score") or {}
+    if (
+        not score_cfg
+        or results.empty
+        or (score_cfg.get("aggregate", "mean") == "mean" and not score_cfg.get("min_len"))
+    ):
+        return []
+    train_max = int((config.get("train") or {}).get("len_max", 0))
+    scores = protocol_scores(results, score_cfg, train_max)
+    if scores.empty:
+        return []
+    min_len = scores.attrs.get("min_len")
+    blocks = [Block("heading", "Protocol score")]
+    blocks.append(
+        Block(
+            "text",
+            f"Mean accuracy (%) over every eval length >= {min_len}, one number per trained "
+            "model; then the **maximum over seeds and learning rates** (as Deletang et al. "
+            "2023 report it) and the **mean** over them.",
+        )
+    )
+    blocks.append(Block("heading", "Max over seeds and learning rates", level=3))
+    blocks.append(Block("table", table=protocol_table(scores, "max")))
+    blocks.append(Block("heading", "Mean over seeds and learning rates", level=3))
+    blocks.append(Block("table", table=protocol_table(scores, "mean")))
+    return blocks
+
+
+def report_blocks(
+    results: pd.DataFrame,
+    probes: pd.DataFrame | None,
+    manifest: dict,
+    logs: pd.DataFrame | None = None,
+    unreadable: tuple[str, ...] = (),
+) -> list[Block]:
+    """Everything the report says, in order, independent of the output format.
+
+    Cells the manifest expects but the store cannot give back join the results as failed
+    placeholder rows, so every table and figure counts them.
+    """
+    probes = probes if probes is not None else pd.DataFrame()
+    cells = coverage(results, manifest, unreadable)
+    results = with_absent_cells(results, cells)
+    run_id = manifest.get("run_id") or next(
+        (str(v) for v in results.get("run_id", []) if not _missing(v)), "run"
+    )
+    summary = _run_summary(results, cells) if len(results) else "This run has no result rows yet."
+    return [
+        Block("heading", f"statebench report: {run_id}", level=1),
+        Block("text", summary),
+        *_coverage_blocks(cells),
+        *_leaderboard_blocks(results),
+        *_protocol_blocks(results, manifest),
+        *_critical_time_blocks(probes),
+        *_figure_blocks(results, probes, logs),
+        *_tail_blocks(results, probes, manifest),
+    ]

@@ -1,0 +1,268 @@
+"""The report's tables, assembled from result and probe rows (no rendering here).
+
+Every number comes from `bench.analysis`; these functions only choose rows and format cells.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL, arch_group
+from statebench.bench.analysis.probes import prepare_probes, probe_outcomes
+from statebench.bench.analysis.scores import prepare, summarize_headline
+from statebench.bench.analysis.stats import CensoredMedian, censored_median
+from statebench.bench.plots.size import size_table
+from statebench.bench.plots.style import arch_order, format_count, format_length, task_order
+
+log = logging.getLogger(__name__)
+
+PROVENANCE_COLUMNS = (
+    "statebench_version",
+    "git_sha",
+    "torch_version",
+    "cuda_version",
+    "device_name",
+    "hostname",
+)
+NOT_RUN = "—"
+
+
+def _mean_cell(row: pd.Series) -> str:
+    if row["n_seeds"] == 0:
+        return str(row["status"]) if row["status"] != "ok" else "n/a"
+    text = f"{row['mean']:.2f}" + ("†" if row["partial"] else "")
+    text += f" ± {(row['hi'] - row['lo']) / 2:.2f}" if row["n_seeds"] > 1 else " (1 seed)"
+    if row["n_failed"]:
+        text += f" ({row['n_seeds']}/{row['n_cells']} ok)"
+    return text
+
+
+def _best_cell(row: pd.Series) -> str:
+    if row["n_seeds"] == 0:
+        return str(row["status"]) if row["status"] != "ok" else "n/a"
+    return (
+        f"{row['best']:.2f}"
+        + ("†" if row["partial"] else "")
+        + (f" ({row['n_seeds']}/{row['n_cells']} ok)" if row["n_failed"] else "")
+    )
+
+
+def leaderboards(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two arch x task tables of the headline score: mean ± 95% CI, and best-of-N.
+
+    Rows are sorted by the average over the tasks each arch ran (a failed cell counts as 0 in
+    that average, so failing is never better than scoring low); columns are params, state
+    size, one per task, then the average. Pairs never run show an em dash.
+    """
+    summary = summarize_headline(results)
+    if summary.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    tasks = task_order(summary["task"])
+    sizes = size_table(results)
+    tables = []
+    for value, render in (("mean", _mean_cell), ("best", _best_cell)):
+        summary = summary.assign(_text=summary.apply(render, axis=1))
+        wide = summary.pivot(index="arch", columns="task", values="_text").reindex(columns=tasks)
+        score = summary.assign(_v=summary[value].fillna(0.0)).groupby("arch")["_v"].mean()
+        wide = wide.fillna(NOT_RUN)
+        wide.insert(
+            0,
+            "state size",
+            [format_count(sizes["state_size"].get(a, math.nan)) for a in wide.index],
+        )
+        wide.insert(
+            0, "params", [format_count(sizes["params"].get(a, math.nan)) for a in wide.index]
+        )
+        wide["average"] = [f"{score[a]:.2f}" for a in wide.index]
+        rank = {a: i for i, a in enumerate(arch_order(wide.index))}
+        order = sorted(wide.index, key=lambda a: (-score[a], rank[a]))
+        tables.append(wide.loc[order].rename_axis("arch").reset_index())
+    return tables[0], tables[1]
+
+
+def _seed_median(group: pd.DataFrame) -> CensoredMedian:
+    """t* over the seeds of one arch x task, censoring handled (bench.analysis.stats)."""
+    measured, censored = probe_outcomes(group)
+    keep = measured | censored
+    rows = group[keep]
+    bound = rows["reached_len"].where(rows["reached_len"] > 0, rows["max_len"])
+    return censored_median(
+        rows["t_star"], rows["t_star_lo"], rows["t_star_hi"], censored[keep], bound
+    )
+
+
+def _t_star_text(group: pd.DataFrame, interval: bool = False) -> str:
+    """`412 [300, 520]`, `>8k` (half or more seeds censored), or the failure (`not learned`)."""
+    median = _seed_median(group)
+    if median.n == 0:
+        return "/".join(sorted(s.replace("_", " ") for s in set(group["status"])))
+    if median.censored:
+        why = sorted({s for s in group["stopped_by"] if s})
+        return f">{format_length(median.value)}" + (f" ({', '.join(why)})" if why else "")
+    text = f"{median.value:.0f}"
+    if interval:
+        hi = "∞" if not np.isfinite(median.hi) else f"{median.hi:.0f}"
+        text += f" [{median.lo:.0f}, {hi}]"
+    elif median.n_censored:
+        text += f" (+{median.n_censored} censored)"
+    failed = len(group) - median.n
+    return text + (f" ({median.n}/{len(group)} seeds)" if failed else "")
+
+
+def critical_time_table(probes: pd.DataFrame) -> pd.DataFrame:
+    """Arch x task (display labels): median t* over seeds at the default threshold."""
+    rows = prepare_probes(probes)
+    if rows.empty:
+        return pd.DataFrame()
+    records = [
+        {"arch": a, "task": t, "t*": _t_star_text(g)}
+        for (a, t), g in rows.groupby(["arch", "task"])
+    ]
+    wide = pd.DataFrame(records).pivot(index="arch", columns="task", values="t*")
+    wide = wide.reindex(index=arch_order(wide.index), columns=task_order(wide.columns))
+    return wide.fillna(NOT_RUN).rename_axis("arch").reset_index()
+
+
+def conjecture_table(probes: pd.DataFrame) -> pd.DataFrame:
+    """Per probed task: t* [interval] per arch, archs grouped time-parallel first, then
+    recurrence-complete, by each arch class's own declaration (`Mixer.time_parallel`)."""
+    rows = prepare_probes(probes)
+    if rows.empty:
+        return pd.DataFrame()
+    raw = probes.loc[rows.index]
+    names = raw["arch"].astype(str) if "arch" in raw else rows["arch"]
+    options = raw["arch_options"] if "arch_options" in raw else pd.Series("", index=rows.index)
+    groups = {
+        label: arch_group(name, "" if _missing(opts) else str(opts))
+        for label, name, opts in zip(rows["arch"], names, options, strict=True)
+    }
+    order = {TIME_PARALLEL: 0, RECURRENCE_COMPLETE: 1}
+    archs = sorted(
+        arch_order(rows["arch"]), key=lambda a: order.get(groups[a], 2)
+    )  # stable: arch order inside each group
+    tasks = task_order(rows["task"])
+    records = []
+    for arch in archs:
+        record = {"group": groups[arch], "arch": arch}
+        for task in tasks:
+            group = rows[(rows["arch"] == arch) & (rows["task"] == task)]
+            record[task] = _t_star_text(group, interval=True) if len(group) else NOT_RUN
+        records.append(record)
+    return pd.DataFrame.from_records(records, columns=["group", "arch", *tasks])
+
+
+def _error_summary(error: str, limit: int = 240) -> str:
+    """The informative line of an error (a traceback's last line), shortened for a table."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[-1] if lines else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def failures_table(results: pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
+    """Every failed, diverged, oom, timeout or skipped cell (train or probe), with its error."""
+    frames = []
+    rows = prepare(results)
+    bad = rows[rows["status"] != "ok"]
+    if not bad.empty:
+        first = bad.drop_duplicates(
+            ["arch", "task", "seed", "lr", "d_model", "n_layers", "status", "error"]
+        )
+        frames.append(
+            first.assign(
+                stage="train/eval",
+                length=[format_length(v) if v > 0 else "" for v in first["eval_len"]],
+            )
+        )
+    if probes is not None and not probes.empty:
+        prows = prepare(probes)
+        bad = prows[prows["status"] != "ok"].drop_duplicates(["arch", "task", "seed", "status"])
+        frames.append(bad.assign(stage="probe", length=""))
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    out["seed"] = [f"{s:.0f}" if np.isfinite(s) else "" for s in out["seed"]]
+    out["error"] = out["error"].map(_error_summary)
+    return out[["stage", "arch", "task", "seed", "length", "status", "error"]]
+
+
+def provenance_tables(results: pd.DataFrame, manifest: dict) -> list[tuple[str, pd.DataFrame]]:
+    """Environment from the manifest, versions seen on result rows, and kernels per arch."""
+    tables = []
+    env = _flatten(manifest.get("environment") or {})
+    if env:
+        tables.append(
+            (
+                "Environment (manifest)",
+                pd.DataFrame({"field": list(env), "value": [str(v) for v in env.values()]}),
+            )
+        )
+    rows = prepare(results)
+    seen = {}
+    for col in PROVENANCE_COLUMNS:
+        if col in results:
+            values = sorted({str(v) for v in results[col] if not _missing(v)})
+            if values:
+                seen[col] = ", ".join(values)
+    if seen:
+        tables.append(
+            (
+                "Versions on result rows",
+                pd.DataFrame({"field": list(seen), "value": list(seen.values())}),
+            )
+        )
+    if not rows.empty:
+        records = []
+        for arch in arch_order(rows["arch"]):
+            group = rows[rows["arch"] == arch]
+            records.append(
+                {
+                    "arch": arch,
+                    "kernels": ", ".join(sorted(set(group["kernel"]) - {""})) or "n/a",
+                    "devices": ", ".join(sorted(set(group["device"]) - {""})) or "n/a",
+                }
+            )
+        tables.append(("Kernels per arch", pd.DataFrame.from_records(records)))
+    return tables
+
+
+def _missing(value) -> bool:
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _toml_ready(value):
+    """TOML has no null: drop None; tuples become lists; keys become strings."""
+    if isinstance(value, dict):
+        return {str(k): _toml_ready(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_toml_ready(v) for v in value if v is not None]
+    return value
+
+
+def config_text(config: dict) -> tuple[str, str]:
+    """The resolved config as TOML (what users write), else JSON; returns (language, text)."""
+    try:
+        import tomli_w
+
+        return "toml", tomli_w.dumps(_toml_ready(config))
+    except Exception as e:  # tomli_w missing, or a value TOML cannot hold
+        log.info("config not representable as TOML (%s); showing JSON", e)
+        return "json", json.dumps(config, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,152 @@
+"""Report honesty: expected vs stored cells, out-of-distribution scores, "not learned", the
+conjecture table, censored t* medians and the learning figure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from statebench.bench.analysis.coverage import coverage, with_absent_cells
+from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL, arch_group
+from statebench.bench.analysis.scores import headline_score
+from statebench.bench.analysis.stats import censored_median
+from statebench.bench.plots import make_figure, output
+from statebench.bench.report import leaderboards, report_blocks
+from statebench.bench.report.tables import conjecture_table, critical_time_table
+
+
+@pytest.fixture(autouse=True)
+def _small_figures(monkeypatch):
+    monkeypatch.setattr(output, "DPI", 40)
+
+
+def _manifest(results: pd.DataFrame, extra: dict[str, str]) -> dict:
+    cells = results.drop_duplicates("cell")
+    labels = {
+        c: f"{a} / {t} / seed {s} / lr {lr:g}"
+        for c, a, t, s, lr in zip(
+            cells["cell"], cells["arch"], cells["task"], cells["seed"], cells["lr"], strict=True
+        )
+    }
+    labels.update(extra)
+    return {"run_id": "r", "cells": list(labels), "labels": labels}
+
+
+def test_a_missing_cell_is_listed_and_ranks_as_failed(synthetic_results_factory):
+    results = synthetic_results_factory(
+        archs=("transformer", "lstm"), tasks=("parity",), seeds=(0,)
+    )
+    # the transformer's cell vanished: alone it would not rank; with it counted it scores 0
+    stored = results[~results["cell"].str.startswith("transformer")]
+    manifest = _manifest(results, {})
+    cells = coverage(stored, manifest)
+    assert cells.set_index("cell").loc["transformer-parity-0-0.001", "state"] == "missing"
+    mean, _ = leaderboards(with_absent_cells(stored, cells))
+    row = mean.set_index("arch").loc["transformer"]
+    assert row["parity"] == "missing" and row["average"] == "0.00"
+    text = "\n".join(b.text for b in report_blocks(stored, None, manifest) if b.kind == "text")
+    assert "stored 1 / expected 2 cells (missing 1)" in text
+
+
+def test_unreadable_cells_are_named_as_such(synthetic_results_factory):
+    results = synthetic_results_factory(archs=("lstm",), tasks=("parity",), seeds=(0, 1))
+    manifest = _manifest(results, {})
+    stored = results[results["seed"] == 0]
+    cells = coverage(stored, manifest, unreadable=["lstm-parity-1-0.001"])
+    assert list(cells["state"]) == ["stored", "unreadable"]
+    blocks = report_blocks(stored, None, manifest, unreadable=("lstm-parity-1-0.001",))
+    tables = [b.table for b in blocks if b.kind == "table"]
+    assert any("unreadable" in set(t.get("state", [])) for t in tables)
+
+
+def test_headline_uses_the_out_of_distribution_part_and_skips_unlearned_cells():
+    row = {"arch": "mamba", "task": "parity", "seed": 0, "train_len_max": 32, "eval_len": 64}
+    rows = pd.DataFrame(
+        [
+            # pooled score 0.25 would read as partial extrapolation; beyond training it is 0
+            {
+                **row,
+                "cell": "a",
+                "scaled_accuracy": 0.25,
+                "ood_scaled_accuracy": 0.0,
+                "learned": True,
+            },
+            {
+                **row,
+                "cell": "b",
+                "arch": "lstm",
+                "scaled_accuracy": 0.1,
+                "ood_scaled_accuracy": 0.05,
+                "learned": False,
+            },
+        ]
+    )
+    scores = headline_score(rows).set_index("arch")
+    assert scores.loc["mamba", "score"] == 0.0
+    assert math.isnan(scores.loc["lstm", "score"]) and scores.loc["lstm", "status"] == "not_learned"
+
+
+def test_censored_median_is_a_lower_bound_once_half_the_seeds_are_censored():
+    half = censored_median([100, np.nan], [90, np.nan], [110, np.nan], [False, True], [0, 4096])
+    assert half.censored and half.value == 4096
+    third = censored_median(
+        [100, 120, np.nan],
+        [90, 100, np.nan],
+        [110, 130, np.nan],
+        [False, False, True],
+        [0, 0, 4096],
+    )
+    assert not third.censored and third.value == 120 and third.hi == math.inf
+
+
+def test_arch_groups_come_from_the_arch_classes():
+    assert arch_group("transformer") == TIME_PARALLEL and arch_group("mamba") == TIME_PARALLEL
+    assert arch_group("lstm") == RECURRENCE_COMPLETE
+    assert arch_group("xlstm", {"cell": "slstm"}) == RECURRENCE_COMPLETE
+    assert arch_group("xlstm", '{"cell": "mlstm"}') == TIME_PARALLEL
+    assert arch_group("somepkg.mod:Mixer") == "undeclared"  # never imported
+
+
+def test_conjecture_table_groups_archs_and_shows_not_learned(synthetic_probes_factory):
+    probes = synthetic_probes_factory(archs=("lstm", "transformer", "mamba"), tasks=("parity",))
+    probes.loc[probes["arch"] == "mamba", ["status", "t_star", "censored"]] = [
+        "not_learned",
+        np.nan,
+        False,
+    ]
+    table = conjecture_table(probes)
+    assert list(table["group"]) == [TIME_PARALLEL, TIME_PARALLEL, RECURRENCE_COMPLETE]
+    by_arch = table.set_index("arch")["parity"]
+    assert by_arch["mamba"] == "not learned"
+    assert by_arch["lstm"].startswith(">")
+    assert "[" in by_arch["transformer"]  # median with its interval
+    assert critical_time_table(probes).set_index("arch").loc["mamba", "parity"] == "not learned"
+
+
+def test_learning_figure_draws_a_line_per_cell(synthetic_results_factory):
+    results = synthetic_results_factory(
+        archs=("lstm", "transformer"), tasks=("parity",), seeds=(0,)
+    )
+    logs = pd.DataFrame(
+        [
+            {
+                "cell": c,
+                "step": s,
+                "tokens": 64 * s,
+                "seconds": 0.1 * s,
+                "loss": 1.0 / s,
+                "lr": 1e-3,
+                "val_loss": 1.2 / s if s % 100 == 0 else np.nan,
+            }
+            for c in results["cell"].unique()
+            for s in range(50, 501, 50)
+        ]
+    )
+    fig = make_figure("learning", results, logs=logs)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 2
+    assert len(axes[0].get_lines()) == 4  # two cells x (training, validation)
+    empty = make_figure("learning", results, logs=pd.DataFrame())
+    assert "no training logs" in " ".join(t.get_text() for ax in empty.axes for t in ax.texts)
