@@ -43,6 +43,8 @@ class FrameState(NamedTuple):
 class RCFrameMixer(Mixer):
     """Frame head (causal attention + MLP inside a frame) and an LSTM over frame summaries."""
 
+    time_parallel = False  # an LSTM across frames: a serial update, recurrence-complete
+
     default_mlp = "none"  # the frame head has its own MLP (as an LSTM block has none)
     conformance_options = [{}, {"frame": 1}, {"frame": 3}, {"frame": 4}]
 

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL, arch_group
-from statebench.bench.analysis.probes import prepare_probes, probe_outcomes
+from statebench.bench.analysis.probes import prepare_probes
 from statebench.bench.analysis.scores import prepare, summarize_headline
-from statebench.bench.analysis.stats import CensoredMedian, censored_median
+from statebench.bench.analysis.tstar import summarize_t_star
 from statebench.bench.plots.size import size_table
 from statebench.bench.plots.style import arch_order, format_count, format_length, task_order
 
@@ -85,33 +85,26 @@ def leaderboards(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return tables[0], tables[1]
 
 
-def _seed_median(group: pd.DataFrame) -> CensoredMedian:
-    """t* over the seeds of one arch x task, censoring handled (bench.analysis.stats)."""
-    measured, censored = probe_outcomes(group)
-    keep = measured | censored
-    rows = group[keep]
-    bound = rows["reached_len"].where(rows["reached_len"] > 0, rows["max_len"])
-    return censored_median(
-        rows["t_star"], rows["t_star_lo"], rows["t_star_hi"], censored[keep], bound
-    )
-
-
 def _t_star_text(group: pd.DataFrame, interval: bool = False) -> str:
-    """`412 [300, 520]`, `>8k` (half or more seeds censored), or the failure (`not learned`)."""
-    median = _seed_median(group)
-    if median.n == 0:
+    """`412 [300, 520]`, `> 8192` (half or more seeds censored), or `not learned`: the seeds of
+    one arch x task summarized by `bench.analysis.tstar` (censoring handled)."""
+    summary = summarize_t_star(group)
+    if summary.n_measured == 0:
+        if summary.n_not_learned:
+            return "not learned"
         return "/".join(sorted(s.replace("_", " ") for s in set(group["status"])))
-    if median.censored:
+    text = summary.text()
+    if summary.median_censored:
         why = sorted({s for s in group["stopped_by"] if s})
-        return f">{format_length(median.value)}" + (f" ({', '.join(why)})" if why else "")
-    text = f"{median.value:.0f}"
-    if interval:
-        hi = "∞" if not np.isfinite(median.hi) else f"{median.hi:.0f}"
-        text += f" [{median.lo:.0f}, {hi}]"
-    elif median.n_censored:
-        text += f" (+{median.n_censored} censored)"
-    failed = len(group) - median.n
-    return text + (f" ({median.n}/{len(group)} seeds)" if failed else "")
+        text += f" ({', '.join(why)})" if why else ""
+    elif interval and np.isfinite(summary.lo):
+        hi = f"{summary.hi:.0f}" if np.isfinite(summary.hi) else "∞"
+        text += f" [{summary.lo:.0f}, {hi}]"
+    elif summary.n_censored:
+        text += f" (+{summary.n_censored} censored)"
+    if summary.n_not_learned:
+        text += f" ({summary.n_not_learned} not learned)"
+    return text
 
 
 def critical_time_table(probes: pd.DataFrame) -> pd.DataFrame:

@@ -180,7 +180,7 @@ def test_accuracy_has_one_line_per_arch_in_each_panel(synthetic_results):
             assert _hex(line.get_color()) == arch_color(line.get_label())
         assert ax.get_xscale() == "log"
         assert ax.get_xlabel() == "eval length"
-    assert panels[0].get_ylabel() == "token accuracy"
+    assert panels[0].get_ylabel() == "token accuracy beyond training"  # the default: ood part
 
 
 def test_accuracy_draws_chance_and_the_training_range(synthetic_results):
@@ -362,7 +362,7 @@ def test_an_arch_has_one_colour_across_figures(synthetic_results, synthetic_prob
 
 
 def test_registry_and_unknown_kind(synthetic_results):
-    assert set(FIGURES) == {"accuracy", "heatmap", "critical_time", "wallclock", "size", "maze"}
+    assert set(FIGURES) == {"accuracy", "heatmap", "critical_time", "wallclock", "size", "maze", "learning"}
     with pytest.raises(ValueError, match="accuracy, heatmap, critical_time, wallclock, size, maze"):
         make_figure("pie", synthetic_results)
 

@@ -90,7 +90,7 @@ def test_report_lists_failures_with_their_errors(
     assert set(table["status"]) == {"diverged", "oom", "skipped", "error"}
     assert "RuntimeError: diverged at step 123" in set(table["error"])  # a traceback's last line
     text = build_report(results, probes, {}, tmp_path, "md").read_text()
-    assert "## Failed, diverged and skipped cells" in text
+    assert "## Failed, diverged, not learned, missing and skipped cells" in text
     assert "time budget of 60 s reached at position 1024" in text
     assert "RuntimeError: probe failed" in text and "RuntimeError: oom at step 123" in text
     assert "| griffin |" in text and "diverged" in text

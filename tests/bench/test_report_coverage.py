@@ -11,7 +11,6 @@ import pytest
 from statebench.bench.analysis.coverage import coverage, with_absent_cells
 from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL, arch_group
 from statebench.bench.analysis.scores import headline_score
-from statebench.bench.analysis.stats import censored_median
 from statebench.bench.plots import make_figure, output
 from statebench.bench.report import leaderboards, report_blocks
 from statebench.bench.report.tables import conjecture_table, critical_time_table
@@ -86,19 +85,6 @@ def test_headline_uses_the_out_of_distribution_part_and_skips_unlearned_cells():
     scores = headline_score(rows).set_index("arch")
     assert scores.loc["mamba", "score"] == 0.0
     assert math.isnan(scores.loc["lstm", "score"]) and scores.loc["lstm", "status"] == "not_learned"
-
-
-def test_censored_median_is_a_lower_bound_once_half_the_seeds_are_censored():
-    half = censored_median([100, np.nan], [90, np.nan], [110, np.nan], [False, True], [0, 4096])
-    assert half.censored and half.value == 4096
-    third = censored_median(
-        [100, 120, np.nan],
-        [90, 100, np.nan],
-        [110, 130, np.nan],
-        [False, False, True],
-        [0, 0, 4096],
-    )
-    assert not third.censored and third.value == 120 and third.hi == math.inf
 
 
 def test_arch_groups_come_from_the_arch_classes():
