@@ -67,7 +67,7 @@ def probe(
     Trains the cells not yet stored (or reuses their checkpoints), streams `max_len` tokens
     through each, and prints t* per arch x task; censored results read "> N".
     """
-    from statebench.bench.probe.progress import RichProbeReporter
+    from statebench.bench.probe.progress import make_probe_reporter
     from statebench.bench.probe.runner import run_probe
     from statebench.bench.progress import make_reporter
 
@@ -85,7 +85,7 @@ def probe(
             device=device,
         )
         check_device(cfg)
-        run_dir, cells = run_probe(cfg, out, make_reporter(console), RichProbeReporter(console))
+        run_dir, cells = run_probe(cfg, out, make_reporter(console), make_probe_reporter(console))
     except (ConfigError, ValueError) as e:
         err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None

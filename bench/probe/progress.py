@@ -70,3 +70,50 @@ class RichProbeReporter(ProbeReporter):
 
     def finish(self) -> None:
         self.progress.stop()
+
+
+class LogProbeReporter(ProbeReporter):
+    """Plain flushed lines when output is not a terminal: each cell's start and end, and the
+    position reached at most every `every_s` seconds."""
+
+    def __init__(self, write, every_s: float = 10.0) -> None:
+        import time
+
+        self._write, self.every_s, self._clock = write, every_s, time.monotonic
+        self.total = self.done = 0
+        self._last = 0.0
+
+    def start(self, total_cells: int, skipped: int) -> None:
+        self.total, self.done = total_cells, skipped
+        self._write(
+            f"probe: {total_cells} cells" + (f", {skipped} already probed" if skipped else "")
+        )
+
+    def cell_start(self, cell: Cell, max_len: int) -> None:
+        self._last = self._clock()
+        self._write(f"probe {self.done + 1}/{self.total} started: {cell.label} (to {max_len})")
+
+    def advance(self, position: int, max_len: int) -> None:
+        if self._clock() - self._last >= self.every_s:
+            self._last = self._clock()
+            self._write(f"  position {position}/{max_len}")
+
+    def cell_end(self, cell: Cell, rows: list[dict]) -> None:
+        self.done += 1
+        status = rows[0]["status"] if rows else "?"
+        self._write(f"probe {self.done}/{self.total} {status}: {cell.label}")
+
+
+def make_probe_reporter(console=None) -> ProbeReporter:
+    """Rich bars on a terminal or in a notebook, plain periodic lines anywhere else."""
+    from rich.console import Console
+
+    console = console or Console()
+    if console.is_terminal or console.is_jupyter:
+        return RichProbeReporter(console)
+
+    def write(text: str) -> None:
+        console.print(text, highlight=False, soft_wrap=True, markup=False)
+        console.file.flush()
+
+    return LogProbeReporter(write)

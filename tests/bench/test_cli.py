@@ -102,3 +102,20 @@ def test_library_runs_show_progress_in_a_notebook_and_nowhere_else(monkeypatch):
     assert isinstance(make_reporter(Console(force_terminal=True)), RichReporter)
     monkeypatch.setattr("rich.console._is_jupyter", lambda: True)  # as inside a kernel
     assert isinstance(notebook_reporter(), RichReporter)
+
+
+def test_probe_progress_is_plain_lines_off_a_terminal():
+    from rich.console import Console
+    from statebench.bench.probe.progress import (
+        LogProbeReporter,
+        RichProbeReporter,
+        make_probe_reporter,
+    )
+
+    assert isinstance(make_probe_reporter(Console(force_terminal=False)), LogProbeReporter)
+    assert isinstance(make_probe_reporter(Console(force_terminal=True)), RichProbeReporter)
+    lines = []
+    reporter = LogProbeReporter(lines.append, every_s=0.0)
+    reporter.start(2, 1)
+    reporter.advance(512, 1024)
+    assert lines == ["probe: 2 cells, 1 already probed", "  position 512/1024"]
