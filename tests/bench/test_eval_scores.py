@@ -65,3 +65,27 @@ def test_query_readout_counts_the_answer_by_the_inputs_it_read():
     beyond = evaluate_length(model, t, 33, 16, 0, 16, 1 << 16, CPU, train_len_max=32)
     assert not math.isnan(inside["id_accuracy"]) and math.isnan(inside["ood_accuracy"])
     assert math.isnan(beyond["id_accuracy"]) and not math.isnan(beyond["ood_accuracy"])
+
+
+def test_a_mixer_that_blows_up_beyond_position_20_is_diverged_through_the_harness(
+    tmp_path, monkeypatch
+):
+    from pathlib import Path
+
+    from statebench.bench import store
+    from statebench.bench.config import load_config, validate
+    from statebench.bench.runner import run_matrix
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "fixtures"))
+    cfg = load_config(
+        preset="smoke",
+        overrides=["train.steps=4", "train.len_max=16", "eval.samples=8",
+                   "eval.lengths=[16, 32, 64]", "tasks=['parity']"],
+    )  # fmt: skip
+    cfg = validate({**cfg.model_dump(mode="json"), "archs": ["bench_archs:BlowUpBeyondMixer"]})
+    df = store.load(run_matrix(cfg, tmp_path / "run")).set_index("eval_len")
+    assert df.loc[16, "status"] == "ok" and not math.isnan(df.loc[16, "accuracy"])
+    for length in (32, 64):
+        assert df.loc[length, "status"] == "diverged"
+        assert "first at position 20" in df.loc[length, "error"]
+        assert math.isnan(df.loc[length, "accuracy"])
