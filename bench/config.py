@@ -250,6 +250,9 @@ class MatrixConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     out_dir: str = "results"
+    # A training-length study: one cell per length L, trained on exactly L tokens
+    # (train.len_min = train.len_max = L); None trains every cell on [len_min, len_max].
+    train_lengths: list[int] | None = None
     # Critical-time probes (bench/probe); excluded from dumps, so from the hash and manifest.
     probe: ProbeConfig = Field(default_factory=ProbeConfig, exclude=True)
     # Where cells run (bench/executors); excluded from dumps: it changes no number of a cell.

@@ -74,10 +74,15 @@ def cell_key(content: dict[str, Any]) -> str:
 
 
 def expand(config: MatrixConfig) -> list[Cell]:
-    """archs x tasks x seeds x learning rates, in that nesting order."""
+    """archs x tasks x seeds x learning rates (x training lengths), in that nesting order."""
+    base = config.train.model_dump()
+    lengths = [None] if not config.train_lengths else list(config.train_lengths)
     trains = {
-        lr: CellTrain.model_validate({**config.train.model_dump(), "lr": [lr]})
+        (lr, n): CellTrain.model_validate(
+            {**base, "lr": [lr]} | ({"len_min": n, "len_max": n} if n else {})
+        )
         for lr in {x for arch in config.archs for x in arch.lr or config.train.lr}
+        for n in lengths
     }
     eval_ = CellEval.model_validate(config.eval.model_dump())
     codes = {
@@ -87,7 +92,7 @@ def expand(config: MatrixConfig) -> list[Cell]:
     for arch in config.archs:
         for task in config.tasks:
             for seed in config.seeds:
-                for lr in arch.lr or config.train.lr:
+                for lr, n in [(x, n) for x in arch.lr or config.train.lr for n in lengths]:
                     cell = Cell(
                         arch=arch.name,
                         arch_options=dict(arch.options),
@@ -102,7 +107,7 @@ def expand(config: MatrixConfig) -> list[Cell]:
                             if arch.param_budget is None
                             else arch.param_budget or None
                         ),
-                        train=trains[lr],
+                        train=trains[lr, n],
                         eval=eval_,
                         dtype=config.dtype,
                         code=codes[arch.name, task.name],

@@ -296,3 +296,11 @@ def summarize_headline(df: pd.DataFrame) -> pd.DataFrame:
     task_rank = {t: i for i, t in enumerate(task_order(out["task"]))}
     out = out.assign(_a=out["arch"].map(arch_rank), _t=out["task"].map(task_rank))
     return out.sort_values(["_a", "_t"]).drop(columns=["_a", "_t"]).reset_index(drop=True)
+
+
+def several_train_lengths(df: pd.DataFrame) -> bool:
+    """Whether some arch x task was trained at two or more lengths (a training-length study)."""
+    rows = prepare(df)
+    if rows.empty:
+        return False
+    return bool((rows.groupby(["arch", "task"])["train_len_max"].nunique() >= 2).any())

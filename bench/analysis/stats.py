@@ -84,3 +84,30 @@ def fit_power_law(x, y) -> PowerLaw:
         return PowerLaw(math.nan, math.nan, int(x.size))
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
     return PowerLaw(float(slope), float(math.exp(intercept)), int(x.size))
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """A power law with the 95% t-interval of its exponent (the slope in log-log space)."""
+
+    law: PowerLaw
+    lo: float
+    hi: float
+
+
+def fit_power_law_ci(x, y) -> PowerLawFit:
+    """`fit_power_law` plus the exponent's 95% interval from the slope's standard error
+    (n - 2 degrees of freedom); the interval is NaN with fewer than three points."""
+    law = fit_power_law(x, y)
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    lx, ly = np.log(x[keep]), np.log(y[keep])
+    n = lx.size
+    if n < 3 or not math.isfinite(law.exponent):
+        return PowerLawFit(law, math.nan, math.nan)
+    residual = ly - (law.exponent * lx + math.log(law.prefactor))
+    spread = float(((lx - lx.mean()) ** 2).sum())
+    se = math.sqrt(float((residual**2).sum()) / (n - 2) / spread) if spread > 0 else math.nan
+    half = t_critical_95(n - 2) * se
+    return PowerLawFit(law, law.exponent - half, law.exponent + half)

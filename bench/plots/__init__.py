@@ -13,13 +13,19 @@ from collections.abc import Callable
 import pandas as pd
 from matplotlib.figure import Figure
 from statebench.bench.analysis.learning import label_training_log
-from statebench.bench.analysis.scores import headline_score, select_best_config, summarize_headline
+from statebench.bench.analysis.scores import (
+    headline_score,
+    select_best_config,
+    several_train_lengths,
+    summarize_headline,
+)
 from statebench.bench.plots.accuracy import plot_accuracy_vs_length
 from statebench.bench.plots.critical_time import plot_critical_time
 from statebench.bench.plots.heatmap import plot_heatmap
 from statebench.bench.plots.learning import plot_learning
 from statebench.bench.plots.maze import maze_tasks, plot_maze
 from statebench.bench.plots.output import figure_bytes, save_figure
+from statebench.bench.plots.seqlen import plot_seqlen_scaling, plot_seqlen_time
 from statebench.bench.plots.size import plot_size
 from statebench.bench.plots.style import arch_color, arch_marker
 from statebench.bench.plots.wallclock import plot_wallclock
@@ -32,13 +38,22 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "size": plot_size,
     "maze": plot_maze,
     "learning": plot_learning,
+    "seqlen_scaling": plot_seqlen_scaling,
+    "seqlen_time": plot_seqlen_time,
 }
 # The table each figure reads: "probes", "logs" (training logs labelled by their cells'
 # result rows), else "results".
-FIGURE_TABLES: dict[str, str] = {"critical_time": "probes", "learning": "logs"}
+FIGURE_TABLES: dict[str, str] = {
+    "critical_time": "probes",
+    "learning": "logs",
+    "seqlen_scaling": "logs",
+    "seqlen_time": "logs",
+}
 # Figures that only some runs have something for (the others apply to every run).
 FIGURE_APPLIES: dict[str, Callable[[pd.DataFrame], bool]] = {
     "maze": lambda results: bool(maze_tasks(results)),
+    "seqlen_scaling": lambda results: several_train_lengths(results),
+    "seqlen_time": lambda results: several_train_lengths(results),
 }
 FIGURE_CAPTIONS: dict[str, str] = {
     "accuracy": "Out-of-distribution token accuracy vs eval length per task: beyond the "
@@ -58,6 +73,11 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "size": "Parameter count and state size (floats per sequence at the longest eval length).",
     "maze": "The maze of each maze task: walls, start (S) and one example walk; the model sees "
     "only the moves and must output the cell.",
+    "seqlen_scaling": "Training-length study: final loss on the shared held-out set vs the "
+    "trained length (log-log), one marker per cell; dashed: the least-squares power law "
+    "loss ~ a * L^b, with b and its 95% interval in the legend.",
+    "seqlen_time": "Training-length study: held-out loss vs wall time, a panel per arch x task "
+    "and a line per trained length; equal wall clock per cell.",
     "learning": "Training loss (log scale) vs step and vs wall time, one line per cell, from "
     "the per-cell training logs; dashed: loss on the fixed validation set.",
 }
@@ -105,6 +125,8 @@ __all__ = [
     "plot_heatmap",
     "plot_learning",
     "plot_maze",
+    "plot_seqlen_scaling",
+    "plot_seqlen_time",
     "plot_size",
     "plot_wallclock",
     "save_figure",

@@ -8,7 +8,9 @@ from typing import Any
 
 import pandas as pd
 from statebench.bench.analysis.coverage import coverage, coverage_summary, with_absent_cells
+from statebench.bench.analysis.learning import label_training_log
 from statebench.bench.analysis.scores import HEADLINE_DEFINITION, prepare
+from statebench.bench.analysis.seqlen import final_losses, is_length_study, scaling_exponents
 from statebench.bench.plots import FIGURE_CAPTIONS, FIGURES, figure_applies, make_figure
 from statebench.bench.report.tables import (
     _missing,
@@ -132,6 +134,37 @@ def _critical_time_blocks(probes: pd.DataFrame) -> list[Block]:
     return blocks
 
 
+def _seqlen_blocks(results: pd.DataFrame, logs: pd.DataFrame | None) -> list[Block]:
+    """The training-length study's fitted exponents, when the run is one."""
+    labelled = label_training_log(logs, results)
+    if not is_length_study(labelled):
+        return []
+    fits = scaling_exponents(final_losses(labelled))
+    table = pd.DataFrame(
+        {
+            "arch": fits["arch"],
+            "task": fits["task"],
+            "exponent b": [f"{b:.2f}" if b == b else "n/a" for b in fits["exponent"]],
+            "95% interval": [
+                f"[{lo:.2f}, {hi:.2f}]" if lo == lo else "n/a"
+                for lo, hi in zip(fits["lo"], fits["hi"], strict=True)
+            ],
+            "lengths": fits["n"],
+        }
+    )
+    return [
+        Block("heading", "Training-length study"),
+        Block(
+            "text",
+            "Each cell trained on exactly one length for the same wall clock; its final loss "
+            "is the last validation loss on one held-out set shared by every length. Fitted "
+            "by least squares in log-log space: loss ~ a * L^b. b < 0 with an interval below "
+            "0 supports the claim that loss falls as a power law in the trained length.",
+        ),
+        Block("table", table=table),
+    ]
+
+
 def _figure_blocks(results, probes, logs) -> list[Block]:
     blocks = [Block("heading", "Figures")]
     for kind in FIGURES:
@@ -228,6 +261,7 @@ def report_blocks(
         *_leaderboard_blocks(results),
         *_protocol_blocks(results, manifest),
         *_critical_time_blocks(probes),
+        *_seqlen_blocks(results, logs),
         *_figure_blocks(results, probes, logs),
         *_tail_blocks(results, probes, manifest),
     ]

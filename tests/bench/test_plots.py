@@ -362,7 +362,15 @@ def test_an_arch_has_one_colour_across_figures(synthetic_results, synthetic_prob
 
 
 def test_registry_and_unknown_kind(synthetic_results):
-    assert set(FIGURES) == {"accuracy", "heatmap", "critical_time", "wallclock", "size", "maze", "learning"}
+    assert set(FIGURES) == {
+        "accuracy",
+        "heatmap",
+        "critical_time",
+        "wallclock",
+        "size",
+        "maze",
+        "learning",
+    }
     with pytest.raises(ValueError, match="accuracy, heatmap, critical_time, wallclock, size, maze"):
         make_figure("pie", synthetic_results)
 
