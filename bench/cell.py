@@ -18,6 +18,7 @@ from statebench.bench.evaluate import evaluate
 from statebench.bench.forward_check import check_forward
 from statebench.bench.lengths import eval_lengths
 from statebench.bench.matrix import Cell, derive_seed
+from statebench.bench.oom import is_oom
 from statebench.bench.provenance import provenance
 from statebench.bench.schema import cell_status
 from statebench.bench.train import CellTimeout, Diverged, StepCallback, train_model
@@ -52,17 +53,6 @@ def _peak_memory(device: torch.device) -> int:
         return int(torch.cuda.max_memory_allocated(device))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return int(rss if sys.platform == "darwin" else rss * 1024)
-
-
-# How allocation failures read: CUDA's, and the CPU allocator's ("DefaultCPUAllocator: can't
-# allocate memory: you tried to allocate N bytes. Error code 12 (Cannot allocate memory)").
-OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory")
-
-
-def _is_oom(e: BaseException) -> bool:
-    return isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)) or (
-        isinstance(e, RuntimeError) and any(m in str(e).lower() for m in OOM_MESSAGES)
-    )
 
 
 def build_cell_model(cell: Cell, task) -> torch.nn.Module:
@@ -168,7 +158,7 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
         training_log.flush()
         return failure_rows(cell, base, "timeout", f"{stage}: {e}", device)
     except Exception as e:  # noqa: BLE001 - a failing cell is a row, never a crash
-        status = "oom" if _is_oom(e) else "error"
+        status = "oom" if is_oom(e) else "error"
         log.warning("cell %s failed in %s: %s", cell.label, stage, e)
         return failure_rows(cell, base, status, f"{stage}: {type(e).__name__}: {e}", device)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from statebench.bench.oom import is_oom
 from statebench.bench.probe.stream import ChunkStream
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,6 @@ class StreamCounts:
         return self.id_correct / self.id_scored if self.id_scored else math.nan
 
     kernel: str = ""  # the code path(s) `step` took: a probe row's own, not its training row's
-
-
-def _is_oom(e: BaseException) -> bool:
-    return isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)) or (
-        isinstance(e, RuntimeError) and "out of memory" in str(e).lower()
-    )
 
 
 def grows_with_length(model, chunk: int) -> bool:
@@ -131,7 +126,7 @@ def stream_counts(
         try:
             logits, state = model.step(inputs, state)
         except Exception as e:  # noqa: BLE001 - OOM is a stop, anything else is the caller's
-            if not _is_oom(e):
+            if not is_oom(e):
                 raise
             stopped_by, message = "oom", f"out of memory at position {pos + n}: {e}"[:500]
             break
