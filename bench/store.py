@@ -17,15 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 from statebench.bench.errors import RunDirError
 from statebench.bench.schema import (
@@ -35,12 +31,11 @@ from statebench.bench.schema import (
     TRAINING_LOG_COLUMNS,
     cell_status,
 )
+from statebench.bench.store_io import arrow_table, atomic_write
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 TABLES = {
     "cells": ROW_COLUMNS,
     "probes": PROBE_COLUMNS,
@@ -116,57 +111,13 @@ def slurm_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / SLURM
 
 
-def atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are shared like any file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _arrow_type(dtype: str, name: str) -> pa.DataType:
-    if name == "per_position_accuracy":
-        return pa.list_(pa.float64())
-    return {
-        "string": pa.string(),
-        "int64": pa.int64(),
-        "float64": pa.float64(),
-        "bool": pa.bool_(),
-    }[dtype]
-
-
-def _schema(columns: dict[str, str]) -> pa.Schema:
-    return pa.schema([(n, _arrow_type(t, n)) for n, t in columns.items()])
-
-
-def _normalize(row: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
-    out = {}
-    for name, dtype in columns.items():
-        v = row.get(name)
-        if dtype == "int64" and v is not None:
-            v = None if isinstance(v, float) and math.isnan(v) else int(v)
-        elif dtype == "float64" and v is not None:
-            v = float(v)
-        elif dtype == "string" and v is not None:
-            v = v if isinstance(v, str) else json.dumps(v, sort_keys=True)
-        out[name] = v
-    return out
-
-
 def write_table(run_dir: Path, table: str, key: str, rows: list[dict[str, Any]]) -> Path:
     """Atomically write the rows of one cell into `run_dir/<table>/<key>.parquet`."""
     columns = TABLES[table]
     extra = sorted({k for r in rows for k in r} - set(columns))
     if extra:
         raise ValueError(f"{table} rows carry unknown columns {extra}; add them to bench.schema")
-    data = pa.Table.from_pylist([_normalize(r, columns) for r in rows], schema=_schema(columns))
+    data = arrow_table(rows, columns)
     path = table_path(run_dir, table, key)
     atomic_write(path, lambda f: pq.write_table(data, f))
     return path

@@ -126,7 +126,9 @@ def t_star_table(df: pd.DataFrame, threshold_name: str) -> Table:
     Rows and columns keep the order of `df` (the caller sorts it in config order).
     """
     title = "critical time t* [95% interval], threshold " + (
-        "halfway between chance and in-distribution accuracy" if threshold_name == "half" else threshold_name
+        "halfway between chance and in-distribution accuracy"
+        if threshold_name == "half"
+        else threshold_name
     )
     table = Table(title=title)
     sized = df.groupby("arch")[["n_layers", "d_model"]].nunique().gt(1).any().any()
