@@ -61,6 +61,12 @@ def probe(
         int | None,
         typer.Option("--workers", "-j", help="Cells at once (pool: default one per core/GPU)."),
     ] = None,
+    require_same_code: Annotated[
+        bool,
+        typer.Option(
+            "--require-same-code", help="Refuse to resume a run stored by another code version."
+        ),
+    ] = False,
 ) -> None:
     """Measure the critical time t*: where each trained model's accuracy falls along a stream.
 
@@ -85,7 +91,13 @@ def probe(
             device=device,
         )
         check_device(cfg)
-        run_dir, cells = run_probe(cfg, out, make_reporter(console), make_probe_reporter(console))
+        run_dir, cells = run_probe(
+            cfg,
+            out,
+            make_reporter(console),
+            make_probe_reporter(console),
+            require_same_code=require_same_code,
+        )
     except (ConfigError, ValueError) as e:
         err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None

@@ -86,6 +86,7 @@ def run_probe(
     reporter: Reporter | None = None,
     probe_reporter: ProbeReporter | None = None,
     executor: Executor | None = None,
+    require_same_code: bool = False,
 ) -> tuple[Path, list[Cell]]:
     """Train what is missing, probe what is not yet probed with these settings.
 
@@ -94,7 +95,14 @@ def run_probe(
     """
     probe_reporter = probe_reporter or ProbeReporter()
     config = expand_sweep(config)
-    run_dir = run_matrix(config, run_dir, reporter, executor=executor, need_checkpoints=True)
+    run_dir = run_matrix(
+        config,
+        run_dir,
+        reporter,
+        executor=executor,
+        need_checkpoints=True,
+        require_same_code=require_same_code,
+    )
     run_dir, run_id, cells = prepare_run(config, run_dir)
     statuses = _cell_statuses(run_dir)
     stored = [c for c in cells if c.key in statuses]

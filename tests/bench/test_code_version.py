@@ -51,3 +51,11 @@ def test_force_reruns_every_cell(tmp_path):
     after = {k: store.file_version(run_dir, k) for k in before}
     assert all(after[k] != before[k] for k in before)
     assert set(store.load(run_dir)["git_sha"]) == {git_sha()}
+
+
+def test_probe_refuses_other_code_with_require_same_code(tmp_path):
+    _, run_dir = _stored_by_other_code(tmp_path)
+    args = ["probe", "--preset", "smoke", "--out", str(run_dir), "--require-same-code"]
+    args += [a for s in TINY for a in ("--set", s)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "0123abc" in result.output
