@@ -36,7 +36,16 @@ ReportFormat = Literal["md", "html"]
 # bench.plots.FIGURES and "all" (a test keeps them equal; named here so that the command line
 # starts without importing matplotlib).
 FigureKind = Literal[
-    "accuracy", "heatmap", "critical_time", "wallclock", "size", "maze", "learning", "all"
+    "accuracy",
+    "heatmap",
+    "critical_time",
+    "wallclock",
+    "size",
+    "maze",
+    "learning",
+    "seqlen_scaling",
+    "seqlen_time",
+    "all",
 ]
 DEVICES, EXECUTORS = get_args(Device), get_args(Executor)
 REPORT_FORMATS, FIGURE_KINDS = get_args(ReportFormat), get_args(FigureKind)

@@ -54,8 +54,9 @@ def plot_learning(logs: pd.DataFrame, title: str | None = None) -> Figure:
                     _draw_cell(ax, cell, x, arch_color(str(cell["arch"].iloc[0])))
                 ax.set_yscale("log")
                 ax.set_xlabel(label)
-                ax.set_title(f"{task}: loss vs {label.split(' (')[0]}", fontsize=9)
-            axes[row, 0].set_ylabel("loss")
+                if row == 0:
+                    ax.set_title(f"loss vs {label.split(' (')[0]}", fontsize=9)
+            axes[row, 0].set_ylabel(f"{task}\nloss", fontsize=7)
         handles = [Line2D([], [], color=arch_color(a), label=a) for a in archs]
         handles += [
             Line2D([], [], color=NEUTRAL_COLOR, label="training batch"),

@@ -72,7 +72,7 @@ def plot_seqlen_scaling(logs: pd.DataFrame, title: str | None = None) -> Figure:
             ax.set_xlabel("training length (tokens)")
             ax.set_ylabel("final validation loss")
             ax.set_title(task)
-            ax.legend(fontsize=7, loc="best")
+            ax.legend(fontsize=6, loc="upper left", framealpha=0.8)
         fig.suptitle(title or "Loss vs training length: fitted power law loss ~ a * L^b")
     return fig
 
@@ -97,11 +97,15 @@ def plot_seqlen_time(logs: pd.DataFrame, title: str | None = None) -> Figure:
                 part = rows[(rows["task"] == task) & (rows["arch"] == arch)]
                 for _, curve in part.groupby("cell", sort=False):
                     length = curve["train_len_max"].iloc[0]
-                    ax.plot(curve["seconds"], curve["val_loss"], color=color_of[length], lw=1)
+                    ax.plot(  # markers: a long length may get only one or two checks
+                        curve["seconds"], curve["val_loss"], color=color_of[length], lw=1,
+                        marker="o", markersize=2.5,
+                    )  # fmt: skip
                 ax.set_yscale("log")
-                ax.set_title(f"{arch} / {task}", fontsize=8)
+                if i == 0:
+                    ax.set_title(arch, fontsize=9)
                 ax.set_xlabel("wall time (s)" if i == len(tasks) - 1 else "")
-            axes[i, 0].set_ylabel("validation loss")
+            axes[i, 0].set_ylabel(f"{task}\nvalidation loss", fontsize=7)
         handles = [
             Line2D([], [], color=color_of[n], label=f"trained on {format_length(n)}")
             for n in lengths

@@ -30,7 +30,7 @@ def test_preset_trains_every_arch_and_task_at_each_length_exactly():
     assert {c.task for c in cells} == {"maze", "jumps"}
     assert sorted({(c.train.len_min, c.train.len_max) for c in cells}) == [(n, n) for n in LENGTHS]
     assert len({c.key for c in cells}) == len(cells) == 4 * 2 * len(LENGTHS)
-    assert {c.train.time_budget_s for c in cells} == {5}  # equal wall clock
+    assert {c.train.time_budget_s for c in cells} == {10}  # equal wall clock
     assert {tuple(c.train.val_lengths) for c in cells} == {(16, 64, 256)}  # one held-out set
 
 
