@@ -123,6 +123,52 @@ def _draw_task(ax, rows: pd.DataFrame, metric: str, archs: list[str]) -> set[str
     return drawn
 
 
+def _panel(ax, all_rows: pd.DataFrame, rows: pd.DataFrame, task: str, metric, archs) -> set:
+    """One task's panel: training range shaded, chance dashed, a line per arch, failure notes."""
+    task_rows = rows[rows["task"] == task]
+    lo, hi = task_rows["train_len_min"].min(), task_rows["train_len_max"].max()
+    if np.isfinite(lo) and np.isfinite(hi):
+        ax.axvspan(max(lo, 1), hi, color=TRAIN_SHADE, linewidth=0, zorder=0)
+    chance = _chance_level(task_rows, metric)
+    if np.isfinite(chance):
+        ax.axhline(chance, color=NEUTRAL_COLOR, ls="--", lw=1, label="chance", zorder=1)
+    drawn = _draw_task(ax, task_rows, metric, archs)
+    note = _failure_note(all_rows, task, drawn)
+    if note:
+        ax.text(
+            0.02, 0.03, note, transform=ax.transAxes, fontsize=7, color=NEUTRAL_COLOR,
+            va="bottom", ha="left",
+        )  # fmt: skip
+    ax.set_title(task)
+    log2_length_axis(ax, "x")
+    return drawn
+
+
+def _label_axes(axes, n_tasks: int, ncols: int, metric: str) -> None:
+    """y labels on the left column, x labels on the lowest panel of each column."""
+    for ax in axes[:, 0]:
+        ax.set_ylabel(METRIC_LABELS[metric])
+    for index, ax in enumerate(axes.flat):
+        if index >= n_tasks:
+            ax.set_visible(False)
+        elif index + ncols >= n_tasks:
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("eval length")
+
+
+def _legend(fig, archs: list[str], drawn: set[str]) -> None:
+    handles = [
+        Line2D([], [], color=arch_color(a), marker=arch_marker(a), label=a)
+        for a in archs
+        if a in drawn
+    ]
+    handles += [
+        Line2D([], [], color=NEUTRAL_COLOR, linestyle="--", linewidth=1, label="chance"),
+        Patch(color=TRAIN_SHADE, label="training lengths"),
+    ]
+    fig.legend(handles=handles, loc="outside upper center", ncols=legend_columns(len(handles)))
+
+
 def plot_accuracy_vs_length(
     df: pd.DataFrame, metric: str = "ood_accuracy", ncols: int = 3, title: str | None = None
 ) -> Figure:
@@ -147,61 +193,15 @@ def plot_accuracy_vs_length(
     with style():
         fig = new_figure(FULL_WIDTH if ncols > 1 else FULL_WIDTH / 2, 0.6 + 2.2 * nrows)
         axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
-        drawn_any: set[str] = set()
+        drawn: set[str] = set()
         for ax, task in zip(axes.flat, tasks, strict=False):
-            task_rows = rows[rows["task"] == task]
-            lo, hi = task_rows["train_len_min"].min(), task_rows["train_len_max"].max()
-            if np.isfinite(lo) and np.isfinite(hi):
-                ax.axvspan(max(lo, 1), hi, color=TRAIN_SHADE, linewidth=0, zorder=0)
-            chance = _chance_level(task_rows, metric)
-            if np.isfinite(chance):
-                ax.axhline(
-                    chance,
-                    color=NEUTRAL_COLOR,
-                    linestyle="--",
-                    linewidth=1,
-                    label="chance",
-                    zorder=1,
-                )
-            drawn = _draw_task(ax, task_rows, metric, archs)
-            drawn_any |= drawn
-            note = _failure_note(all_rows, task, drawn)
-            if note:
-                ax.text(
-                    0.02,
-                    0.03,
-                    note,
-                    transform=ax.transAxes,
-                    fontsize=7,
-                    color=NEUTRAL_COLOR,
-                    va="bottom",
-                    ha="left",
-                )
-            ax.set_title(task)
-            log2_length_axis(ax, "x")
+            drawn |= _panel(ax, all_rows, rows, task, metric, archs)
         # shared x and y: the eval grid (the train shading may start left of it) and one
         # y range for all panels, below zero only if some value is
-        lengths = rows["eval_len"]
-        axes[0, 0].set_xlim(lengths.min() / 1.3, lengths.max() * 1.3)
+        axes[0, 0].set_xlim(rows["eval_len"].min() / 1.3, rows["eval_len"].max() * 1.3)
         axes[0, 0].set_ylim(min(-0.02, float(rows[metric].min()) - 0.02), 1.02)
-        for ax in axes[:, 0]:
-            ax.set_ylabel(METRIC_LABELS[metric])
-        for index, ax in enumerate(axes.flat):
-            if index >= len(tasks):
-                ax.set_visible(False)
-            elif index + ncols >= len(tasks):  # lowest panel of its column: label the x axis
-                ax.xaxis.set_tick_params(labelbottom=True)
-                ax.set_xlabel("eval length")
-        handles = [
-            Line2D([], [], color=arch_color(a), marker=arch_marker(a), label=a)
-            for a in archs
-            if a in drawn_any
-        ]
-        handles += [
-            Line2D([], [], color=NEUTRAL_COLOR, linestyle="--", linewidth=1, label="chance"),
-            Patch(color=TRAIN_SHADE, label="training lengths"),
-        ]
-        fig.legend(handles=handles, loc="outside upper center", ncols=legend_columns(len(handles)))
+        _label_axes(axes, len(tasks), ncols, metric)
+        _legend(fig, archs, drawn)
         if title:
             fig.suptitle(title)
     return fig
