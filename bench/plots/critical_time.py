@@ -134,6 +134,38 @@ def _y_limits(values: list[float], room_below: bool) -> tuple[float, float]:
     return min(bottom, lo / 1.6), hi * 1.3
 
 
+def _task_slot(ax, i: int, task_rows: pd.DataFrame, archs, offsets, spread) -> list[float]:
+    """One task's slot: the max training length dotted, then each arch's seeds."""
+    shown: list[float] = []
+    train = task_rows["train_len_max"].max()
+    if np.isfinite(train) and train > 0:
+        ax.hlines(train, i - 0.45, i + 0.45, color=NEUTRAL_COLOR, ls=":", lw=1.2, zorder=1)
+        shown.append(float(train))
+    for offset, arch in zip(offsets, archs, strict=True):
+        group = task_rows[task_rows["arch"] == arch]
+        if not group.empty:
+            shown += _draw_group(ax, i + offset, group, arch, spread)
+    return shown
+
+
+def _legend(fig, archs: list[str], present: set[str], width: float) -> None:
+    handles = [
+        Line2D([], [], color=arch_color(a), marker=arch_marker(a), linestyle="none", label=a)
+        for a in archs
+        if a in present
+    ]
+    censored = Line2D(
+        [], [], linestyle="none", marker="$\\uparrow$", markersize=8, color=NEUTRAL_COLOR,
+        label="censored: t* > reached length",
+    )  # fmt: skip
+    handles += [
+        censored,
+        Line2D([], [], color=NEUTRAL_COLOR, linestyle=":", label="max training length"),
+    ]
+    columns = legend_columns(len(handles), 6 if width > 5 else 3)
+    fig.legend(handles=handles, loc="outside lower center", ncols=columns)
+
+
 def plot_critical_time(probes: pd.DataFrame, threshold_name: str | None = None) -> Figure:
     """t* per arch x task (log y) from the probe table; censored probes drawn as lower bounds."""
     if probes is None or probes.empty:
@@ -152,23 +184,7 @@ def plot_critical_time(probes: pd.DataFrame, threshold_name: str | None = None) 
         ax = fig.add_subplot()
         shown: list[float] = []
         for i, task in enumerate(tasks):
-            task_rows = rows[rows["task"] == task]
-            train = task_rows["train_len_max"].max()
-            if np.isfinite(train) and train > 0:
-                ax.hlines(
-                    train,
-                    i - 0.45,
-                    i + 0.45,
-                    color=NEUTRAL_COLOR,
-                    linestyle=":",
-                    linewidth=1.2,
-                    zorder=1,
-                )
-                shown.append(float(train))
-            for offset, arch in zip(offsets, archs, strict=True):
-                group = task_rows[task_rows["arch"] == arch]
-                if not group.empty:
-                    shown += _draw_group(ax, i + offset, group, arch, spread)
+            shown += _task_slot(ax, i, rows[rows["task"] == task], archs, offsets, spread)
         for i in range(1, len(tasks)):  # faint separators between task slots
             ax.axvline(i - 0.5, color=GRID_COLOR, linewidth=0.8)
         ax.set_xticks(range(len(tasks)), tasks, rotation=20 if len(tasks) > 4 else 0)
@@ -179,27 +195,5 @@ def plot_critical_time(probes: pd.DataFrame, threshold_name: str | None = None) 
             ax.set_ylim(*_y_limits(shown, room_below=bool((rows["status"] != "ok").any())))
         ax.set_ylabel("t* (tokens)")
         ax.set_title(_title(rows))
-        present = set(rows["arch"])
-        handles = [
-            Line2D([], [], color=arch_color(a), marker=arch_marker(a), linestyle="none", label=a)
-            for a in archs
-            if a in present
-        ]
-        handles += [
-            Line2D(
-                [],
-                [],
-                linestyle="none",
-                marker="$\\uparrow$",
-                markersize=8,
-                color=NEUTRAL_COLOR,
-                label="censored: t* > reached length",
-            ),
-            Line2D([], [], color=NEUTRAL_COLOR, linestyle=":", label="max training length"),
-        ]
-        fig.legend(
-            handles=handles,
-            loc="outside lower center",
-            ncols=legend_columns(len(handles), 6 if width > 5 else 3),
-        )
+        _legend(fig, archs, set(rows["arch"]), width)
     return fig
