@@ -48,7 +48,7 @@ def plot_seqlen_scaling(logs: pd.DataFrame, title: str | None = None) -> Figure:
     fits = scaling_exponents(final).set_index(["arch", "task"])
     tasks = task_order(final["task"])
     with style():
-        fig = new_figure(FULL_WIDTH, 3.2)
+        fig = new_figure(FULL_WIDTH, 4.2)
         axes = fig.subplots(1, len(tasks), squeeze=False)[0]
         for ax, task in zip(axes, tasks, strict=True):
             rows = final[final["task"] == task]
@@ -72,7 +72,8 @@ def plot_seqlen_scaling(logs: pd.DataFrame, title: str | None = None) -> Figure:
             ax.set_xlabel("training length (tokens)")
             ax.set_ylabel("final validation loss")
             ax.set_title(task)
-            ax.legend(fontsize=6, loc="upper left", framealpha=0.8)
+            # below the panel: the points span the whole axes
+            ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=1)
         fig.suptitle(title or "Loss vs training length: fitted power law loss ~ a * L^b")
     return fig
 

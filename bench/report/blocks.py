@@ -40,7 +40,8 @@ class Block:
 def _run_summary(results: pd.DataFrame, cells: pd.DataFrame) -> str:
     rows = prepare(results)
     stored = rows[~rows["status"].isin(("missing", "unreadable"))]
-    keys = stored.drop_duplicates(["arch", "task", "seed", "lr", "d_model", "n_layers"])
+    identity = ["arch", "task", "seed", "lr", "d_model", "n_layers", "train_len_max"]
+    keys = stored.drop_duplicates("cell" if (stored["cell"] != "").all() else identity)
     statuses = keys["status"].value_counts()
     parts = [
         coverage_summary(cells),
