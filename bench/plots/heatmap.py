@@ -166,7 +166,7 @@ def plot_heatmap(df: pd.DataFrame, title: str | None = None) -> Figure:
         bar = fig.colorbar(
             image, ax=list(axes), shrink=0.9, pad=0.02, extend="min" if vmin < 0 else "neither"
         )
-        bar.set_label("headline score\n(scaled acc. beyond train length)")
+        bar.set_label("headline score\n(scaled acc. on positions past training)")
         bar.outline.set_visible(False)
         if np.nansum(grids["partial"]) > 0:
             fig.supxlabel(
