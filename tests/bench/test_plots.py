@@ -370,6 +370,8 @@ def test_registry_and_unknown_kind(synthetic_results):
         "size",
         "maze",
         "learning",
+        "seqlen_scaling",
+        "seqlen_time",
     }
     with pytest.raises(ValueError, match="accuracy, heatmap, critical_time, wallclock, size, maze"):
         make_figure("pie", synthetic_results)
