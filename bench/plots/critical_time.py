@@ -108,7 +108,8 @@ def _draw_group(ax, x: float, rows: pd.DataFrame, arch: str, spread: float) -> l
         shown += [float(np.nanmin(reached)), top * 3.0]
     failed = ~(measured | censored)
     if failed.any():
-        status = "/".join(sorted(set(rows["status"].to_numpy()[failed])))
+        statuses = {str(s).replace("_", " ") for s in rows["status"].to_numpy()[failed]}
+        status = "/".join(sorted(statuses))  # not_learned -> "not learned"
         ax.text(
             x,
             0.02,
