@@ -227,6 +227,8 @@ def status(
     summary.add_row("  in flight (claimed)", str(len(st.in_flight)))
     summary.add_row("  stale claims (taken over next run)", str(len(st.stale & set(st.pending))))
     summary.add_row("  unreadable files (run again)", str(len(st.corrupt)))
+    if st.stray:
+        summary.add_row("stray or copied files (ignored)", str(len(st.stray)))
     console.print(summary)
 
     now = time.time()

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from statebench.bench import store
@@ -278,6 +278,7 @@ class RunStatus:
     claims: dict[str, ClaimInfo]  # current claims, live or stale
     stale: set[str]  # claims whose owner is gone (the next driver takes them over)
     running: dict[str, RunRecord]  # what a worker says it is running, since when
+    stray: list[str] = field(default_factory=list)  # files of no cell of the run: ignored
 
     @property
     def pending(self) -> list[str]:
@@ -299,6 +300,11 @@ def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S
     manifest = store.require_manifest(run_dir)
     cells = store.manifest_cells(manifest)
     stored, corrupt = store.scan_cells(run_dir, columns=("status", "arch", "task", "seed", "lr"))
+    # As load(): only files named after a cell of the run count; copies and strays are listed.
+    expected = set(cells)
+    stray = sorted(k for k in [*stored, *corrupt] if expected and k not in expected)
+    stored = {k: rows for k, rows in stored.items() if k not in stray}
+    corrupt = [k for k in corrupt if k not in stray]
     statuses = {k: cell_status(r["status"] for r in rows) for k, rows in stored.items()}
     labels = {k: _row_label(rows[0]) for k, rows in stored.items() if rows}
     labels.update(_manifest_labels(manifest))
@@ -313,6 +319,7 @@ def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S
         claims=claims,
         stale={k for k, info in claims.items() if is_stale(info, stale_after_s)},
         running=read_all_started(run_dir),
+        stray=stray,
     )
 
 

@@ -383,3 +383,19 @@ def test_status_of_a_run_in_flight(tmp_path, monkeypatch):
     book.release_all()
     missing = CliRunner().invoke(app, ["status", str(tmp_path / "nothing")])
     assert missing.exit_code == 2
+
+
+def test_status_counts_only_the_run_s_cells_not_copies_or_strays(tmp_path, monkeypatch):
+    run_dir = run_matrix(tiny("tasks=['parity']"), tmp_path / "run")
+    cells = run_dir / "cells"
+    first = sorted(cells.glob("*.parquet"))[0]
+    (cells / f"{first.stem} (copy).parquet").write_bytes(first.read_bytes())
+    (cells / "0123456789abcdef.parquet").write_bytes(first.read_bytes())
+    (cells / "fedcba9876543210.parquet").write_bytes(b"PAR1 not a cell of this run")
+    status = run_status(run_dir)
+    assert sorted(status.statuses) == sorted(store.manifest_cells(store.read_manifest(run_dir)))
+    assert len(status.stray) == 3 and not status.corrupt and not status.pending
+    monkeypatch.setattr(cli.console, "width", 200)
+    text = CliRunner().invoke(app, ["status", str(run_dir)]).output
+    assert re.search(r"cells\s*│\s*2\s", text) and re.search(r"done: ok\s*│\s*2\s", text)
+    assert re.search(r"stray or copied files \(ignored\)\s*│\s*3", text)
