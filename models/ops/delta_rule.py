@@ -83,7 +83,7 @@ def delta_rule_torch(q, k, v, beta, g=None, scale=None, initial_state=None, chun
     if chunk_size < 1:
         raise ValueError(f"delta_rule_torch: chunk_size={chunk_size} must be >= 1")
     b, t, h, dk = q.shape
-    dv = v.shape[-1]
+    dv, out_dtype = v.shape[-1], v.dtype  # v is rebound to its fp32 chunks below
     dt = _compute_dtype(q)
     scale = dk**-0.5 if scale is None else scale
     s = q.new_zeros(b, h, dk, dv, dtype=dt) if initial_state is None else initial_state.to(dt)
@@ -134,7 +134,7 @@ def delta_rule_torch(q, k, v, beta, g=None, scale=None, initial_state=None, chun
     s_in, u = torch.stack(states, dim=2), torch.stack(pseudo, dim=2)
     o = q_in @ s_in + (qk * causal) @ u  # [B, H, N, C, dv]
     o = o.reshape(b, h, n * c, dv)[:, :, :t].transpose(1, 2)
-    return o.to(v.dtype), s
+    return o.to(out_dtype), s
 
 
 @functools.cache

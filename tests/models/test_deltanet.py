@@ -81,6 +81,20 @@ def test_chunked_continues_its_own_state():
     torch.testing.assert_close(s2, s, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("gated", [False, True], ids=["plain", "gated"])
+def test_low_precision_inputs_give_outputs_in_their_dtype_and_an_fp32_state(gated):
+    """The math runs in fp32 whatever comes in; o goes back to v's dtype, the state stays fp32."""
+    gen = torch.Generator().manual_seed(3)
+    q, k, v, beta, g = _inputs(21, gen, 2.0, gated, dtype=torch.float32)
+    want_o, want_s = delta_rule_naive(q, k, v, beta, g)
+    low = [x.bfloat16() for x in (q, k, v, beta)]
+    for fn, extra in ((delta_rule_naive, ()), (delta_rule_torch, (None, None, 8))):
+        o, s = fn(*low, g, *extra)
+        assert o.dtype == torch.bfloat16 and s.dtype == torch.float32, fn.__name__
+        torch.testing.assert_close(o.float(), want_o, rtol=0.05, atol=0.05)
+        torch.testing.assert_close(s, want_s, rtol=0.05, atol=0.05)
+
+
 def test_rejects_mismatched_shapes():
     q = torch.zeros(1, 5, 2, 4)
     with pytest.raises(ValueError, match="beta"):
