@@ -12,8 +12,10 @@ import logging
 
 import numpy as np
 import pandas as pd
+from statebench.bench.analysis.coverage import ABSENT_STATUSES
 from statebench.bench.analysis.stats import mean_ci
 from statebench.bench.labels import arch_order, task_order, with_options
+from statebench.bench.selection import best_on_validation
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ NUMERIC_COLUMNS = (
     "ood_accuracy",
     "ood_scaled_accuracy",
     "val_accuracy",
+    "val_loss",
     "ood_chance",
     "chance",
     "loss",
@@ -187,11 +190,18 @@ def headline_score(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _best_config_keys(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per arch x task, the config with the best mean headline score (ties: first seen)."""
+def _best_config_keys(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per arch x task, the config chosen on validation accuracy (bench.selection): the best
+    mean `val_accuracy` over its cells, at training lengths, never a test-length score. Rows
+    stored before the validation check existed carry none; for them the best mean headline
+    score decides (ties: first seen)."""
     config = list(CONFIG_COLUMNS)
+    per_cell = rows.drop_duplicates(cell_columns(rows))
+    if np.isfinite(per_cell["val_accuracy"]).any():
+        return best_on_validation(per_cell, ["arch", "task"], config)
     means = (
-        scores.groupby(["arch", "task", *config], dropna=False, sort=False)["score"]
+        headline_score(rows)
+        .groupby(["arch", "task", *config], dropna=False, sort=False)["score"]
         .mean()
         .reset_index()
     )
@@ -201,24 +211,31 @@ def _best_config_keys(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def select_best_config(df: pd.DataFrame) -> pd.DataFrame:
-    """Keep, per arch x task, only the configuration (lr, width, depth, options) scoring best.
+    """Keep, per arch x task, only the configuration (lr, width, depth) chosen on validation.
 
-    A sweep compares archs at their best setting; without this a figure would average tuned
-    and untuned runs together. When each arch x task has one configuration this is a no-op.
+    A sweep compares archs at their chosen setting; without this a figure would average tuned
+    and untuned runs together. The choice never looks at the test lengths (`_best_config_keys`).
+    Placeholders of absent cells (bench.analysis.coverage) know only their lr, from the
+    manifest's label: they are no configuration of their own and stay with the chosen lr, so
+    they still count as failed. With one configuration per arch x task this is a no-op.
     """
     rows = prepare(df)
     if rows.empty:
         return rows
     config = list(CONFIG_COLUMNS)
-    n_configs = rows.groupby(["arch", "task"])[config].nunique(dropna=False)
+    absent = rows["status"].isin(ABSENT_STATUSES)
+    present = rows[~absent]
+    n_configs = present.groupby(["arch", "task"])[config].nunique(dropna=False)
     if (n_configs.max(axis=1) <= 1).all():
         return rows
-    best = _best_config_keys(headline_score(rows))
-    log.info("sweep detected: keeping the best-scoring config for %d arch x task pairs", len(best))
+    best = _best_config_keys(present)
+    log.info("sweep: keeping the validation-chosen config for %d arch x task pairs", len(best))
     # merge on the config values: NaN never equals NaN, so compare through a text key.
-    key = _text_key(rows[["arch", "task", *config]])
-    best_key = set(_text_key(best))
-    return rows[key.isin(best_key)]
+    chosen = _text_key(rows[["arch", "task", *config]]).isin(set(_text_key(best)))
+    lrs = best.set_index(["arch", "task"])["lr"]
+    lr = [lrs.get((a, t), np.nan) for a, t in zip(rows["arch"], rows["task"], strict=True)]
+    same_lr = np.isclose(rows["lr"], lr, rtol=1e-5) | rows["lr"].isna()
+    return rows[(chosen & ~absent) | (absent & same_lr)]
 
 
 def _text_key(frame: pd.DataFrame) -> pd.Series:

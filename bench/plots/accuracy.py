@@ -177,7 +177,8 @@ def plot_accuracy_vs_length(
     `metric` is a result column: "ood_accuracy" (default: token accuracy on the positions
     beyond training; pooled inside the training range), "accuracy", "scaled_accuracy" or
     "seq_accuracy". Cells that did not learn in-distribution draw no line ("not learned").
-    With a sweep, each arch x task shows its best configuration (see `select_best_config`).
+    With a sweep, each arch x task shows the configuration chosen on validation accuracy
+    (see `select_best_config`).
     """
     if metric not in METRIC_LABELS:
         raise ValueError(f"metric must be one of {sorted(METRIC_LABELS)}, got {metric!r}")

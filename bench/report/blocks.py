@@ -80,7 +80,9 @@ _LEADERBOARD_TEXT = (
     "Rows are sorted by the average over tasks (failed, not learned, missing and unreadable "
     "cells count as 0); † marks cells where some eval lengths failed (the score averages the "
     "lengths that ran). Params: median over cells; state size: floats per sequence at the "
-    "longest eval length. With a sweep, each arch x task shows its best-scoring configuration."
+    "longest eval length. With a sweep, each arch x task shows the configuration (lr, width, "
+    "depth) with the best validation accuracy at training lengths, never one chosen on the test "
+    "lengths."
 )
 
 

@@ -136,3 +136,38 @@ def test_learning_figure_draws_a_line_per_cell(synthetic_results_factory):
     assert len(axes[0].get_lines()) == 4  # two cells x (training, validation)
     empty = make_figure("learning", results, logs=pd.DataFrame())
     assert "no training logs" in " ".join(t.get_text() for ax in empty.axes for t in ax.texts)
+
+
+def test_a_sweep_keeps_the_lr_chosen_on_validation_not_on_the_test_lengths(
+    synthetic_results_factory,
+):
+    from statebench.bench.analysis.scores import select_best_config, summarize_headline
+
+    results = synthetic_results_factory(archs=("lstm",), tasks=("parity",), lrs=(1e-3, 1e-2))
+    # 1e-3 scores better at the test lengths; 1e-2 is better on the held-out validation set
+    results["val_accuracy"] = np.where(results["lr"] == 1e-2, 0.99, 0.95)
+    assert set(select_best_config(results)["lr"]) == {1e-2}
+    test_best = headline_score(results).groupby("lr")["score"].mean().idxmax()
+    assert test_best == 1e-3  # so the choice above did not look at the test lengths
+    summary = summarize_headline(results).iloc[0]
+    expected = headline_score(results[results["lr"] == 1e-2])["score"].mean()
+    assert summary["mean"] == pytest.approx(expected)
+
+
+def test_a_missing_seed_in_a_sweep_still_counts_as_failed(synthetic_results_factory):
+    from statebench.bench.analysis.scores import summarize_headline
+
+    results = synthetic_results_factory(
+        archs=("lstm",), tasks=("parity",), seeds=(0, 1), lrs=(1e-3, 1e-2)
+    )
+    results["val_accuracy"] = np.where(results["lr"] == 1e-3, 0.99, 0.9)
+    manifest = _manifest(results, {})
+    stored = results[results["cell"] != "lstm-parity-1-0.001"]  # a seed of the chosen lr
+    full = with_absent_cells(stored, coverage(stored, manifest))
+    summary = summarize_headline(full).iloc[0]
+    assert (summary["n_cells"], summary["n_failed"]) == (2, 1)
+    without_sweep = synthetic_results_factory(archs=("lstm",), tasks=("parity",), seeds=(0, 1))
+    stored = without_sweep[without_sweep["seed"] == 0]
+    full = with_absent_cells(stored, coverage(stored, _manifest(without_sweep, {})))
+    summary = summarize_headline(full).iloc[0]
+    assert (summary["n_cells"], summary["n_failed"]) == (2, 1)
