@@ -424,14 +424,21 @@ def doctor(
     for title, header, rows in (
         ("Environment", ("", "value"), env),
         ("Fused packages", ("package", "version", "status", "why off"), packages),
-        (f"Paths on {device.type}", ("arch", "dtype", "forward", "step"), paths),
+        (
+            f"Paths on {device.type}",
+            ("arch", "options", "dtype", "forward", "step", "why off"),
+            paths,
+        ),
     ):
         table = Table(*header, title=title, title_justify="left")
         for row in rows:
             table.add_row(*row)
         console.print(table)
     if json_out is not None:
-        keys = ("package", "version", "status", "why_off"), ("arch", "dtype", "forward", "step")
+        keys = (
+            ("package", "version", "status", "why_off"),
+            ("arch", "options", "dtype", "forward", "step", "why_off"),
+        )
         report = {
             "environment": dict(env),
             "packages": [dict(zip(keys[0], r, strict=True)) for r in packages],

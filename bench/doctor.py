@@ -1,59 +1,108 @@
 """`statebench doctor`: what this machine would run, and why each fused path is on or off.
 
 Reports torch, CUDA and cuDNN versions, the device and its compute capability, the TF32
-settings, every fused package's import status (with the real error), and for each architecture
-and dtype the code path `forward` and `step` would take. It runs anywhere: on a CPU machine it
-says, for each fused path, that there is no CUDA device and whether the package would import.
+settings, every fused kernel's import status (with the real error), and for each architecture,
+each of its option sets that changes the code path (its `conformance_options`), each dtype and a
+few `fla:<Layer>` examples, the path `forward` and `step` would take and why the fused kernels
+it could use are off. It runs anywhere: on a CPU machine it says that there is no CUDA device
+and whether each package would import.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from statebench.models import build_model, list_archs
-from statebench.models.ops import attention, causal_conv, fused, retention, rglru, selective_scan
+from statebench.models import arch_class, build_model, list_archs
+from statebench.models.base import Mixer
+from statebench.models.ops import (
+    attention,
+    causal_conv,
+    delta_rule,
+    fused,
+    retention,
+    rglru,
+    selective_scan,
+    ssd,
+)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+FLA_EXAMPLES = ("fla:GatedDeltaNet", "fla:GLA")  # `fla:<Layer>` takes any fla layer
+PYTORCH_ONLY = {"xlstm": "the xLSTM cells have no fused kernel"}
+FLA = "flash-linear-attention"
+
+
+def _never(mixer: Mixer, dtype: torch.dtype) -> str | None:
+    return None
+
+
+def _always(mixer: Mixer) -> bool:
+    return True
+
+
+def _half_only(mixer: Mixer, dtype: torch.dtype) -> str | None:
+    return None if dtype in attention.FLASH_DTYPES else "flash-attn runs fp16/bf16 only"
+
+
+def _positive_eigen_only(mixer: Mixer, dtype: torch.dtype) -> str | None:
+    if getattr(mixer, "eigen", None) == "[-1,1]":
+        return "eigen [-1,1]: mamba-ssm has no negative-eigenvalue mode"
+    return None
+
+
+def _conv_width(mixer: Mixer, dtype: torch.dtype) -> str | None:
+    width = getattr(mixer, "d_conv", 4)
+    if width in causal_conv.FUSED_WIDTHS:
+        return None
+    return f"d_conv={width}: causal-conv1d has widths 2..4"
+
+
+def _has_conv(mixer: Mixer) -> bool:
+    return getattr(mixer, "cell", None) != "mlstm"  # the mLSTM has no short convolution
 
 
 @dataclass(frozen=True)
 class Package:
-    """A fused package: its distribution name, the module our call site imports, whether that
-    import (and any kernel check) succeeded, and the archs that use it."""
+    """A fused kernel: the distribution that ships it, the modules our call site imports,
+    whether they imported (and any kernel check passed), the archs that can run it, whether a
+    built mixer uses it at all, and what it refuses (an option, a dtype)."""
 
-    name: str
-    module: str
+    label: str
+    dist: str
+    modules: tuple[str, ...]
     loaded: bool
-    used_by: str
+    archs: tuple[str, ...]
+    refuses: Callable[[Mixer, torch.dtype], str | None] = _never
+    applies: Callable[[Mixer], bool] = _always
+
+    def import_error(self) -> str:
+        errors = (fused.import_error(m) for m in self.modules)
+        return next((e for e in errors if e), f"{self.modules[0]} did not import")
 
 
 def _packages() -> list[Package]:
-    fla_ok = retention.fla_available() and rglru._fla() is not None
+    mamba = ("mamba-ssm (selective scan)", "mamba-ssm", (selective_scan.MAMBA_MODULE,))
     return [
-        Package(
-            "flash-attn",
-            "flash_attn",
-            attention.flash_attn_func is not None,
-            "transformer, griffin",
-        ),
-        Package(
-            "mamba-ssm",
-            selective_scan.MAMBA_MODULE,
-            selective_scan._fused_selective_scan is not None,
-            "mamba, mamba2 (eigen [0,1])",
-        ),
-        Package(
-            "causal-conv1d", "causal_conv1d", causal_conv._fused_causal_conv1d is not None, "mamba"
-        ),
-        Package(
-            "flash-linear-attention",
-            retention.FLA_MODULE,
-            fla_ok,
-            "retnet, griffin, hawk, deltanet",
-        ),
-    ]
+        Package("flash-attn", "flash-attn", ("flash_attn",), attention.flash_attn_func is not None,
+                ("transformer", "griffin", "rc_frame"), _half_only),
+        Package(*mamba, selective_scan._fused_selective_scan is not None, ("mamba",),
+                _positive_eigen_only),
+        Package("mamba-ssm (SSD)", "mamba-ssm", (ssd.MAMBA_SSD_MODULE,),
+                ssd._fused_ssd is not None, ("mamba2",), _positive_eigen_only),
+        Package("causal-conv1d", "causal-conv1d", ("causal_conv1d",),
+                causal_conv._fused_causal_conv1d is not None,
+                ("mamba", "mamba2", "deltanet", "xlstm"), _conv_width, _has_conv),
+        Package(f"{FLA} (retention)", FLA, (retention.FLA_MODULE,), retention.fla_available(),
+                ("retnet",)),
+        Package(f"{FLA} (HGRN)", FLA, (rglru.FLA_MODULE,), rglru._fla() is not None,
+                ("griffin", "hawk")),
+        Package(f"{FLA} (delta rule)", FLA, delta_rule.FLA_MODULES, delta_rule._fla() is not None,
+                ("deltanet",)),
+        Package(f"{FLA} (layers)", FLA, ("fla.layers",), fused.fla_ops("fla.layers") is not None,
+                ("fla",)),
+    ]  # fmt: skip
 
 
 def _version(dist: str) -> str:
@@ -87,37 +136,78 @@ def environment_lines(device: torch.device) -> list[tuple[str, str]]:
     return lines
 
 
+def _device_reasons(p: Package, device: torch.device) -> list[str]:
+    """Why `p` is off on `device` whatever the model: not imported, no CUDA, an old card."""
+    reasons = [] if p.loaded else [p.import_error()]
+    if device.type != "cuda":
+        reasons.append("no CUDA device: fused kernels run on CUDA tensors only")
+    elif p.dist == "flash-attn":
+        capability = fused.cuda_capability(device)
+        if capability < attention.FLASH_MIN_CAPABILITY:
+            reasons.append(f"compute capability {capability} < 8.0")
+    return reasons
+
+
 def package_rows(device: torch.device) -> list[tuple[str, str, str, str]]:
-    """(package, installed version, status, why off) per fused package."""
+    """(package, installed version, status, why off) per fused kernel."""
     rows = []
     for p in _packages():
-        reasons = []
-        if not p.loaded:
-            reasons.append(fused.import_error(p.module) or f"{p.module} did not import")
-        if device.type != "cuda":
-            reasons.append("no CUDA device: fused kernels run on CUDA tensors only")
-        elif p.name == "flash-attn":
-            capability = fused.cuda_capability(device)
-            if capability < attention.FLASH_MIN_CAPABILITY:
-                reasons.append(f"compute capability {capability} < 8.0")
+        reasons = _device_reasons(p, device)
         status = "on" if not reasons else "off"
-        used = f"{status} (used by {p.used_by})"
-        rows.append((p.name, _version(p.name), used, "; ".join(reasons)))
+        used = f"{status} (used by {', '.join(a if a != 'fla' else 'fla:*' for a in p.archs)})"
+        rows.append((p.label, _version(p.dist), used, "; ".join(reasons)))
     return rows
 
 
-def path_rows(device: torch.device) -> list[tuple[str, str, str, str]]:
-    """(arch, dtype, forward path, step path) for every registered architecture."""
+def _why_off(arch: str, mixer: Mixer, dtype: torch.dtype, device: torch.device) -> str:
+    """Why the fused kernels `arch` could use are not (all) used by this mixer in `dtype`."""
+    family = arch.partition(":")[0]
+    reasons = [] if device.type == "cuda" else ["no CUDA device"]
+    for p in _packages():
+        if family not in p.archs or not p.applies(mixer):
+            continue
+        refused = p.refuses(mixer, dtype)
+        if refused:
+            reasons.append(refused)
+        elif not p.loaded:
+            reasons.append(f"{p.label} does not import")
+        elif device.type == "cuda":
+            reasons += [f"{p.label}: {r}" for r in _device_reasons(p, device)]
+    if family in PYTORCH_ONLY:
+        reasons.append(PYTORCH_ONLY[family])
+    return "; ".join(dict.fromkeys(reasons))
+
+
+def _arch_rows(arch: str, options: dict, device: torch.device) -> list[tuple[str, ...]]:
+    """(arch, options, dtype, forward, step, why off) for each dtype: one arch, one option set."""
+    text = " ".join(f"{k}={v}" for k, v in options.items())
+    try:
+        model = build_model(arch, 5, 3, d_model=64, n_layers=3, seed=0, **options)
+    except Exception as e:  # noqa: BLE001  one arch failing to build is a row, not a crash
+        # `fla:<Layer>` is refused without CUDA or fla; anything else failing is an error
+        path = "unavailable" if arch.startswith("fla:") else f"error: {type(e).__name__}"
+        return [(arch, text, d, path, "", str(e)) for d in DTYPES]
+    rows = []
+    for dtype_name, dtype in DTYPES.items():
+        try:
+            model.to(device=device, dtype=dtype)
+            forward, step = model.kernel, model.step_kernel
+            why = _why_off(arch, model.blocks[0].mixer, dtype, device)
+        except Exception as e:  # noqa: BLE001
+            forward, step, why = f"error: {type(e).__name__}", "", str(e)
+        rows.append((arch, text, dtype_name, forward, step, why))
+    return rows
+
+
+def path_rows(device: torch.device) -> list[tuple[str, ...]]:
+    """(arch, options, dtype, forward path, step path, why off) for every registered arch and
+    each option set that changes its code path, and for the `fla:<Layer>` examples."""
     rows = []
     for arch in list_archs():
-        for dtype_name, dtype in DTYPES.items():
-            try:
-                model = build_model(arch, 5, 3, d_model=64, n_layers=3, seed=0)
-                model.to(device=device, dtype=dtype)
-                forward, step = model.kernel, model.step_kernel
-            except Exception as e:  # noqa: BLE001  one arch failing to build is a row, not a crash
-                forward, step = f"error: {type(e).__name__}: {e}", ""
-            rows.append((arch, dtype_name, forward, step))
+        for options in getattr(arch_class(arch), "conformance_options", None) or [{}]:
+            rows += _arch_rows(arch, options, device)
+    for arch in FLA_EXAMPLES:
+        rows += _arch_rows(arch, {}, device)
     return rows
 
 
@@ -126,7 +216,7 @@ def default_device() -> torch.device:
 
 
 def missing_fused(device: torch.device | None = None) -> list[str]:
-    """One line per fused path that would not run here ("package: why"); empty when all run."""
+    """One line per fused kernel that would not run here ("package: why"); empty when all run."""
     device = default_device() if device is None else device
     rows = package_rows(device)
     return [f"{name}: {why}" for name, _, status, why in rows if status.startswith("off")]

@@ -17,7 +17,8 @@ With beta in (0, 1) the transition's eigenvalues lie in [0, 1]; with beta in (0,
   S_out = gamma_C S_in + K^T diag(gamma_C / gamma) U runs as a Python loop, T / C times (the
   transition is a dense dk x dk matrix, so no diagonal scan applies). Outputs are then one
   batched product: o = (q * gamma) S_in + tril(q k^T * gamma_i / gamma_j) U.
-- `delta_rule_fla`: fla's Triton kernels (`chunk_delta_rule`, `chunk_gated_delta_rule`), CUDA only.
+- `delta_rule_fla`: fla's Triton kernels (`chunk_delta_rule`, `chunk_gated_delta_rule`), CUDA only,
+  imported on first use through `fused.fla_ops` (a missing fla is never an error).
 
 All three take fla's layout: q, k [B, T, H, dk], v [B, T, H, dv], beta [B, T, H], g [B, T, H]
 (log alpha, <= 0) or None, `scale` (dk^-0.5 when None), an incoming state [B, H, dk, dv] or None
@@ -27,14 +28,11 @@ the caller L2-normalizes q and k, as DeltaNet does.
 
 from __future__ import annotations
 
-import functools
-import logging
 from typing import Any
 
 import torch
+from statebench.models.ops.fused import fla_ops, import_error
 from torch.nn import functional as F
-
-log = logging.getLogger(__name__)
 
 
 def _check(q, k, v, beta, g, state) -> None:
@@ -137,16 +135,17 @@ def delta_rule_torch(q, k, v, beta, g=None, scale=None, initial_state=None, chun
     return o.to(out_dtype), s
 
 
-@functools.cache
-def _fla() -> Any:
-    """fla's chunked delta-rule ops, or None: a missing or broken install is never an error."""
-    try:
-        from fla.ops.delta_rule import chunk_delta_rule
-        from fla.ops.gated_delta_rule import chunk_gated_delta_rule
-    except Exception as e:  # ImportError, or triton failing to initialise
-        log.debug("flash-linear-attention unavailable: %s", e)
+FLA_MODULES = ("fla.ops.delta_rule", "fla.ops.gated_delta_rule")
+
+
+def _fla() -> tuple[Any, Any] | None:
+    """fla's (chunk_delta_rule, chunk_gated_delta_rule), or None when either does not import;
+    imported on first use through `fused.fla_ops`, which keeps the error for `statebench doctor`."""
+    plain = fla_ops(FLA_MODULES[0], "chunk_delta_rule")
+    gated = fla_ops(FLA_MODULES[1], "chunk_gated_delta_rule")
+    if plain is None or gated is None:
         return None
-    return chunk_delta_rule, chunk_gated_delta_rule
+    return plain[0], gated[0]
 
 
 def delta_rule_fla(q, k, v, beta, g=None, scale=None, initial_state=None, chunk_size=64):
@@ -154,7 +153,8 @@ def delta_rule_fla(q, k, v, beta, g=None, scale=None, initial_state=None, chunk_
     _check(q, k, v, beta, g, initial_state)
     ops = _fla()
     if ops is None:
-        raise RuntimeError("delta_rule_fla: flash-linear-attention is not importable")
+        why = import_error(FLA_MODULES[0]) or import_error(FLA_MODULES[1])
+        raise RuntimeError(f"delta_rule_fla: flash-linear-attention is not importable ({why})")
     chunk_delta_rule, chunk_gated_delta_rule = ops
     kwargs = dict(scale=scale, initial_state=initial_state, output_final_state=True)
     if g is None:

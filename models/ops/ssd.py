@@ -34,7 +34,8 @@ from statebench.models.ops.selective_scan import EIGEN_MODES
 from torch.nn import functional as F
 
 # The optional fused kernel; its absence (or a broken build) is never an error.
-_found = optional_import("mamba_ssm.ops.triton.ssd_combined", "mamba_chunk_scan_combined")
+MAMBA_SSD_MODULE = "mamba_ssm.ops.triton.ssd_combined"
+_found = optional_import(MAMBA_SSD_MODULE, "mamba_chunk_scan_combined")
 _fused_ssd = _found[0] if _found is not None else None
 
 MIN_ABS_DECAY = 1e-20

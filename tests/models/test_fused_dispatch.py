@@ -13,7 +13,7 @@ from statebench.models import build_model, mamba
 from statebench.models.lstm import LSTMMixer, lstm_cuda_kernel
 from statebench.models.mamba import MambaMixer
 from statebench.models.ops import attention as attn
-from statebench.models.ops import causal_conv, fused, local_attention, selective_scan
+from statebench.models.ops import causal_conv, delta_rule, fused, local_attention, selective_scan
 from statebench.models.ops.positional import alibi_slopes
 from statebench.models.transformer import TransformerMixer
 from torch.nn import functional as F
@@ -205,3 +205,62 @@ def test_griffin_local_attention_goes_through_flash_with_its_window(monkeypatch)
     assert all(c["k"][2] == 1 for c in calls)  # multi-query: one shared KV head
     torch.testing.assert_close(got.float(), want.float(), rtol=3e-2, atol=3e-2)
     assert "flash_attn" in model.kernel.split("+")
+
+
+@pytest.fixture
+def fresh_fla_imports(monkeypatch):
+    """fla is imported once per process (`fused.fla_ops` caches); fake modules need a fresh one."""
+    monkeypatch.setattr(fused, "IMPORT_ERRORS", {})
+    fused.fla_ops.cache_clear()
+    yield
+    fused.fla_ops.cache_clear()
+
+
+def test_fla_delta_rule_import_failure_is_kept_for_doctor(monkeypatch, fresh_fla_imports):
+    """fla without its gated delta rule (an old release): no fla path, and the reason is kept."""
+    _fake_package(monkeypatch, "fla.ops.delta_rule", chunk_delta_rule=object())
+    monkeypatch.setitem(sys.modules, "fla.ops.gated_delta_rule", None)  # import raises
+    assert delta_rule._fla() is None
+    assert delta_rule.delta_rule_kernel(torch.device("cuda")) == "torch"
+    assert "fla.ops.gated_delta_rule" in fused.import_error("fla")
+    with pytest.raises(RuntimeError, match="gated_delta_rule"):
+        delta_rule.delta_rule_fla(*(torch.zeros(1, 2, 1, 4),) * 3, torch.zeros(1, 2, 1))
+
+
+def _fake_fla_delta_rule(calls: list):
+    """fla's chunk_delta_rule / chunk_gated_delta_rule signatures (fla >= 0.5: [B, T, H, D],
+    g before beta), computed by our chunked form."""
+
+    def plain(q, k, v, beta, scale=None, initial_state=None, output_final_state=False):
+        calls.append(("plain", initial_state is not None, output_final_state))
+        return delta_rule.delta_rule_torch(q, k, v, beta, None, scale, initial_state)
+
+    def gated(q, k, v, g, beta, scale=None, initial_state=None, output_final_state=False):
+        calls.append(("gated", initial_state is not None, output_final_state))
+        return delta_rule.delta_rule_torch(q, k, v, beta, g, scale, initial_state)
+
+    return plain, gated
+
+
+@pytest.mark.parametrize("gated", [False, True], ids=["plain", "gated"])
+def test_deltanet_reaches_fla_with_its_layout_and_state(monkeypatch, fresh_fla_imports, gated):
+    """On CUDA the delta rule goes to fla's kernel for its variant, with the stream's state
+    passed in; the result is what the torch path computes, forward and streamed."""
+    torch.manual_seed(0)
+    model = build_model("deltanet", 5, 3, d_model=16, n_layers=2, gated=gated, eigen="[-1,1]")
+    tokens = torch.randint(0, 5, (2, 11))
+    want = model(tokens)
+    calls: list = []
+    plain_fn, gated_fn = _fake_fla_delta_rule(calls)
+    _fake_package(monkeypatch, "fla.ops.delta_rule", chunk_delta_rule=plain_fn)
+    _fake_package(monkeypatch, "fla.ops.gated_delta_rule", chunk_gated_delta_rule=gated_fn)
+    monkeypatch.setattr(delta_rule, "delta_rule_kernel", lambda device: "fla")
+    assert model.blocks[0].mixer.kernel_name(torch.device("cuda")) == "fla"
+    torch.testing.assert_close(model(tokens), want)
+    state, outs = model.init_state(2), []
+    for start in (0, 6):
+        out, state = model.step(tokens[:, start : start + 6], state)
+        outs.append(out)
+    torch.testing.assert_close(torch.cat(outs, dim=1), want, rtol=1e-5, atol=1e-5)
+    kind = "gated" if gated else "plain"
+    assert calls == [(kind, False, True)] * 2 + [(kind, True, True)] * 4
