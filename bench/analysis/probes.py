@@ -49,3 +49,21 @@ def probe_outcomes(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     censored = flagged & (bound > 0)
     measured = (status == "ok") & ~flagged & np.isfinite(rows["t_star"].to_numpy())
     return measured, censored
+
+
+PROBE_CONFIG = ("lr", "d_model", "n_layers")
+
+
+def split_configs(rows: pd.DataFrame) -> pd.DataFrame:
+    """Prepared probe rows with an arch's varying settings in its label (`lstm (lr 0.001)`,
+    `transformer (n_layers 2, d_model 64)`) when its rows hold several configurations: an lr
+    or depth/width sweep gives one t* per configuration, never one median over them."""
+    cols = [c for c in PROBE_CONFIG if c in rows]
+    if rows.empty or not cols:
+        return rows
+    labels = rows["arch"].astype(str).copy()
+    for arch, group in rows.groupby("arch", sort=False):
+        varying = [c for c in cols if group[c].nunique(dropna=False) > 1]
+        for i, row in group.iterrows() if varying else ():
+            labels[i] = f"{arch} ({', '.join(f'{c} {row[c]:g}' for c in varying)})"
+    return rows.assign(arch=labels)

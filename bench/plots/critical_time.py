@@ -34,7 +34,7 @@ from statebench.bench.plots.style import (
 def _title(rows: pd.DataFrame) -> str:
     name = rows.attrs.get("threshold_name")
     if name == "half":
-        return "critical time t* (accuracy halfway between chance and perfect)"
+        return "critical time t* (halfway between chance and in-distribution accuracy)"
     return f"critical time t* (threshold {name})" if name else "critical time t*"
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL, arch_group
-from statebench.bench.analysis.probes import prepare_probes
+from statebench.bench.analysis.probes import prepare_probes, split_configs
 from statebench.bench.analysis.scores import prepare, summarize_headline
 from statebench.bench.analysis.tstar import summarize_t_star
 from statebench.bench.plots.size import size_table
@@ -109,7 +109,7 @@ def _t_star_text(group: pd.DataFrame, interval: bool = False) -> str:
 
 def critical_time_table(probes: pd.DataFrame) -> pd.DataFrame:
     """Arch x task (display labels): median t* over seeds at the default threshold."""
-    rows = prepare_probes(probes)
+    rows = split_configs(prepare_probes(probes))
     if rows.empty:
         return pd.DataFrame()
     records = [
@@ -124,7 +124,7 @@ def critical_time_table(probes: pd.DataFrame) -> pd.DataFrame:
 def conjecture_table(probes: pd.DataFrame) -> pd.DataFrame:
     """Per probed task: t* [interval] per arch, archs grouped time-parallel first, then
     recurrence-complete, by each arch class's own declaration (`Mixer.time_parallel`)."""
-    rows = prepare_probes(probes)
+    rows = split_configs(prepare_probes(probes))
     if rows.empty:
         return pd.DataFrame()
     raw = probes.loc[rows.index]

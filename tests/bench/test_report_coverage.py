@@ -171,3 +171,20 @@ def test_a_missing_seed_in_a_sweep_still_counts_as_failed(synthetic_results_fact
     full = with_absent_cells(stored, coverage(stored, _manifest(without_sweep, {})))
     summary = summarize_headline(full).iloc[0]
     assert (summary["n_cells"], summary["n_failed"]) == (2, 1)
+
+
+def test_t_star_tables_never_pool_learning_rates_or_options(synthetic_probes_factory):
+    one = synthetic_probes_factory(archs=("transformer",), tasks=("parity",))
+    other = one.assign(t_star=one["t_star"] * 10, t_star_lo=one["t_star_lo"] * 10,
+                       t_star_hi=one["t_star_hi"] * 10, lr=1e-2)  # fmt: skip
+    probes = pd.concat([one.assign(lr=1e-3), other], ignore_index=True)
+    table = critical_time_table(probes).set_index("arch")["parity"]
+    assert list(table.index) == ["transformer (lr 0.001)", "transformer (lr 0.01)"]
+    low, high = (float(table[k].split()[0]) for k in table.index)
+    assert high == pytest.approx(10 * low, rel=0.02)  # each lr's own median, not one pooled
+    conjecture = conjecture_table(probes).set_index("arch")
+    assert len(conjecture) == 2 and set(conjecture["group"]) == {TIME_PARALLEL}
+    s3 = one.assign(task_options='{"group": "S3"}', task="permutation")
+    s5 = one.assign(task_options='{"group": "S5"}', task="permutation")
+    table = critical_time_table(pd.concat([s3, s5], ignore_index=True))
+    assert {"permutation(group=S3)", "permutation(group=S5)"} <= set(table.columns)
