@@ -11,9 +11,10 @@ from __future__ import annotations
 import pytest
 import torch
 from statebench.models import build_model, list_archs
-from statebench.models.ops import fused, retention, rglru
+from statebench.models.ops import delta_rule, fused, retention, rglru
 from statebench.models.registry import arch_class
 from statebench.models.testing import check_adapter
+from torch.nn import functional as F
 
 pytestmark = [
     pytest.mark.gpu,
@@ -122,3 +123,33 @@ def test_gradients_through_fla_initial_states():
         h = fn(log_a, b, h0)
         grads.append(torch.autograd.grad(h.square().sum(), h0)[0])
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.skipif(delta_rule._fla() is None, reason="needs fla's delta-rule kernels")
+@pytest.mark.parametrize("gated", [False, True], ids=["chunk_delta_rule", "chunk_gated_delta_rule"])
+def test_gradients_through_fla_delta_rule(gated):
+    """fla's delta-rule kernels against the chunked torch form: outputs, final state and the
+    gradients of every input, the incoming state (fp32, as a stream passes it), beta and the
+    gated decay included."""
+    g = torch.Generator(device="cuda").manual_seed(0)
+
+    def r(*shape):
+        return torch.randn(*shape, device="cuda", generator=g)
+
+    b, t, h, d = 2, 100, 4, 32
+    q, k, v = r(b, t, h, d), F.normalize(r(b, t, h, d), dim=-1), r(b, t, h, d)
+    beta = 2 * torch.rand(b, t, h, device="cuda", generator=g)  # eigen [-1,1]
+    decay = -torch.rand(b, t, h, device="cuda", generator=g) if gated else None
+    s0 = r(b, h, d, d)
+    runs = []
+    for fn in (delta_rule.delta_rule_fla, delta_rule.delta_rule_torch):
+        leaves = [x.detach().requires_grad_() for x in (q, k, v, beta, decay, s0) if x is not None]
+        qq, kk, vv, bb, *rest = leaves
+        gg, ss = rest if gated else (None, rest[0])
+        o, s = fn(qq, kk, vv, bb, gg, None, ss)
+        grads = torch.autograd.grad(o.square().sum() + s.square().sum(), leaves)
+        runs.append([o, s, *grads])
+    # fla's Triton kernels run tl.dot at TF32 whatever torch's flags say
+    names = ["o", "final state", "dq", "dk", "dv", "dbeta", *(["dg"] if gated else []), "ds0"]
+    for name, got, want in zip(names, *runs, strict=True):
+        _close(got, want, 1e-2, name)

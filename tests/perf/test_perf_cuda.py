@@ -6,8 +6,10 @@ few hundred tiny launches). They skip on a CPU; on a GPU machine run
 
 The reference runs hide the fused imports (`models.ops.fused.torch_paths`: the module attributes
 each op's dispatch reads), so the same model, weights and inputs take the reference path. Before
-timing, each arch's fused and reference runs must agree (logits and gradients, bf16 tolerances):
-a fast kernel that computes something else is a failure, not a speedup.
+anything is timed, each arch's fused and reference runs must agree (logits and gradients, bf16
+tolerances): a fast kernel that computes something else is a failure, not a speedup. The speed
+ratio itself is a measurement (`extra_info.speedup` in the benchmark JSON), never asserted: it
+depends on the card, the sizes and what else runs.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ pytestmark = [
 # Dense bf16 tensor-core peaks from the vendors' datasheets (no sparsity), TFLOP/s.
 BF16_PEAK_TFLOPS = {"H100 PCIe": 756, "H100": 989, "H200": 989, "A100": 312, "L40S": 362, "L4": 121}
 ARCHS = models.list_archs()
+DEVICE = torch.device("cuda")
 
 
 reference_paths = torch_paths  # every op on its pure-PyTorch path
@@ -47,11 +50,11 @@ def bf16_peak() -> float | None:
     return None
 
 
-def _model(arch: str, budget: int, dtype=torch.bfloat16) -> models.SequenceModel:
+def _model(arch: str, budget: int, dtype=torch.bfloat16, **options) -> models.SequenceModel:
     task = tasks.get_task("parity")
     v, c = task.vocab_size, task.num_classes
-    d = models.match_params(arch, budget, v, c, 4, multiple=64)
-    return models.build_model(arch, v, c, d, 4, seed=0).to("cuda", dtype)
+    d = models.match_params(arch, budget, v, c, 4, multiple=64, **options)
+    return models.build_model(arch, v, c, d, 4, seed=0, **options).to(DEVICE, dtype)
 
 
 def _fwd_bwd(model, x):
@@ -62,8 +65,8 @@ def _fwd_bwd(model, x):
     return go
 
 
-def _assert_agree(model, x) -> None:
-    """Fused and reference logits and gradients agree to bf16 precision."""
+def _assert_agree(model, x) -> dict[str, float]:
+    """Fused and reference logits and gradients agree to bf16 precision; returns the errors."""
     runs = []
     for hide in (False, True):
         model.zero_grad(set_to_none=True)
@@ -73,26 +76,41 @@ def _assert_agree(model, x) -> None:
         grads = [p.grad.float().clone() for p in model.parameters() if p.grad is not None]
         runs.append((out.detach(), grads))
     (out, grads), (ref_out, ref_grads) = runs
+    assert len(grads) == len(ref_grads), "fused and reference runs train different parameters"
     rel = ((out - ref_out).norm() / ref_out.norm()).item()
     assert rel < 2e-2, f"fused and reference logits differ: relative error {rel:.3g}"
+    grad_rel = 0.0
     for g, r in zip(grads, ref_grads, strict=True):
-        assert ((g - r).norm() / r.norm().clamp(min=1e-12)).item() < 5e-2
+        grad_rel = max(grad_rel, ((g - r).norm() / r.norm().clamp(min=1e-12)).item())
+    assert grad_rel < 5e-2, f"fused and reference gradients differ: relative error {grad_rel:.3g}"
+    return {"logits_rel_err": rel, "grad_rel_err": grad_rel}
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_fused_vs_reference(benchmark, arch):
+# Each arch as built by default, and the option sets that reach another fused kernel.
+FUSED_CASES = [(arch, {}) for arch in ARCHS] + [("deltanet", {"gated": True})]
+
+
+def _case_id(case) -> str:
+    arch, options = case
+    return arch + "".join(f"-{k}={v}" for k, v in options.items())
+
+
+@pytest.mark.parametrize("case", FUSED_CASES, ids=_case_id)
+def test_fused_vs_reference(benchmark, case):
+    arch, options = case
     batch, length = 8, 4096
-    model = _model(arch, 20_000_000)
-    x = torch.randint(0, 2, (batch, length), device="cuda")
-    fused = _fwd_bwd(model, x)
-    fused()
-    fused_kernel = model.kernel  # the transformer reports the path its last call took
+    model = _model(arch, 20_000_000, **options)
+    fused_kernel = model.kernel  # no call yet: the path each dispatch would pick
     with reference_paths():
-        fused()
         ref_kernel = model.kernel
     if fused_kernel == ref_kernel:
-        pytest.skip(f"{arch}: no fused path installed (kernel {fused_kernel!r} either way)")
-    _assert_agree(model, x[:, :512])
+        pytest.skip(
+            f"{arch} {options}: no fused path installed (kernel {fused_kernel!r} either way)"
+        )
+    x = torch.randint(0, 2, (batch, length), device=DEVICE)
+    agreement = _assert_agree(model, x[:, :512])  # first: a wrong kernel is never timed
+
+    fused = _fwd_bwd(model, x)
 
     def reference():
         with reference_paths():
@@ -105,18 +123,19 @@ def test_fused_vs_reference(benchmark, arch):
     benchmark.extra_info.update(
         family="cuda",
         arch=arch,
+        options=options,
         device=torch.cuda.get_device_name(),
         params=model.num_params(),
         fused_kernel=fused_kernel,
         reference_kernel=ref_kernel,
         fused_s=best["fused"],
         reference_s=best["reference"],
-        speedup=best["reference"] / best["fused"],
+        speedup=best["reference"] / best["fused"],  # reported, not asserted
         tokens_per_s=tokens_per_s,
         # 6 N flops per token (forward + backward, weights only: attention's T^2 term left out)
         mfu=6 * model.num_params() * tokens_per_s / peak if peak else None,
+        **agreement,
     )
-    assert best["fused"] <= 1.1 * best["reference"], best
 
 
 @pytest.mark.parametrize("arch", ARCHS)
