@@ -384,6 +384,13 @@ def eval_command(
         int | None, typer.Option("--samples", help="Sequences per length (default: the run's).")
     ] = None,
     device: DeviceOpt = None,
+    allow_import: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-import",
+            help="A dotted path (module:Class) the run's checkpoints may import (repeat).",
+        ),
+    ] = None,
 ) -> None:
     """Measure a finished run's stored checkpoints at new lengths, without training."""
     from statebench.bench.reevaluate import reevaluate_run
@@ -392,7 +399,7 @@ def eval_command(
         wanted = sorted({int(x) for x in lengths.replace(",", " ").split()})
         if not wanted or min(wanted) < 1:
             raise ValueError(f"--lengths {lengths!r}: give integers >= 1, e.g. 128,256")
-        outcome = reevaluate_run(run_dir, wanted, samples, device or "auto")
+        outcome = reevaluate_run(run_dir, wanted, samples, device or "auto", allow_import or [])
     except ValueError as e:
         fail(str(e))
         return

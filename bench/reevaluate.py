@@ -9,6 +9,7 @@ the trained model from the run directory alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -57,16 +58,44 @@ def load_model(
     return model.eval()
 
 
+def outside_names(run_dir: str | Path, keys: list[str]) -> set[str]:
+    """The dotted paths (module:Class) that the stored checkpoints name as arch or task."""
+    names = set()
+    for key in keys:
+        try:
+            cell = stored_cell(run_dir, key)
+        except Exception:  # absent or unreadable: measured (as a failure) later
+            continue
+        names |= {n for n in (cell.arch, cell.task) if ":" in n}
+    return names
+
+
 def reevaluate_run(
     run_dir: str | Path,
     lengths: list[int],
     samples: int | None = None,
     device: str = "auto",
+    allow_import: Collection[str] | None = None,
 ) -> dict[str, str]:
-    """Measure every stored cell of a run at `lengths`; returns key -> what happened."""
+    """Measure every stored cell of a run at `lengths`; returns key -> what happened.
+
+    Rebuilding a model imports its class. `allow_import` (the command line's list) names the
+    dotted paths the run's checkpoints may import; any other one is refused before anything
+    runs, so a run directory cannot make `statebench eval` execute code it carries. None (a
+    Python caller) imports what the checkpoints name.
+    """
     manifest = store.read_manifest(run_dir)
     if manifest is None:
         raise ConfigError(f"{str(run_dir)!r} holds no run")
+    if allow_import is not None:
+        named = outside_names(run_dir, store.manifest_cells(manifest)) - set(allow_import)
+        if named:
+            names = sorted(named)
+            flags = " ".join(f"--allow-import {n}" for n in names)
+            raise ConfigError(
+                f"the checkpoints in {str(run_dir)!r} name outside code ({', '.join(names)}); "
+                f"importing it runs that code, so eval imports only what you name: add {flags}"
+            )
     torch_device = resolve_device(device)
     outcome = {}
     for key in store.manifest_cells(manifest):
