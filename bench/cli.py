@@ -1,4 +1,4 @@
-"""The `statebench` command line: run, list, show-config (and the commands later rooms add)."""
+"""The `statebench` command line: run, status, list, show-config, plot, report, eval, probe."""
 
 from __future__ import annotations
 

@@ -22,6 +22,8 @@ class Mixer(nn.Module):
 
     Attributes that tell the backbone and the harness how to treat the mixer:
 
+    - `description`: one line for `statebench list` (default: the docstring's first sentence).
+
     - `default_mlp` ("gelu", "gated" or "none"): the MLP each block gets unless `mlp=` is passed.
     - `max_length`: None when any length works; otherwise the longest sequence the mixer accepts
       (it must raise beyond it). Set it on the instance when it depends on an option.
@@ -37,6 +39,7 @@ class Mixer(nn.Module):
       depends on an option overrides `is_time_parallel(options)`.
     """
 
+    description: ClassVar[str] = ""
     default_mlp: ClassVar[str] = "gelu"
     time_parallel: ClassVar[bool | None] = None
 

@@ -55,6 +55,8 @@ class DeltaNet(Mixer):
     decay), output_gate, d_conv (short-convolution width), expand_v (value width / d_model),
     chunk_size (of the chunked CPU kernel)."""
 
+    description = "DeltaNet: linear attention with a delta-rule state update"
+
     time_parallel = True
 
     default_mlp = "gated"  # fla's DeltaNet blocks pair the mixer with a SwiGLU MLP

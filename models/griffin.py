@@ -228,6 +228,8 @@ class _GriffinFamily(Mixer):
 class Griffin(_GriffinFamily):
     """Griffin: RG-LRU recurrent blocks mixed with local attention, two to one by default."""
 
+    description = "Griffin: RG-LRU recurrent blocks mixed with local attention, 2 to 1"
+
     arch = "griffin"
     # window 4 < the suite's lengths, and "ra" puts an attention layer in a 2-layer model.
     conformance_options = [{}, {"window": 4, "pattern": "ra"}]
@@ -249,6 +251,8 @@ class Griffin(_GriffinFamily):
 @register_arch("hawk")
 class Hawk(_GriffinFamily):
     """Hawk: Griffin's recurrent block in every layer, no attention."""
+
+    description = "Hawk: Griffin's RG-LRU recurrent block in every layer, no attention"
 
     arch = "hawk"
     conformance_options = [{}]

@@ -20,6 +20,8 @@ class LSTMMixer(Mixer):
     """One single-layer nn.LSTM per block, without an MLP: the gates already are one, and the
     classic stacked LSTM has none. State is O(1): h and c, d_model floats each."""
 
+    description = "LSTM: one nn.LSTM layer per block, no MLP; a serial recurrence"
+
     time_parallel = False
 
     default_mlp = "none"

@@ -43,6 +43,8 @@ class MambaMixer(Mixer):
     """The Mamba-1 mixer. Options: d_state, d_conv, expand, dt_rank ("auto" = ceil(d_model/16)),
     dt_min/dt_max (range of the initial step size), eigen ("[0,1]" or "[-1,1]")."""
 
+    description = "Mamba-1: selective state space, input-dependent diagonal transitions"
+
     time_parallel = True
 
     default_mlp = "none"  # the block gates itself (y * SiLU(z)); Mamba stacks have no MLP

@@ -58,6 +58,8 @@ class Mamba2Mixer(Mixer):
     must be a multiple of it), n_groups (groups of heads sharing B and C), chunk_size (of the
     chunked scan), dt_min/dt_max (range of the initial step size), eigen ("[0,1]" or "[-1,1]")."""
 
+    description = "Mamba-2: state-space duality, a scalar decay per head, chunked scan"
+
     time_parallel = True
 
     default_mlp = "none"  # the block gates itself; Mamba-2 stacks have no MLP

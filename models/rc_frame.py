@@ -43,6 +43,8 @@ class FrameState(NamedTuple):
 class RCFrameMixer(Mixer):
     """Frame head (causal attention + MLP inside a frame) and an LSTM over frame summaries."""
 
+    description = "Recurrence-complete frames: attention inside a frame, LSTM across"
+
     time_parallel = False  # an LSTM across frames: a serial update, recurrence-complete
 
     default_mlp = "none"  # the frame head has its own MLP (as an LSTM block has none)

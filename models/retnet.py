@@ -53,6 +53,8 @@ def _int_option(name: str, value, minimum: int = 1) -> int:
 class RetNet(Mixer):
     """Multi-scale retention; `forward` runs the chunkwise form, `step` continues it."""
 
+    description = "RetNet: multi-scale retention (linear attention with fixed decays)"
+
     time_parallel = True
 
     default_mlp = "gelu"

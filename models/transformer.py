@@ -54,6 +54,8 @@ def default_heads(d_model: int) -> int:
 class TransformerMixer(Mixer):
     """Pre-norm causal self-attention; the backbone adds the GeLU MLP."""
 
+    description = "Transformer: pre-norm causal self-attention and a GeLU MLP"
+
     time_parallel = True
 
     default_mlp = "gelu"

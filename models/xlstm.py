@@ -65,6 +65,8 @@ class XLSTMMixer(Mixer):
     """The xLSTM mixer. Options: cell ("slstm" or "mlstm"), n_heads; mlstm: qk_dim_factor,
     gate_soft_cap, chunk_size (of the chunked form); slstm: d_conv."""
 
+    description = "xLSTM: sLSTM (serial, exponential gates) or mLSTM (matrix memory)"
+
     @classmethod
     def is_time_parallel(cls, options: dict[str, Any]) -> bool | None:
         """mLSTM trains in a chunked parallel form; sLSTM is a true serial recurrence."""

@@ -1,5 +1,6 @@
-"""Command-line conventions: --version, choices, --seed, show-config round trip, exit status
-on failed cells, `list` descriptions, and progress lines when output is not a terminal."""
+"""Command-line conventions: --version, shell completion, choices, --seed, show-config round
+trip, exit status on failed cells, `list` descriptions, and progress lines when output is not a
+terminal."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ import sys
 import time
 from pathlib import Path
 
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+import statebench.models as models
+from pydantic import BaseModel
 from statebench.bench.cli import app
 from statebench.bench.cli_options import FIGURE_KINDS
+from statebench.bench.config import MatrixConfig, load_config
 from statebench.bench.plots import FIGURES
 from typer.testing import CliRunner
 
@@ -28,13 +37,50 @@ def test_version():
     assert result.exit_code == 0 and result.output.strip() == f"statebench {__version__}"
 
 
+def test_python_dash_m_is_the_command():
+    done = subprocess.run(
+        [sys.executable, "-m", "statebench", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip() == f"statebench {__version__}"
+
+
+def test_shell_completion_completes_commands_and_choices():
+    script = Path(sys.executable).with_name("statebench")  # the installed console script
+    shown = subprocess.run([script, "--show-completion", "bash"], capture_output=True, text=True)
+    assert shown.returncode == 0 and "_STATEBENCH_COMPLETE=complete_bash" in shown.stdout
+
+    def complete(words: str) -> list[str]:
+        env = {"_STATEBENCH_COMPLETE": "complete_bash", "COMP_WORDS": words}
+        env["COMP_CWORD"] = str(len(words.split()) - (0 if words.endswith(" ") else 1))
+        done = subprocess.run([script], capture_output=True, text=True, env={**env, "PATH": ""})
+        return done.stdout.split()
+
+    assert complete("statebench pl") == ["plot"]
+    assert complete("statebench run --executor ") == ["local", "pool", "ray", "slurm"]
+    assert "maze" in complete("statebench plot results --kind ")
+
+
 def test_fixed_choices_are_listed_and_enforced():
     assert set(FIGURE_KINDS) == {*FIGURES, "all"}
     help_text = invoke("run", "--help").output
     assert "local|pool|ray|slurm" in help_text and "auto|cpu|cuda" in help_text
     assert "md|html" in invoke("report", "--help").output
+    wide = CliRunner().invoke(app, ["plot", "--help"], env={"COLUMNS": "400"}).output
+    assert "|".join(FIGURE_KINDS) in wide
     bad = invoke("report", ".", "--format", "pdf")
     assert bad.exit_code == 2 and "'pdf'" in bad.output
+    bad = invoke("plot", ".", "--kind", "pie")
+    assert bad.exit_code == 2 and "'pie'" in bad.output
+
+
+def test_seed_repeats_and_seeds_still_works():
+    def seeds(*args):
+        result = invoke("show-config", "--preset", "smoke", *args)
+        assert result.exit_code == 0, result.output
+        return tomllib.loads(result.output)["seeds"]
+
+    assert seeds("--seed", "4", "--seed", "2") == [4, 2]
+    assert seeds("--seeds", "7") == [7]
 
 
 def test_show_config_prints_every_table_and_round_trips(tmp_path):
@@ -51,9 +97,33 @@ def test_show_config_prints_every_table_and_round_trips(tmp_path):
     assert "max_len = 4096" in again.output and 'kind = "pool"' in again.output
 
 
-def test_list_describes_every_architecture():
-    text = invoke("list").output
-    assert "Griffin: RG-LRU recurrent blocks" in text and "The Mamba-1 mixer" in text
+def test_show_config_prints_every_field_and_table(tmp_path):
+    overrides = ["probe.samples=3", "executor.kind=slurm", "executor.slurm.array_parallelism=7"]
+    result = invoke(
+        "show-config", "--preset", "quick", *[w for o in overrides for w in ("--set", o)]
+    )
+    assert result.exit_code == 0, result.output
+    printed = tomllib.loads(result.output)
+    want = load_config(preset="quick", overrides=overrides)
+    for name in MatrixConfig.model_fields:
+        value = getattr(want, name)
+        if value is not None:
+            assert name in printed, f"show-config left out {name}"
+        if isinstance(value, BaseModel):
+            assert f"[{name}]" in result.output
+    assert printed["executor"]["slurm"]["array_parallelism"] == 7
+    saved = tmp_path / "my.toml"
+    saved.write_text(result.output)
+    again = load_config(config_file=saved)
+    assert again == want and again.probe == want.probe and again.executor == want.executor
+
+
+def test_list_describes_every_architecture_in_one_line():
+    text = CliRunner().invoke(app, ["list"], env={"COLUMNS": "400"}).output
+    for name in models.list_archs():
+        description = models.arch_class(name).__dict__.get("description")
+        assert description and "\n" not in description and len(description) <= 80, name
+        assert f"│ {name}" in text and description in text, name
 
 
 def test_a_failed_cell_makes_run_exit_1_unless_allowed(tmp_path, monkeypatch):
