@@ -47,7 +47,36 @@ def test_wheel_holds_only_the_statebench_namespace(wheel):
     assert "statebench = statebench.bench.cli:app" in entry
 
 
+def test_installed_wheel_imports_beside_generic_packages_of_the_same_names(wheel, tmp_path):
+    """The wheel installed on its own (no editable finder: `python -S` skips .pth files), run
+    from a directory with its own models/, tasks/ and bench/ packages."""
+    target = tmp_path / "site"
+    cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q"]
+    result = subprocess.run(
+        [*cmd, "--target", str(target), wheel.filename], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not {"models", "tasks", "bench"} & {p.name for p in target.iterdir()}
+    work = tmp_path / "project"
+    for name in ("models", "tasks", "bench"):
+        (work / name).mkdir(parents=True)
+        (work / name / "__init__.py").write_text("raise ImportError('the wrong package')\n")
+    deps = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]  # torch, ...
+    code = (
+        "import statebench, statebench.bench.runner, statebench.bench.cli, statebench.tasks; "
+        "print(statebench.__file__, statebench.__version__)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), *deps])}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=work, capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    where, version = result.stdout.split()
+    assert Path(where).is_relative_to(target) and version != "0.0.0+unknown"
+
+
 def test_import_statebench_beside_generic_packages_of_the_same_names(tmp_path):
+    """The same from the development (editable) install."""
     for name in ("models", "tasks", "bench"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "__init__.py").write_text("raise ImportError('the wrong package')\n")
