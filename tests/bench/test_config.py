@@ -20,6 +20,12 @@ def test_presets_ship_and_validate():
         assert cfg.name == name
 
 
+def test_full_preset_has_the_paper_tasks_and_model():
+    cfg = load_config(preset="full")
+    assert {"jumps", "maze"} <= {t.name for t in cfg.tasks}
+    assert "rc_frame" in {a.name for a in cfg.archs}
+
+
 def test_deletang_protocol():
     cfg = load_config(preset="deletang")
     assert cfg.eval.lengths == list(range(41, 501))

@@ -7,11 +7,14 @@ import json
 import matplotlib.colors as mcolors
 import pandas as pd
 import pytest
-from statebench.bench import report as report_module
+from statebench.bench.cli import app
+from statebench.bench.config import load_config
 from statebench.bench.plots import figure_applies, make_figure, output
 from statebench.bench.plots.maze import maze_tasks
-from statebench.bench.report import RunTables, plot_command
+from statebench.bench.report import load_run
+from statebench.bench.runner import run_matrix
 from statebench.tasks.maze import interior_walls
+from typer.testing import CliRunner
 
 
 @pytest.fixture(autouse=True)
@@ -55,9 +58,16 @@ def test_the_maze_figure_applies_only_to_runs_with_a_maze(synthetic_results):
     assert "No maze task" in " ".join(t.get_text() for ax in blank.axes for t in ax.texts)
 
 
-def test_plot_command_draws_the_maze(monkeypatch, tmp_path):
-    tables = RunTables(_rows(("maze", {"size": 3})), pd.DataFrame(), {})
-    monkeypatch.setattr(report_module, "load_run", lambda run_dir: tables)
-    paths = plot_command(tmp_path, "maze")
-    assert paths == [tmp_path / "figures" / "maze.png", tmp_path / "figures" / "maze.svg"]
-    assert all(p.stat().st_size > 0 for p in paths)
+def test_plot_command_draws_the_maze_of_a_run(tmp_path):
+    """`statebench plot RUN --kind maze` on a run that trained on a 3x3 maze."""
+    tiny = ["archs=['lstm']", "tasks=[{name = 'maze', options = {size = 3}}]", "train.steps=2"]
+    run_dir = run_matrix(load_config(preset="smoke", overrides=[*tiny, "eval.lengths=[8]"]),
+                         tmp_path / "run")  # fmt: skip
+    result = CliRunner().invoke(app, ["plot", str(run_dir), "--kind", "maze"])
+    assert result.exit_code == 0, result.output
+    png, svg = run_dir / "figures" / "maze.png", run_dir / "figures" / "maze.svg"
+    assert png.stat().st_size > 0 and "<svg" in svg.read_text()
+    (task,) = maze_tasks(load_run(run_dir).results)
+    assert task.size == 3
+    (ax,) = make_figure("maze", load_run(run_dir).results).axes
+    assert _walls(ax) == len(interior_walls(3, set(task.passages))) + 1

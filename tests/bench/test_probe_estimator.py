@@ -108,7 +108,7 @@ def test_shapes_are_checked():
 
 @pytest.mark.parametrize(
     ("n_seq", "p_after"),
-    [(16, 0.5), (8, 0.7)],  # the issue's case; and a drop to just under the threshold
+    [(16, 0.5), (8, 0.7)],  # a drop to chance; and one to just under the threshold
 )
 def test_bootstrap_interval_covers_the_true_t_star_at_least_90_percent(n_seq, p_after):
     """200 simulated experiments: Bernoulli correctness, p=0.99 before t0, p_after from t0 on."""

@@ -88,27 +88,41 @@ def test_headline_uses_the_out_of_distribution_part_and_skips_unlearned_cells():
 
 
 def test_arch_groups_come_from_the_arch_classes():
-    assert arch_group("transformer") == TIME_PARALLEL and arch_group("mamba") == TIME_PARALLEL
+    for arch in ("transformer", "mamba", "mamba2", "retnet", "griffin", "hawk", "deltanet"):
+        assert arch_group(arch) == TIME_PARALLEL, arch
     assert arch_group("lstm") == RECURRENCE_COMPLETE
+    assert arch_group("rc_frame") == RECURRENCE_COMPLETE
+    assert arch_group("rc_frame", {"frame": 1}) == RECURRENCE_COMPLETE
     assert arch_group("xlstm", {"cell": "slstm"}) == RECURRENCE_COMPLETE
     assert arch_group("xlstm", '{"cell": "mlstm"}') == TIME_PARALLEL
     assert arch_group("somepkg.mod:Mixer") == "undeclared"  # never imported
 
 
-def test_conjecture_table_groups_archs_and_shows_not_learned(synthetic_probes_factory):
-    probes = synthetic_probes_factory(archs=("lstm", "transformer", "mamba"), tasks=("parity",))
+def test_conjecture_table_groups_archs_and_shows_not_learned(
+    synthetic_probes_factory, synthetic_results_factory
+):
+    archs = ("lstm", "transformer", "rc_frame", "mamba")
+    probes = synthetic_probes_factory(archs=archs, tasks=("parity", "jumps"))
     probes.loc[probes["arch"] == "mamba", ["status", "t_star", "censored"]] = [
         "not_learned",
         np.nan,
         False,
     ]
     table = conjecture_table(probes)
-    assert list(table["group"]) == [TIME_PARALLEL, TIME_PARALLEL, RECURRENCE_COMPLETE]
+    groups = table.set_index("arch")["group"]
+    assert list(table["group"]) == [TIME_PARALLEL] * 2 + [RECURRENCE_COMPLETE] * 2
+    assert groups["rc_frame"] == groups["lstm"] == RECURRENCE_COMPLETE
     by_arch = table.set_index("arch")["parity"]
     assert by_arch["mamba"] == "not learned"
     assert by_arch["lstm"].startswith(">")
     assert "[" in by_arch["transformer"]  # median with its interval
     assert critical_time_table(probes).set_index("arch").loc["mamba", "parity"] == "not learned"
+    # in the report, a column for every task the probe ran
+    results = synthetic_results_factory(archs=archs, tasks=("parity", "jumps"), seeds=(0,))
+    blocks = report_blocks(results, probes, _manifest(results, {}))
+    at = next(i for i, b in enumerate(blocks) if b.text.startswith("Conjecture"))
+    shown = next(b.table for b in blocks[at:] if b.kind == "table")
+    assert {"group", "parity", "jumps"} <= set(shown.columns) and len(shown) == len(archs)
 
 
 def test_learning_figure_draws_a_line_per_cell(synthetic_results_factory):

@@ -7,12 +7,16 @@ import pytest
 from statebench.bench import store
 from statebench.bench.config import TrainConfig, load_config
 from statebench.bench.matrix import expand
+from statebench.bench.plots import make_figure, output
+from statebench.bench.report import load_run, report
 from statebench.bench.runner import run_matrix
 
 TINY = ["train.steps=8", "train.log_every=2", "eval.samples=8", "eval.lengths=[4, 8]"]
 
 
-def test_pool_run_leaves_a_training_log_for_every_cell(tmp_path):
+def test_pool_run_leaves_a_training_log_for_every_cell_and_the_report_draws_it(
+    tmp_path, monkeypatch
+):
     cfg = load_config(preset="smoke", overrides=[*TINY, "executor.kind=pool", "executor.workers=2"])
     run_dir = run_matrix(cfg, tmp_path / "run")
     logs = store.load_training_log(run_dir)
@@ -24,6 +28,15 @@ def test_pool_run_leaves_a_training_log_for_every_cell(tmp_path):
         assert rows[["loss", "accuracy", "seconds"]].notna().all().all()
     workers = set(logs["worker"].astype(str))
     assert all(not w.endswith(f":{os.getpid()}") for w in workers), "trained in the driver"
+
+    monkeypatch.setattr(output, "DPI", 40)
+    page = report(run_dir)
+    assert "figures/learning.png" in page.read_text()
+    assert (page.parent / "figures" / "learning.png").stat().st_size > 0
+    tables = load_run(run_dir)
+    fig = make_figure("learning", tables.results, logs=tables.logs)
+    solid = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_linestyle() == "-"]
+    assert len(solid) == 2 * len(cells)  # each cell: loss vs step and loss vs wall time
 
 
 def test_cells_carry_frozen_typed_settings_with_the_models_defaults():
