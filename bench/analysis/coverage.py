@@ -69,3 +69,10 @@ def coverage_summary(cells: pd.DataFrame) -> str:
     text = f"stored {int(counts.get('stored', 0))} / expected {len(cells)} cells"
     absent = [f"{s} {int(counts[s])}" for s in ABSENT_STATUSES if counts.get(s, 0)]
     return text + (f" ({', '.join(absent)})" if absent else "")
+
+
+def incomplete_note(cells: pd.DataFrame) -> str:
+    """`incomplete run: stored 5 / expected 6 cells (missing 1); ...`, or '' when complete."""
+    if cells.empty or (cells["state"] == "stored").all():
+        return ""
+    return f"incomplete run: {coverage_summary(cells)}; absent cells count as failed"

@@ -53,3 +53,11 @@ def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
     buffer = io.BytesIO()
     _save(fig, buffer, fmt)
     return buffer.getvalue()
+
+
+def note_below(fig: Figure, text: str) -> None:
+    """A small line of text under everything the figure draws (kept by the tight bounding box):
+    an incomplete run's figures say how many of the expected cells they show."""
+    bottom = fig.get_tightbbox().y0 / fig.get_figheight()
+    fig.text(0.0, bottom - 0.02, text, ha="left", va="top", fontsize=7, color="#555555",
+             gid="coverage")  # fmt: skip

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from statebench.bench.analysis.coverage import coverage, incomplete_note, with_absent_cells
 from statebench.bench.errors import UserError
 from statebench.bench.plots import FIGURES, figure_applies, make_figure, save_figure
+from statebench.bench.plots.output import note_below
 from statebench.bench.report.blocks import Block, report_blocks
 from statebench.bench.report.render import markdown_table, render_html, render_markdown
 from statebench.bench.report.tables import (
@@ -139,17 +141,25 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
             f"unknown figure kind {kind!r}; choose one of: {', '.join([*FIGURES, 'all'])}"
         )
     tables = load_run(run_dir)
+    # As in the report: absent cells are failed placeholders, and an incomplete run says so.
+    cells = coverage(tables.results, tables.manifest, tables.unreadable)
+    results, note = with_absent_cells(tables.results, cells), incomplete_note(cells)
+
+    def draw(name: str):
+        fig = make_figure(name, results, tables.probes, logs=tables.logs)
+        if note:
+            note_below(fig, note)
+        return fig
+
     if kind == "all":
         folder = Path(out) if out is not None else Path(run_dir) / "figures"
         return [
             path
             for name in FIGURES
-            if figure_applies(name, tables.results)
-            for path in save_figure(
-                make_figure(name, tables.results, tables.probes, logs=tables.logs), folder / name
-            )
+            if figure_applies(name, results)
+            for path in save_figure(draw(name), folder / name)
         ]
-    fig = make_figure(kind, tables.results, tables.probes, logs=tables.logs)
+    fig = draw(kind)
     if out is None:
         return save_figure(fig, Path(run_dir) / "figures" / kind)
     out = Path(out)

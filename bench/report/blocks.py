@@ -7,11 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from statebench.bench.analysis.coverage import coverage, coverage_summary, with_absent_cells
+from statebench.bench.analysis.coverage import (
+    coverage,
+    coverage_summary,
+    incomplete_note,
+    with_absent_cells,
+)
 from statebench.bench.analysis.learning import label_training_log
 from statebench.bench.analysis.scores import HEADLINE_DEFINITION, prepare
 from statebench.bench.analysis.seqlen import final_losses, is_length_study, scaling_exponents
 from statebench.bench.plots import FIGURE_CAPTIONS, FIGURES, figure_applies, make_figure
+from statebench.bench.plots.output import note_below
 from statebench.bench.report.tables import (
     _missing,
     config_text,
@@ -168,13 +174,15 @@ def _seqlen_blocks(results: pd.DataFrame, logs: pd.DataFrame | None) -> list[Blo
     ]
 
 
-def _figure_blocks(results, probes, logs) -> list[Block]:
+def _figure_blocks(results, probes, logs, note: str = "") -> list[Block]:
     blocks = [Block("heading", "Figures")]
     for kind in FIGURES:
         if not figure_applies(kind, results):
             continue
         try:
             fig = make_figure(kind, results, probes, logs=logs)
+            if note:
+                note_below(fig, note)
         except Exception as e:  # one bad figure must not cost the whole report
             log.exception("figure %s failed", kind)
             blocks.append(Block("text", f"Figure `{kind}` could not be drawn: {e}"))
@@ -265,6 +273,6 @@ def report_blocks(
         *_protocol_blocks(results, manifest),
         *_critical_time_blocks(probes),
         *_seqlen_blocks(results, logs),
-        *_figure_blocks(results, probes, logs),
+        *_figure_blocks(results, probes, logs, incomplete_note(cells)),
         *_tail_blocks(results, probes, manifest),
     ]

@@ -202,3 +202,33 @@ def test_t_star_tables_never_pool_learning_rates_or_options(synthetic_probes_fac
     s5 = one.assign(task_options='{"group": "S5"}', task="permutation")
     table = critical_time_table(pd.concat([s3, s5], ignore_index=True))
     assert {"permutation(group=S3)", "permutation(group=S5)"} <= set(table.columns)
+
+
+def _coverage_note(fig) -> str:
+    return " ".join(t.get_text() for t in fig.texts if t.get_gid() == "coverage")
+
+
+def test_every_figure_of_an_incomplete_run_says_how_many_cells_it_shows(
+    synthetic_results_factory, tmp_path, monkeypatch
+):
+    import statebench.bench.report as report_module
+    from statebench.bench import store
+
+    results = synthetic_results_factory(archs=("lstm",), tasks=("parity",), seeds=(0, 1))
+    manifest = _manifest(results, {})
+    stored = results[results["seed"] == 0]
+    figures = [b.figure for b in report_blocks(stored, None, manifest) if b.kind == "figure"]
+    assert figures and all("stored 1 / expected 2" in _coverage_note(f) for f in figures)
+    complete = report_blocks(results, None, manifest)
+    assert not any(_coverage_note(b.figure) for b in complete if b.kind == "figure")
+
+    run_dir = tmp_path / "run"  # the same through `statebench plot`
+    store.write_manifest(run_dir, manifest)
+    for cell, rows in stored.groupby("cell"):
+        store.write_cell(run_dir, cell, rows.to_dict("records"))
+    drawn = []
+    monkeypatch.setattr(report_module, "save_figure", lambda fig, path: drawn.append(fig) or [])
+    report_module.plot_command(run_dir, "all", tmp_path / "figs")
+    assert drawn and all("stored 1 / expected 2" in _coverage_note(f) for f in drawn)
+    texts = [t.get_text() for f in drawn for ax in f.axes for t in ax.texts]
+    assert any("(1/2 ok)" in t for t in texts), "the heatmap counts the missing seed as failed"
