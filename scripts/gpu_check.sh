@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The device check for a fresh CUDA machine, within a 10-minute budget (each step has its own
-# limit): `statebench doctor`, the GPU tests with the fused kernels required, a one-minute bf16
-# smoke matrix over every family, the fused-vs-reference CUDA benchmark, and a JSON summary.
+# limit; the limits and their grace periods add up to under 10 minutes): `statebench doctor`,
+# the GPU tests with the fused kernels required, a bf16 smoke run of every arch and every
+# option set with its own fused kernel or code path (one task), the fused-vs-reference CUDA
+# benchmark, and a JSON summary.
 #
 #   bash scripts/gpu_check.sh                # writes results/gpu_check/summary.json
 #   OUT=/tmp/check DEVICE=cpu bash scripts/gpu_check.sh   # dry run of the script itself
 #
 # Install first (README, "GPU machines"). Every step runs even when an earlier one fails; the
-# exit status is non-zero if any step failed.
+# exit status is non-zero if any step failed. A step over its limit is interrupted (SIGINT, so
+# pytest and `statebench run` still write what they have), then killed 10 s later.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-results/gpu_check}
@@ -15,27 +18,38 @@ DEVICE=${DEVICE:-cuda}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
 rm -rf "$OUT" && mkdir -p "$OUT"
 : >"$OUT/steps.jsonl"
-ARCHS="['lstm','transformer',{name='transformer',options={pos='alibi'}},'mamba','mamba2','retnet','griffin','hawk','deltanet']"
+# Every family, and each option set that reaches another kernel or code path.
+ARCHS="'lstm','transformer',{name='transformer',options={pos='alibi'}},'mamba',\
+{name='mamba',options={eigen='[-1,1]'}},'mamba2',{name='mamba2',options={eigen='[-1,1]'}},\
+'retnet','griffin','hawk','rc_frame','deltanet',\
+{name='deltanet',options={gated=true,eigen='[-1,1]'}},\
+{name='xlstm',options={cell='slstm'}},{name='xlstm',options={cell='mlstm'}}"
+SMOKE=(--set train.steps=30 --set eval.samples=32)
+if [ "$DEVICE" = cuda ] && python -c "import fla.layers" 2>/dev/null; then
+  ARCHS="$ARCHS,'fla:GatedDeltaNet'"  # fla layers build on CUDA only (doctor says if fla fails)
+elif [ "$DEVICE" != cuda ]; then
+  SMOKE=(--set train.steps=2 --set eval.samples=8 --set "eval.lengths=[8,16]")  # script check
+fi
 
 step() {  # step NAME SECONDS COMMAND...: run with a time limit, log, record rc and duration
   local name=$1 limit=$2 start rc
   shift 2
   start=$(date +%s)
   echo "== $name (limit ${limit}s)"
-  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  timeout -s INT -k 10 "$limit" "$@" >"$OUT/$name.log" 2>&1
   rc=$?
   printf '{"step": "%s", "rc": %d, "seconds": %d}\n' "$name" "$rc" "$(($(date +%s) - start))" \
     >>"$OUT/steps.jsonl"
   tail -n 25 "$OUT/$name.log"
 }
 
-step doctor 90 statebench doctor --json "$OUT/doctor.json"
+step doctor 60 statebench doctor --json "$OUT/doctor.json"
 REQUIRE=1
 [ "$DEVICE" = cuda ] || REQUIRE=0
-STATEBENCH_REQUIRE_FUSED=$REQUIRE step gpu_tests 240 python -m pytest -m gpu -q -rs \
+STATEBENCH_REQUIRE_FUSED=$REQUIRE step gpu_tests 210 python -m pytest -m gpu -q -rs \
   -p no:cacheprovider tests/models tests/bench --junitxml="$OUT/gpu_tests.xml"
-step smoke_bf16 90 statebench run --preset smoke --device "$DEVICE" --out "$OUT/smoke-bf16" \
-  --set dtype=bfloat16 --set "archs=$ARCHS" --set train.steps=30 --set eval.samples=32
+step smoke_bf16 120 statebench run --preset smoke --device "$DEVICE" --out "$OUT/smoke-bf16" \
+  --set dtype=bfloat16 --set "archs=[$ARCHS]" --set "tasks=['parity']" "${SMOKE[@]}"
 step perf_cuda 150 python -m pytest tests/perf/test_perf_cuda.py -k fused_vs_reference \
   --benchmark-only --benchmark-json="$OUT/perf_cuda.json" -q -rs -p no:cacheprovider
 
