@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+import statebench
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"bench": "statebench/bench", "models": "statebench/models", "tasks": "statebench/tasks"}
@@ -43,6 +51,17 @@ def test_wheel_holds_only_the_statebench_namespace(wheel):
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     for tool in ("pytest", "ruff", "nox"):  # dev tools are dependency groups, not extras
         assert f"Requires-Dist: {tool}" not in metadata
+    for dep in ("torch", "numpy", "pandas", "matplotlib", "typer", "pydantic", "rich"):
+        assert re.search(rf"^Requires-Dist: {dep}>=\d", metadata, re.M), (
+            f"{dep} needs a lower bound"
+        )
+    # One source of truth for the version: pyproject.toml, read back through the metadata.
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert f"\nVersion: {version}\n" in metadata
+    assert statebench.__version__ == version, "stale install metadata: pip install -e . again"
+    for folder in ("statebench", *FOLDERS):
+        for source in (ROOT / folder).rglob("*.py"):
+            assert not re.search(r"^__version__ = [\"']", source.read_text(), re.M), source
     entry = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "statebench = statebench.bench.cli:app" in entry
 

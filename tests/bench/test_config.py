@@ -20,10 +20,14 @@ def test_presets_ship_and_validate():
         assert cfg.name == name
 
 
-def test_full_preset_has_the_paper_tasks_and_model():
-    cfg = load_config(preset="full")
-    assert {"jumps", "maze"} <= {t.name for t in cfg.tasks}
-    assert "rc_frame" in {a.name for a in cfg.archs}
+@pytest.mark.parametrize("preset", ["full", "quick-probe", "quick"])
+def test_presets_have_the_recurrence_complete_frame_model(preset):
+    assert "rc_frame" in {a.name for a in load_config(preset=preset).archs}
+
+
+@pytest.mark.parametrize("preset", ["full", "quick-probe"])
+def test_presets_have_the_paper_tasks(preset):
+    assert {"jumps", "maze"} <= {t.name for t in load_config(preset=preset).tasks}
 
 
 def test_deletang_protocol():

@@ -283,3 +283,34 @@ def test_slurm_submits_the_claimed_cells_as_one_job_array(local_run, tmp_path, m
     run_dir = run_matrix(cfg, tmp_path / "run")
     pd.testing.assert_frame_equal(metrics(run_dir), local_run[1])
     assert len(arrays) == 1, "every cell in one array, not one job each"
+
+
+def test_slurm_cluster_gets_one_sbatch_array_capped_by_array_parallelism(tmp_path, monkeypatch):
+    """On a real cluster (sbatch and srun stand-ins record what submitit sends): one sbatch
+    script for all the cells, `--array=0-(n-1)%P` with P from executor.slurm."""
+    pytest.importorskip("submitit")
+    bin_dir, sent = tmp_path / "bin", tmp_path / "sent"
+    bin_dir.mkdir()
+    sent.mkdir()
+    (bin_dir / "sbatch").write_text(
+        f'#!/bin/sh\ncp "$1" "{sent}/$(date +%s%N).sh"\necho "Submitted batch job 4242"\n'
+    )
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
+    for tool in ("sbatch", "srun"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    cfg = tiny(
+        "executor.kind=slurm",
+        "executor.slurm.cluster=slurm",
+        "executor.slurm.array_parallelism=2",
+        "executor.slurm.partition='gpu'",
+    )
+    run_dir, run_id, cells = prepare_run(cfg, tmp_path / "run")
+    executor = from_config(cfg.executor)
+    job = CellJob(str(run_dir), run_id, "cpu")
+    executor.open(job)
+    handles = executor.submit_many(cells, job)
+    assert [h.job_id for h in handles] == [f"4242_{i}" for i in range(len(cells))]
+    (script,) = sent.iterdir()  # one submission, not one per cell
+    lines = script.read_text().splitlines()
+    assert f"#SBATCH --array=0-{len(cells) - 1}%2" in lines and "#SBATCH --partition=gpu" in lines
