@@ -1,10 +1,8 @@
 """Claim files: which driver runs which cell, so two drivers on one run dir never run a cell twice.
 
-Layout, under `run_dir/claims/`:
-    <key>.<gen>.claim   a driver's claim on a cell: JSON {pid, host, token, created}; its mtime
-                        is the owner's last heartbeat
-    <key>.run           what is running the cell right now: JSON {pid, host, started}, written by
-                        the worker process (pool, Ray, Slurm or the driver itself)
+A claim is `run_dir/claims/<key>.<gen>.claim`: JSON {pid, host, token, created}; its mtime is
+the owner's last heartbeat. What is running a cell right now is a separate record
+(`bench.run_records`).
 
 Why generations: a claim whose owner died must be taken over, and two drivers may try at once.
 Deleting the stale file and creating a fresh one races (the second deleter removes the first's
@@ -14,10 +12,6 @@ After creating, the creator re-lists and backs off if a higher generation appear
 so there is never more than one owner. Files are only ever deleted by their owner on release
 (its own generation and the stale ones below it). A claim does not prove the cell still needs
 running (its file may have landed just before), so callers re-check the store after acquiring.
-
-A claim is stale when its owner is gone: on this host, its pid is not alive (or is a zombie, or
-is this very process without holding the claim); on any host, its last heartbeat is older than
-`stale_after_s` (the only test possible across hosts, and the guard against pid reuse).
 """
 
 from __future__ import annotations
@@ -31,144 +25,23 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from statebench.bench import store
+from statebench.bench.claim_files import (
+    DEFAULT_STALE_AFTER_S,
+    claim_name,
+    claims_dir,
+    drop_token,
+    generations,
+    hold_token,
+    is_stale,
+    read_claim,
+)
+from statebench.bench.run_records import clear_started
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STALE_AFTER_S = 600.0
 DEFAULT_HEARTBEAT_S = 30.0
-
-# Tokens of claims held by ClaimBooks of this process: a claim carrying our pid but a token not
-# in here was left by an earlier (finished or interrupted) driver in this process, so is stale.
-_HELD_TOKENS: set[str] = set()
-_HELD_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class ClaimInfo:
-    """What a claim file says about its owner."""
-
-    key: str
-    generation: int
-    path: Path
-    pid: int | None
-    host: str
-    token: str
-    created: float | None
-    heartbeat: float  # mtime: the owner's last sign of life
-
-    @property
-    def age_s(self) -> float:
-        return max(0.0, time.time() - self.heartbeat)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """What is running a cell: the process to kill if it overruns, and since when."""
-
-    key: str
-    pid: int
-    host: str
-    started: float
-
-
-def claims_dir(run_dir: str | Path) -> Path:
-    return store.claims_dir(run_dir)
-
-
-def _claim_name(key: str, generation: int) -> str:
-    return f"{key}.{generation}.claim"
-
-
-def _parse_name(name: str) -> tuple[str, int] | None:
-    parts = name.split(".")
-    if len(parts) != 3 or parts[2] != "claim" or not parts[1].isdigit():
-        return None
-    return parts[0], int(parts[1])
-
-
-def _generations(folder: Path, key: str) -> list[int]:
-    gens = []
-    for path in folder.glob(f"{key}.*.claim"):
-        parsed = _parse_name(path.name)
-        if parsed and parsed[0] == key:
-            gens.append(parsed[1])
-    return sorted(gens)
-
-
-def _read_claim(path: Path, key: str, generation: int) -> ClaimInfo | None:
-    try:
-        heartbeat = path.stat().st_mtime
-        text = path.read_text()
-    except FileNotFoundError:
-        return None  # released meanwhile
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = {}  # being written (O_EXCL creates it empty first) or damaged: judged by age
-    if not isinstance(data, dict):
-        data = {}
-    return ClaimInfo(
-        key=key,
-        generation=generation,
-        path=path,
-        pid=data.get("pid"),
-        host=str(data.get("host", "")),
-        token=str(data.get("token", "")),
-        created=data.get("created"),
-        heartbeat=heartbeat,
-    )
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process of this host is alive (a zombie counts as dead: it runs nothing)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    except OSError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): kill(0) said it exists
-
-
-def is_stale(info: ClaimInfo, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> bool:
-    """Whether the claim's owner is gone, so the claim may be taken over."""
-    if info.age_s > stale_after_s:
-        return True
-    if info.pid is None or info.host != socket.gethostname():
-        return False  # unknown or remote owner: only the heartbeat age can tell
-    if info.pid == os.getpid():
-        with _HELD_LOCK:
-            return info.token not in _HELD_TOKENS
-    return not pid_alive(info.pid)
-
-
-def read_claims(run_dir: str | Path) -> dict[str, ClaimInfo]:
-    """The current (highest-generation) claim of every claimed cell."""
-    folder = claims_dir(run_dir)
-    if not folder.is_dir():
-        return {}
-    top: dict[str, int] = {}
-    for path in folder.glob("*.claim"):
-        parsed = _parse_name(path.name)
-        if parsed:
-            key, gen = parsed
-            top[key] = max(gen, top.get(key, -1))
-    out = {}
-    for key, gen in top.items():
-        info = _read_claim(folder / _claim_name(key, gen), key, gen)
-        if info is not None:
-            out[key] = info
-    return out
 
 
 class ClaimBook:
@@ -200,10 +73,10 @@ class ClaimBook:
             if key in self._held:
                 return True
         self.folder.mkdir(parents=True, exist_ok=True)
-        gens = _generations(self.folder, key)
+        gens = generations(self.folder, key)
         generation = 0
         if gens:
-            top = _read_claim(self.folder / _claim_name(key, gens[-1]), key, gens[-1])
+            top = read_claim(self.folder / claim_name(key, gens[-1]), key, gens[-1])
             if top is not None and not is_stale(top, self.stale_after_s):
                 return False
             if top is not None:
@@ -216,18 +89,15 @@ class ClaimBook:
                 )
             generation = gens[-1] + 1
         token = uuid.uuid4().hex
-        path = self.folder / _claim_name(key, generation)
-        with _HELD_LOCK:  # register first: our own heartbeat-less claim is never judged stale
-            _HELD_TOKENS.add(token)
+        path = self.folder / claim_name(key, generation)
+        hold_token(token)  # first: our own heartbeat-less claim is never judged stale
         if not self._create(path, token):
-            with _HELD_LOCK:
-                _HELD_TOKENS.discard(token)
+            drop_token(token)
             return False
-        if any(g > generation for g in _generations(self.folder, key)):
+        if any(g > generation for g in generations(self.folder, key)):
             # Someone took a later generation while our listing was old: they own the cell.
             path.unlink(missing_ok=True)
-            with _HELD_LOCK:
-                _HELD_TOKENS.discard(token)
+            drop_token(token)
             return False
         with self._lock:
             self._held[key] = (generation, token)
@@ -245,10 +115,10 @@ class ClaimBook:
 
     def held_elsewhere(self, key: str) -> bool:
         """Whether a live owner other than this book holds the cell."""
-        gens = _generations(self.folder, key)
+        gens = generations(self.folder, key)
         if not gens or self.holds(key):
             return False
-        top = _read_claim(self.folder / _claim_name(key, gens[-1]), key, gens[-1])
+        top = read_claim(self.folder / claim_name(key, gens[-1]), key, gens[-1])
         return top is not None and not is_stale(top, self.stale_after_s)
 
     def holds(self, key: str) -> bool:
@@ -269,11 +139,10 @@ class ClaimBook:
         if entry is None:
             return
         generation, token = entry
-        for gen in _generations(self.folder, key):
+        for gen in generations(self.folder, key):
             if gen <= generation:  # ours, and the stale ones we superseded
-                (self.folder / _claim_name(key, gen)).unlink(missing_ok=True)
-        with _HELD_LOCK:
-            _HELD_TOKENS.discard(token)
+                (self.folder / claim_name(key, gen)).unlink(missing_ok=True)
+        drop_token(token)
 
     def release_all(self) -> None:
         for key in self.held:
@@ -287,7 +156,7 @@ class ClaimBook:
             held = list(self._held.items())
         for key, (generation, _) in held:
             try:
-                os.utime(self.folder / _claim_name(key, generation))
+                os.utime(self.folder / claim_name(key, generation))
             except FileNotFoundError:
                 log.warning("claim on %s vanished while held", key)
 
@@ -322,56 +191,15 @@ def sweep_stale(run_dir: str | Path, keys, stale_after_s: float = DEFAULT_STALE_
         return 0
     swept = 0
     for key in keys:
-        gens = _generations(folder, key)
+        gens = generations(folder, key)
         live = False
         if gens:
-            top = _read_claim(folder / _claim_name(key, gens[-1]), key, gens[-1])
+            top = read_claim(folder / claim_name(key, gens[-1]), key, gens[-1])
             live = top is not None and not is_stale(top, stale_after_s)
             if not live:
                 for gen in gens:
-                    (folder / _claim_name(key, gen)).unlink(missing_ok=True)
+                    (folder / claim_name(key, gen)).unlink(missing_ok=True)
                 swept += 1
         if not live:
-            _run_path(run_dir, key).unlink(missing_ok=True)
+            clear_started(run_dir, key)
     return swept
-
-
-# -- what runs where -----------------------------------------------------------------------------
-
-
-def _run_path(run_dir: str | Path, key: str) -> Path:
-    return claims_dir(run_dir) / f"{key}.run"
-
-
-def mark_started(run_dir: str | Path, key: str) -> None:
-    """Record, from the process about to run a cell, who runs it and since when."""
-    path = _run_path(run_dir, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(body)
-    os.replace(tmp, path)
-
-
-def clear_started(run_dir: str | Path, key: str) -> None:
-    _run_path(run_dir, key).unlink(missing_ok=True)
-
-
-def read_started(run_dir: str | Path, key: str) -> RunRecord | None:
-    try:
-        data = json.loads(_run_path(run_dir, key).read_text())
-        return RunRecord(key, int(data["pid"]), str(data["host"]), float(data["started"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def read_all_started(run_dir: str | Path) -> dict[str, RunRecord]:
-    folder = claims_dir(run_dir)
-    if not folder.is_dir():
-        return {}
-    out = {}
-    for path in folder.glob("*.run"):
-        record = read_started(run_dir, path.stem)
-        if record is not None:
-            out[record.key] = record
-    return out

@@ -16,21 +16,14 @@ from pathlib import Path
 
 from statebench.bench import store
 from statebench.bench.cell import CellJob, execute_cell  # noqa: F401  (re-exported for callers)
-from statebench.bench.claims import (
-    DEFAULT_STALE_AFTER_S,
-    ClaimBook,
-    ClaimInfo,
-    RunRecord,
-    is_stale,
-    read_all_started,
-    read_claims,
-    sweep_stale,
-)
+from statebench.bench.claim_files import DEFAULT_STALE_AFTER_S, ClaimInfo, is_stale, read_claims
+from statebench.bench.claims import ClaimBook, sweep_stale
 from statebench.bench.config import ConfigError, MatrixConfig
 from statebench.bench.executors import LOST, Executor, from_config
 from statebench.bench.matrix import Cell, cell_key, expand
 from statebench.bench.progress import Reporter, notebook_reporter
 from statebench.bench.provenance import environment
+from statebench.bench.run_records import RunRecord, read_all_started
 from statebench.bench.schema import cell_status, is_failed
 
 log = logging.getLogger(__name__)

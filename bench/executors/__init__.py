@@ -17,11 +17,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from statebench.bench.config import ConfigError
+from statebench.bench.errors import ConfigError
 
 if TYPE_CHECKING:
     from statebench.bench.cell import CellJob
-    from statebench.bench.config import ExecutorConfig
+    from statebench.bench.executors.config import ExecutorConfig
     from statebench.bench.matrix import Cell
     from statebench.bench.progress import Reporter
 

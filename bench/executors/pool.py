@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from statebench.bench.cell import CellJob
-from statebench.bench.claims import RunRecord
 from statebench.bench.executors.remote import RemoteExecutor, Resubmit, WorkerLost
 from statebench.bench.executors.worker import init_pool_worker, run_in_worker
 from statebench.bench.matrix import Cell
+from statebench.bench.run_records import RunRecord
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ import logging
 from typing import Any
 
 from statebench.bench.cell import CellJob
-from statebench.bench.claims import RunRecord
 from statebench.bench.executors import ExecutorUnavailable
 from statebench.bench.executors.remote import RemoteExecutor, WorkerLost
 from statebench.bench.executors.worker import run_in_worker
 from statebench.bench.matrix import Cell
+from statebench.bench.run_records import RunRecord
 
 log = logging.getLogger(__name__)
 

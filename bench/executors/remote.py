@@ -20,10 +20,10 @@ from typing import Any
 import torch
 from statebench.bench import store
 from statebench.bench.cell import CellJob, base_row, failure_rows
-from statebench.bench.claims import RunRecord, clear_started, read_started
 from statebench.bench.executors import LOST, Executor
 from statebench.bench.matrix import Cell
 from statebench.bench.progress import Reporter
+from statebench.bench.run_records import RunRecord, clear_started, read_started
 
 log = logging.getLogger(__name__)
 

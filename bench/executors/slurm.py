@@ -21,11 +21,11 @@ from typing import Any
 
 from statebench.bench import store
 from statebench.bench.cell import CellJob
-from statebench.bench.claims import RunRecord
 from statebench.bench.executors import ExecutorUnavailable
 from statebench.bench.executors.remote import RemoteExecutor, WorkerLost
 from statebench.bench.executors.worker import run_in_worker
 from statebench.bench.matrix import Cell
+from statebench.bench.run_records import RunRecord
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import threading
 import time
 
 from statebench.bench.cell import CellJob, execute_cell
-from statebench.bench.claims import clear_started, mark_started
 from statebench.bench.matrix import Cell
+from statebench.bench.run_records import clear_started, mark_started
 from statebench.bench.train import StepCallback
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from statebench.bench import store
 from statebench.bench.cell import CellJob
-from statebench.bench.claims import claims_dir, read_started
+from statebench.bench.claim_files import claims_dir
 from statebench.bench.cli import app
 from statebench.bench.config import ConfigError, load_config
 from statebench.bench.executors import LOST, ExecutorUnavailable, from_config, get_executor
@@ -23,6 +23,7 @@ from statebench.bench.executors.remote import RemoteExecutor, Resubmit, WorkerLo
 from statebench.bench.executors.worker import init_pool_worker
 from statebench.bench.matrix import Cell, expand
 from statebench.bench.progress import Reporter, RichReporter
+from statebench.bench.run_records import read_started
 from statebench.bench.runner import config_hash, prepare_run, run_matrix
 from typer.testing import CliRunner
 

@@ -21,20 +21,13 @@ import pytest
 import torch
 from statebench.bench import cli, store
 from statebench.bench.cell import CellJob
-from statebench.bench.claims import (
-    ClaimBook,
-    claims_dir,
-    is_stale,
-    mark_started,
-    pid_alive,
-    read_all_started,
-    read_claims,
-    sweep_stale,
-)
+from statebench.bench.claim_files import claims_dir, is_stale, pid_alive, read_claims
+from statebench.bench.claims import ClaimBook, sweep_stale
 from statebench.bench.cli import app
 from statebench.bench.config import load_config
 from statebench.bench.executors.remote import timeout_rows
 from statebench.bench.progress import Reporter
+from statebench.bench.run_records import mark_started, read_all_started
 from statebench.bench.runner import prepare_run, run_matrix, run_status
 from statebench.models.base import Mixer
 from typer.testing import CliRunner

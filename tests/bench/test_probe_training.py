@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from statebench.bench import store
-from statebench.bench.claims import claims_dir
+from statebench.bench.claim_files import claims_dir
 from statebench.bench.cli import app
 from typer.testing import CliRunner
 

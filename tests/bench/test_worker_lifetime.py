@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 
-from statebench.bench.claims import pid_alive
+from statebench.bench.claim_files import pid_alive
 
 DRIVER = textwrap.dedent(
     """
