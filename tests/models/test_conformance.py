@@ -4,6 +4,7 @@ adapters, which it must reject with a message naming what broke."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,21 @@ def test_builtins_are_registered_with_option_sets():
     assert {"lstm", "transformer"} <= set(ARCH_OPTION_SETS)
     pos = {opts["pos"] for opts in ARCH_OPTION_SETS["transformer"]}
     assert pos == {"none", "sinusoidal", "learned", "rope", "alibi"}
+
+
+def _covered(arch: str, *keys: str) -> set[tuple]:
+    """The combinations of `keys` the arch's option sets reach, defaults filled in."""
+    defaults = {k: p.default for k, p in inspect.signature(arch_class(arch)).parameters.items()}
+    return {tuple(o.get(k, defaults[k]) for k in keys) for o in ARCH_OPTION_SETS[arch]}
+
+
+def test_every_code_path_of_the_state_tracking_archs_is_checked():
+    """Each option that changes a code path is checked both ways (the conformance run above)."""
+    eigens = {"[0,1]", "[-1,1]"}
+    assert _covered("deltanet", "eigen", "gated") == {(e, g) for e in eigens for g in (False, True)}
+    assert {e for (e,) in _covered("mamba2", "eigen")} == eigens
+    assert {e for (e,) in _covered("mamba", "eigen")} == eigens
+    assert {c for (c,) in _covered("xlstm", "cell")} == {"slstm", "mlstm"}
 
 
 @pytest.mark.parametrize("arch", list_archs())
