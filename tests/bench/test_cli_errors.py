@@ -83,6 +83,7 @@ def test_report_and_plot_refuse_a_directory_that_holds_no_run(tmp_path):
         assert_refused(invoke("report", folder, "--format", "html"), "holds no run")
         assert_refused(invoke("plot", folder, "--kind", "all"), "holds no run")
         assert_refused(invoke("status", folder), "holds no run")
+        assert_refused(invoke("eval", folder, "--lengths", "8"), "holds no run")
         assert snapshot(folder) == before
     assert_refused(invoke("report", tmp_path / "missing"), "no run directory")
     assert not (tmp_path / "missing").exists()

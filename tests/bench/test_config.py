@@ -42,6 +42,16 @@ def test_deletang_protocol():
     sizes = {a.name: (a.d_model, a.n_layers, a.options) for a in cfg.archs}
     assert sizes["lstm"][:2] == (256, 1)
     assert sizes["transformer"] == (64, 5, {"n_heads": 8, "mlp_ratio": 4.0})
+    # archs the paper did not have: the Transformer's parameter count
+    import statebench.tasks as tasks
+    from statebench.bench.cell import build_cell_model
+    from statebench.bench.matrix import expand
+
+    cells = {c.arch: c for c in expand(cfg) if c.task == "parity"}
+    task = tasks.get_task("parity", readout="query")
+    n = {a: build_cell_model(c, task).num_params() for a, c in cells.items()}
+    for arch in set(n) - {"lstm", "transformer"}:
+        assert abs(n[arch] - n["transformer"]) <= 0.1 * n["transformer"], (arch, n)
 
 
 def test_set_overrides_compose_with_preset():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -85,6 +86,8 @@ def _probe_df(t_stars, censored, reached=8192):
 def test_median_over_seeds_is_censored_once_half_the_seeds_are():
     s = summarize_t_star(_probe_df([5, math.nan, math.nan], [False, True, True]))
     assert s.median_censored and s.text() == "> 8192" and s.n_not_learned == 1
+    s = summarize_t_star(_probe_df([5, 7, math.nan, math.nan], [False, False, True, True]))
+    assert s.median_censored and s.text() == "> 8192"  # exactly half censored
     s = summarize_t_star(_probe_df([5, 7, math.nan], [False, False, True]))
     assert not s.median_censored and s.median == 7 and math.isnan(s.hi)
     s = summarize_t_star(_probe_df([], []))
@@ -105,3 +108,25 @@ def test_probe_of_a_model_trained_20_steps_through_the_cli_is_not_learned(tmp_pa
     assert len(probes) and set(probes["status"]) == {"not_learned"}
     assert probes["t_star"].isna().all()
     assert "not_learned" in result.output
+    # what tables group by: the display label, the task's options and the learning rate
+    assert set(probes["label"]) == {"lstm"} and set(probes["lr"]) == {3e-3}
+    assert set(probes["task_options"]) == {"{}"} and set(probes["task"]) == {"parity"}
+
+
+def test_probe_rows_carry_task_options_and_the_arch_label(tmp_path):
+    from statebench.bench import store
+    from statebench.bench.cli import app
+    from typer.testing import CliRunner
+
+    args = ["probe", "--preset", "smoke",
+            "--set", "tasks=[{name='permutation', options={group='S3'}}]",
+            "--set", "archs=[{name='mamba', options={eigen='[-1,1]'}, lr=1e-2}]",
+            "--set", "train.steps=2", "--set", "probe.bootstrap=10", "--max-len", "64",
+            "--out", str(tmp_path / "run")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (row,) = (
+        store.load_probes(tmp_path / "run").query("threshold_name == 'half'").to_dict("records")
+    )
+    assert row["label"] == "mamba(eigen=[-1,1])" and row["lr"] == 1e-2
+    assert json.loads(row["task_options"])["group"] == "S3"

@@ -147,3 +147,16 @@ def test_cli_errors_before_training(tmp_path):
     assert bad.returncode == 2
     assert "did you mean lstm" in output
     assert not (tmp_path / "r").exists()
+
+
+def test_a_budget_between_two_grid_widths_trains_and_records_the_size_it_reached(tmp_path):
+    """LSTM at 60k with 2 layers: widths on the grid of 8 give 52k or 67k, both > 10% off."""
+    cfg = load_config(
+        preset="smoke",
+        overrides=["archs=['lstm']", "tasks=['parity']", "model.param_budget=60000",
+                   "train.steps=2", "eval.samples=4", "eval.lengths=[8]"],
+    )  # fmt: skip
+    df = store.load(run_matrix(cfg, tmp_path / "run"))
+    assert set(df["status"]) == {"ok"}
+    assert set(df["param_budget"]) == {60000}
+    assert abs(int(df["params"].iloc[0]) - 60000) <= 6000

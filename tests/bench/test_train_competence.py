@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import statebench.tasks as tasks
 import torch
 from statebench.bench.config import TrainConfig
@@ -83,3 +84,28 @@ def test_learning_rate_is_chosen_on_validation_not_on_test_lengths():
     )
     assert best_lr_on_validation(rows)["lr"].tolist() == [1e-2]
     assert set(select_lr_on_validation(rows)["cell"]) == {"b", "c"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_every_device_sees_the_same_training_validation_and_eval_batches(monkeypatch):
+    from statebench.bench.config import EvalConfig
+    from statebench.bench.evaluate import evaluate
+
+    task = tasks.get_task("parity")
+    cls, real = type(task), type(task).sample
+    drawn: dict[str, list[torch.Tensor]] = {"cpu": [], "cuda": []}
+    for name, seen in drawn.items():
+
+        def spy(self, *args, _seen=seen, **kwargs):
+            batch = real(self, *args, **kwargs)
+            _seen.append(batch.inputs.cpu())
+            return batch
+
+        monkeypatch.setattr(cls, "sample", spy)
+        device = torch.device(name)
+        model = build_model("lstm", task.vocab_size, task.num_classes, 16, 1, seed=0).to(device)
+        train = _train(steps=3, batch_size=8, val_every=3, val_samples=8)
+        train_model(model, task, train, 1e-3, data_seed=1, device=device)
+        evaluate(model.eval(), task, EvalConfig(lengths=[16], samples=8), "parity", {}, device, 12)
+    assert len(drawn["cpu"]) == len(drawn["cuda"]) > 3
+    assert all(torch.equal(a, b) for a, b in zip(drawn["cpu"], drawn["cuda"], strict=True))

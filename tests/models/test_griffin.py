@@ -253,3 +253,15 @@ def test_bad_options_are_named(cls, opts, match):
 def test_hawk_has_no_window_option():
     with pytest.raises(ValueError, match="window"):
         build_model("hawk", VOCAB, CLASSES, window=8)
+
+
+def test_rg_lru_gates_start_as_recurrentgemma_s():
+    """Gate weights of std sqrt(1 / block width); a = exp(-softplus(Lambda)) in [0.9, 0.999]."""
+    torch.manual_seed(0)
+    block = RecurrentBlock(d_model=64, lru_width=256, n_heads=2, conv_width=4)
+    bw = 256 // 2
+    for w in (block.gate_x_weight, block.gate_a_weight):
+        assert w.shape == (2, bw, bw)
+        assert w.std().item() == pytest.approx((1 / bw) ** 0.5, rel=0.03)
+    a = torch.exp(-torch.nn.functional.softplus(block.a_param))
+    assert 0.9 <= a.min().item() and a.max().item() <= 0.999 + 1e-6
