@@ -4,6 +4,7 @@ terminal."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ except ImportError:  # Python 3.10
 
 import statebench.models as models
 from pydantic import BaseModel
+from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.cli_options import FIGURE_KINDS
 from statebench.bench.config import MatrixConfig, load_config
@@ -124,6 +126,22 @@ def test_list_describes_every_architecture_in_one_line():
         description = models.arch_class(name).__dict__.get("description")
         assert description and "\n" not in description and len(description) <= 80, name
         assert f"│ {name}" in text and description in text, name
+
+
+def test_run_ends_with_its_report_and_next_commands_that_work(tmp_path):
+    out = tmp_path / "my run"  # a space: the printed commands must quote it
+    args = ["run", "--preset", "smoke", "--arch", "lstm", "--task", "parity", "--seed", "3"]
+    result = invoke(*args, "--out", out, *TINY, "--set", "model.d_model=8")
+    assert result.exit_code == 0, result.output
+    assert (out / "report" / "report.md").exists() and (out / "report" / "figures").is_dir()
+    after = result.output.split("next:\n", 1)[1].splitlines()
+    commands = [shlex.split(line) for line in after if line.strip().startswith("statebench ")]
+    report, probe = (next(c for c in commands if c[1] == name) for name in ("report", "probe"))
+    assert invoke(*report[1:]).exit_code == 0 and (out / "report" / "report.html").exists()
+    tiny_probe = ["--set", "probe.max_len=64", "--set", "probe.samples=2"]
+    assert invoke(*probe[1:], *tiny_probe).exit_code == 0  # the same cells: nothing retrained
+    probed = store.load_probes(out)
+    assert set(probed["cell"]) == set(store.load(out)["cell"]) and set(probed["seed"]) == {3}
 
 
 def test_a_failed_cell_makes_run_exit_1_unless_allowed(tmp_path, monkeypatch):

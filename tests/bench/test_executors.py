@@ -42,6 +42,16 @@ def metrics(run_dir) -> pd.DataFrame:
     return df.set_index(["cell", "eval_len"])[METRICS].sort_index()
 
 
+def assert_worker_training_logs(run_dir) -> None:
+    """Every cell has its training log, written by the process that trained it (not this one)."""
+    logs = store.load_training_log(run_dir)
+    assert sorted(logs["cell"].unique()) == sorted(
+        store.manifest_cells(store.read_manifest(run_dir))
+    )
+    assert logs.groupby("cell")["step"].apply(list).map(lambda s: s == [2, 4, 6, 8]).all()
+    assert all(not str(w).endswith(f":{os.getpid()}") for w in logs["worker"]), "in the driver"
+
+
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     """The smoke preset, in process: the rows every other executor must reproduce."""
@@ -70,6 +80,7 @@ def ray_cluster():
 def test_ray_gives_the_same_rows(local_run, ray_cluster, tmp_path):
     run_dir = run_matrix(tiny("executor.kind=ray"), tmp_path / "run")
     pd.testing.assert_frame_equal(metrics(run_dir), local_run[1])
+    assert_worker_training_logs(run_dir)
     assert ray_cluster.is_initialized(), "a cluster the caller started is left running"
 
 
@@ -79,6 +90,7 @@ def test_slurm_through_submitit_local_gives_the_same_rows(local_run, tmp_path):
     run_dir = run_matrix(cfg, tmp_path / "run")
     pd.testing.assert_frame_equal(metrics(run_dir), local_run[1])
     assert list((run_dir / "slurm").glob("*/*_log.out")), "job logs live under run_dir/slurm"
+    assert_worker_training_logs(run_dir)
 
 
 def test_stored_cells_run_on_no_executor(local_run, monkeypatch):
