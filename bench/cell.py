@@ -21,7 +21,8 @@ from statebench.bench.matrix import Cell, derive_seed
 from statebench.bench.oom import is_oom
 from statebench.bench.provenance import provenance
 from statebench.bench.schema import cell_status
-from statebench.bench.train import CellTimeout, Diverged, StepCallback, train_model
+from statebench.bench.tracking import Tracker, TrackingConfig
+from statebench.bench.train import CellTimeout, Diverged, LogCallback, StepCallback, train_model
 from statebench.bench.training_log import TrainingLog
 from statebench.models import build_model, match_params
 from statebench.tasks import get_task
@@ -38,6 +39,7 @@ class CellJob:
     run_dir: str
     run_id: str
     device: str = "auto"
+    tracking: TrackingConfig | None = None  # the [tracking] table, None when off
 
 
 def resolve_device(name: str) -> torch.device:
@@ -98,8 +100,15 @@ def base_row(cell: Cell, job: CellJob, device: torch.device) -> dict[str, Any]:
     }
 
 
-def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> list[dict]:
-    """Train and evaluate one cell; never raises for a failing model, returns its rows."""
+def run_cell(
+    cell: Cell,
+    job: CellJob,
+    on_step: StepCallback | None = None,
+    on_log: LogCallback | None = None,
+) -> list[dict]:
+    """Train and evaluate one cell; never raises for a failing model, returns its rows.
+
+    Training-log rows go to the cell's stored training log, and to `on_log` if given."""
     device = resolve_device(job.device)
     base = base_row(cell, job, device)
     if device.type == "cuda":
@@ -107,7 +116,7 @@ def run_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> l
     limit = cell.train.time_limit_s
     deadline = time.monotonic() + limit if limit else None
     stage = "build"
-    training_log = TrainingLog(job.run_dir, job.run_id, cell.key)
+    training_log = TrainingLog(job.run_dir, job.run_id, cell.key, also=on_log)
     try:
         task = get_task(cell.task, **cell.task_options)
         model = build_cell_model(cell, task).to(device=device, dtype=DTYPES[cell.dtype])
@@ -198,7 +207,11 @@ def failure_rows(
 
 
 def execute_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> str:
-    """Run a cell and store its rows atomically; returns the cell's status."""
-    rows = run_cell(cell, job, on_step)
-    store.write_cell(job.run_dir, cell.key, rows)
+    """Run a cell and store its rows atomically; returns the cell's status.
+
+    With a `[tracking]` backend, the cell is also one tracker run (stored rows come first)."""
+    with Tracker(job.tracking, cell, job.run_id) as tracker:
+        rows = run_cell(cell, job, on_step, on_log=tracker.log)
+        store.write_cell(job.run_dir, cell.key, rows)
+        tracker.summary(rows)
     return cell_status(r["status"] for r in rows)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from statebench.bench.config import MatrixConfig, check_device, load_config
 
 console = Console()
@@ -13,8 +14,10 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str) -> None:
-    """Print `error: message` (not wrapped, so a one-line message stays one line) and exit 2."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print `error: message` (not wrapped, so a one-line message stays one line) and exit 2.
+
+    The message is plain text: `pip install -e '.[ray]'` keeps its brackets."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 

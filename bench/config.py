@@ -35,6 +35,7 @@ from statebench.bench.config_tables import (
 from statebench.bench.errors import ConfigError
 from statebench.bench.executors.config import ExecutorConfig, SlurmConfig
 from statebench.bench.probe.config import ProbeConfig
+from statebench.bench.tracking import TrackingConfig
 from statebench.bench.typed import Strict as _Strict
 
 # The config's public names, wherever each table is defined.
@@ -93,6 +94,7 @@ class MatrixConfig(_Strict):
     probe: ProbeConfig = Field(default_factory=ProbeConfig, exclude=True)
     # Where cells run (bench/executors); excluded from dumps: it changes no number of a cell.
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, exclude=True)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, exclude=True)  # bench/tracking
 
     @field_validator("name")
     @classmethod

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from statebench.bench import store
+from statebench.bench import store, tracking
 from statebench.bench.cell import CellJob, execute_cell  # noqa: F401  (re-exported for callers)
 from statebench.bench.claim_files import DEFAULT_STALE_AFTER_S, ClaimInfo, is_stale, read_claims
 from statebench.bench.claims import ClaimBook, sweep_stale
@@ -164,6 +164,7 @@ def run_matrix(
     """
     reporter = reporter or notebook_reporter()  # progress shows in notebooks, nowhere else
     executor = executor or from_config(config.executor)  # a missing extra fails before any work
+    tracking.require(config.tracking)  # so does a tracker's
     stale_after = config.executor.claim_stale_s
     run_dir, run_id, cells = prepare_run(config, run_dir)
     if not force:
@@ -172,7 +173,12 @@ def run_matrix(
     waiting = {c.key for c in todo}
     sweep_stale(run_dir, [c.key for c in cells if c.key not in waiting], stale_after)
     # Absolute: workers of other processes and hosts don't share our working directory.
-    job = CellJob(run_dir=str(Path(run_dir).resolve()), run_id=run_id, device=config.device)
+    job = CellJob(
+        run_dir=str(Path(run_dir).resolve()),
+        run_id=run_id,
+        device=config.device,
+        tracking=tracking.for_workers(config.tracking, run_dir),
+    )
     landed = _landed_check(run_dir, rerun=todo)
     book = ClaimBook(run_dir, stale_after_s=stale_after)
     reporter.start(len(cells), len(cells) - len(todo))

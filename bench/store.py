@@ -8,6 +8,7 @@ Layout of a run directory:
     training_logs/<key>.parquet  loss, accuracy, lr every train.log_every steps of that cell
     claims/                  which driver runs which cell (bench.claims)
     slurm/                   submitit's logs and pickles
+    tracking/                TensorBoard or W&B files of the optional [tracking] table
 Everything else asks this module for paths. A file appears only once complete (temp file +
 rename), so a killed run leaves no partial cell, and a truncated or corrupted file is reported
 and treated as missing, so the cell runs again.
@@ -109,6 +110,10 @@ def claims_dir(run_dir: str | Path) -> Path:
 
 def slurm_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / SLURM
+
+
+def tracking_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "tracking"
 
 
 def write_table(run_dir: Path, table: str, key: str, rows: list[dict[str, Any]]) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,15 @@ from statebench.bench import store
 
 class TrainingLog:
     def __init__(
-        self, run_dir: str | Path, run_id: str, key: str, flush_every_s: float = 10.0
+        self,
+        run_dir: str | Path,
+        run_id: str,
+        key: str,
+        flush_every_s: float = 10.0,
+        also: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        self.run_dir, self.run_id, self.key = run_dir, run_id, key
+        """`also` gets every row as training produced it (an experiment tracker)."""
+        self.run_dir, self.run_id, self.key, self.also = run_dir, run_id, key, also
         self.flush_every_s = flush_every_s
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.rows: list[dict[str, Any]] = []
@@ -28,6 +35,8 @@ class TrainingLog:
 
     def __call__(self, row: dict[str, Any]) -> None:
         self.rows.append({"run_id": self.run_id, "cell": self.key, **row, "worker": self.worker})
+        if self.also is not None:
+            self.also(row)
         if time.monotonic() - self._flushed > self.flush_every_s:
             self.flush()
 

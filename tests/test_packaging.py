@@ -49,6 +49,10 @@ def test_wheel_holds_only_the_statebench_namespace(wheel):
     metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "Name: state-tracking-bench" in metadata and "License-Expression: MIT" in metadata
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    for extra in ("ray", "slurm", "wandb", "tensorboard"):
+        assert f"Provides-Extra: {extra}" in metadata
+    for url in ("Homepage", "Repository", "Issues", "Documentation"):
+        assert f"Project-URL: {url}, https://github.com/statebench/statebench" in metadata
     for tool in ("pytest", "ruff", "nox"):  # dev tools are dependency groups, not extras
         assert f"Requires-Dist: {tool}" not in metadata
     for dep in ("torch", "numpy", "pandas", "matplotlib", "typer", "pydantic", "rich"):

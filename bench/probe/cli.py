@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from statebench.bench.cli_options import (
     ArchOpt,
@@ -99,7 +100,7 @@ def probe(
             require_same_code=require_same_code,
         )
     except (ConfigError, ValueError) as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
     from statebench.bench import store
 

@@ -87,9 +87,11 @@ def test_seed_repeats_and_seeds_still_works():
 
 def test_show_config_prints_every_table_and_round_trips(tmp_path):
     args = ["--preset", "quick", "--set", "probe.max_len=4096", "--set", "executor.kind=pool"]
+    args += ["--set", "tracking.backend=tensorboard", "--set", "tracking.tags=['a']"]
     first = invoke("show-config", *args, "--seed", "3", "--seeds", "5")
     assert first.exit_code == 0, first.output
-    assert "[probe]" in first.output and "[executor]" in first.output
+    for table in ("[probe]", "[executor]", "[tracking]"):
+        assert table in first.output
     assert "seeds = [\n    3,\n    5,\n]" in first.output or "seeds = [ 3, 5" in first.output
     saved = tmp_path / "my.toml"
     saved.write_text(first.output)
@@ -97,6 +99,7 @@ def test_show_config_prints_every_table_and_round_trips(tmp_path):
     assert again.exit_code == 0, again.output
     assert again.output == first.output
     assert "max_len = 4096" in again.output and 'kind = "pool"' in again.output
+    assert 'backend = "tensorboard"' in again.output
 
 
 def test_show_config_prints_every_field_and_table(tmp_path):

@@ -112,6 +112,11 @@ def test_toml_roundtrip(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(to_toml(cfg))
     assert load_config(config_file=path) == cfg
+    tracked = ["tracking.backend=wandb", "tracking.entity=me", "tracking.mode=offline"]
+    cfg = load_config(preset="smoke", overrides=tracked)
+    path.write_text(to_toml(cfg))
+    again = load_config(config_file=path)
+    assert again == cfg and again.tracking.entity == "me"
 
 
 def test_quick_preset_covers_every_family_and_the_five_tasks():
