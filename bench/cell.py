@@ -210,7 +210,7 @@ def execute_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) 
     """Run a cell and store its rows atomically; returns the cell's status.
 
     With a `[tracking]` backend, the cell is also one tracker run (stored rows come first)."""
-    with Tracker(job.tracking, cell, job.run_id) as tracker:
+    with Tracker(job.tracking, cell, job.run_id, job.run_dir) as tracker:
         rows = run_cell(cell, job, on_step, on_log=tracker.log)
         store.write_cell(job.run_dir, cell.key, rows)
         tracker.summary(rows)

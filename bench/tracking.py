@@ -192,9 +192,12 @@ class Tracker:
     fails warns once and is dropped, the cell goes on. A context manager: leaving it ends the
     tracker run (failed if the cell failed or an exception left the block)."""
 
-    def __init__(self, config: TrackingConfig | None, cell: Cell, run_id: str) -> None:
+    def __init__(
+        self, config: TrackingConfig | None, cell: Cell, run_id: str, run_dir: str | Path
+    ) -> None:
         self.cell, self.backend, self.failed = cell, None, False
-        if config is None or config.backend == "none":
+        config = for_workers(config, run_dir) if config is not None else None
+        if config is None:
             return
         self.name = config.backend
         try:

@@ -120,7 +120,7 @@ def test_a_failing_tracker_warns_and_loses_nothing(tmp_path, monkeypatch, caplog
     calls = fake_wandb(monkeypatch, fail_init=where == "init", fail_log=where == "log")
     cfg = tiny(*ONE, "tracking.backend=wandb")
     run_dir, run_id, (cell,) = prepare_run(cfg, tmp_path / "run")
-    job = CellJob(str(run_dir), run_id, "cpu", tracking=cfg.tracking)
+    job = CellJob(str(run_dir), run_id, "cpu", tracking=cfg.tracking)  # no dir: the run's
     with caplog.at_level(logging.WARNING, logger="statebench.bench.tracking"):
         assert execute_cell(cell, job) == "ok"
     assert "tracking (wandb) failed" in caplog.text and cell.label in caplog.text
@@ -130,6 +130,8 @@ def test_a_failing_tracker_warns_and_loses_nothing(tmp_path, monkeypatch, caplog
     assert store.load_training_log(run_dir)["step"].tolist() == [2, 4, 6, 8]
     assert calls["summary"] == {}  # dropped after the failure
     assert calls["finish"] == ([1] if where == "log" else [])
+    if where == "log":
+        assert Path(calls["init"][0]["dir"]) == (run_dir / "tracking").resolve()
 
 
 # -- the real packages, when installed -----------------------------------------------------------
