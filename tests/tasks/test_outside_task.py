@@ -15,17 +15,30 @@ from statebench.tasks import list_tasks, task_class
 from statebench.tasks.testing import TaskConformanceError, check_task
 from typer.testing import CliRunner
 
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 TINY = ["--arch", "lstm", "--seed", "0", "--preset", "smoke", "--set", "train.steps=2"]
 TINY += ["--set", "eval.samples=4", "--set", "eval.lengths=[8]", "--set", "model.d_model=8"]
 PROBE = ["--max-len", "64", "--set", "probe.samples=2"]
 
 
+def readme_section() -> str:
+    return README.read_text().split("## Add a task", 1)[1].split("\n## ", 1)[0]
+
+
 def readme_task_source() -> str:
-    section = README.read_text().split("## Add a task", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    source = next(b for b in blocks if b.startswith("# mypkg/mod3.py"))
-    return source
+    blocks = re.findall(r"```python\n(.*?)```", readme_section(), re.S)
+    return next(b for b in blocks if b.startswith("# mypkg/mod3.py"))
+
+
+def readme_entry_points() -> dict[str, str]:
+    """The README's `[project.entry-points."statebench.tasks"]` table."""
+    (block,) = re.findall(r"```toml\n(.*?)```", readme_section(), re.S)
+    return tomllib.loads(block)["project"]["entry-points"]["statebench.tasks"]
 
 
 @pytest.fixture
@@ -64,7 +77,10 @@ def test_readme_task_by_entry_point(outside, monkeypatch):
     dist = outside / "mypkg-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mypkg\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[statebench.tasks]\nmod3 = mypkg.mod3:RunningMod3\n")
+    points = readme_entry_points()  # what pip writes for the README's pyproject.toml table
+    assert points == {"mod3": "mypkg.mod3:RunningMod3"}
+    lines = "".join(f"{name} = {target}\n" for name, target in points.items())
+    (dist / "entry_points.txt").write_text(f"[statebench.tasks]\n{lines}")
     monkeypatch.syspath_prepend(str(outside))
     assert "mod3" in list_tasks() and task_class("mod3").__name__ == "RunningMod3"
     assert "mod3" in invoke("list").output

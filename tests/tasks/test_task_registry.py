@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import statebench.tasks as tasks
 import torch
@@ -65,3 +66,16 @@ def test_default_readouts():
     defaults = {n: tasks.get_task(n).readout for n in EXPECTED}
     assert defaults.pop("modular_arithmetic") == "last"
     assert set(defaults.values()) == {"all"}
+
+
+def test_the_readme_has_a_row_for_every_task_and_owns_the_paper_task_definitions():
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## Tasks\n", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in section.splitlines()
+        if line.startswith("| `")
+    }
+    assert set(rows) == set(tasks.list_tasks())
+    for name in ("jumps", "maze"):  # the paper's definitions are not public: ours, said so
+        assert "**Our definition**" in rows[name] and "Keiblinger" in rows[name]
