@@ -3,7 +3,8 @@
 The manifest lists every cell a run should hold. A report that averaged only the cells present
 would rank an arch that lost a cell above one that ran them all, so every cell the manifest
 expects and the store cannot give back becomes a placeholder row with status `missing` or
-`unreadable`: it counts as failed (score 0) in every average and ranking.
+`unreadable`: it counts as failed wherever a failed cell does (the k/n ok of a mean over
+seeds; 0 in the average over tasks when no seed of an arch x task ran).
 """
 
 from __future__ import annotations

@@ -73,7 +73,9 @@ def _coverage_blocks(cells: pd.DataFrame) -> list[Block]:
         Block(
             "text",
             f"This run is incomplete: {coverage_summary(cells)}. Each absent cell counts as "
-            "failed (score 0) in every average and ranking below.",
+            "failed below, as a diverged cell does: a mean over seeds is over the seeds that "
+            "ran and says how many did (1/2 ok), and an arch x task where none ran scores 0 in "
+            "the average over tasks and the ranking.",
         ),
         Block("table", table=table),
     ]

@@ -68,6 +68,8 @@ def test_a_damaged_manifest_is_named_by_status_run_and_report(run_dir, fault):
     assert_refused(invoke("run", "--preset", "smoke", "--out", run_dir, *TINY), str(manifest))
     assert_refused(invoke("report", run_dir), str(manifest))
     assert_refused(invoke("plot", run_dir, "--kind", "all"), str(manifest))
+    assert_refused(invoke("eval", run_dir, "--lengths", "8"), str(manifest))
+    assert_refused(invoke("probe", "--preset", "smoke", "--out", run_dir, *TINY), str(manifest))
     assert snapshot(run_dir) == before, "a refused command wrote into the run directory"
 
 
