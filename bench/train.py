@@ -125,6 +125,72 @@ def validation_set(
     return ValidationSet(batches, lengths)
 
 
+class _Loop:
+    """One training run's state: optimizer, data and length streams, validation set, result."""
+
+    def __init__(self, model, task, train, lr, data_seed, device, val_seed, on_log) -> None:
+        self.model, self.task, self.train, self.device = model, task, train, device
+        self.on_log = on_log
+        self.target = float(train.target_accuracy or 0.99)
+        self.optimizer, self.scheduler = make_optimizer(model, train, lr)
+        self.params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self.val = validation_set(
+            task, train, data_seed + 1 if val_seed is None else val_seed, device
+        )
+        self.generator = torch.Generator().manual_seed(data_seed)  # CPU: same data everywhere
+        self.lengths = random.Random(data_seed)  # the length schedule, apart from the data
+        self.low, self.high = training_range(task, train.len_min, train.len_max)
+        self.valid: dict[int, int] = {}
+        self.result = TrainResult(0, 0.0, 0, math.nan, math.nan)
+        model.train()
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def update(self) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """One optimizer step on a fresh batch; (loss, accuracy, the lr it used)."""
+        raw = self.lengths.randint(self.low, self.high)
+        length = self.valid.get(raw) or self.valid.setdefault(
+            raw, nearest_valid_length(self.task, raw)
+        )
+        batch = self.task.sample(self.train.batch_size, length, self.generator, device=self.device)
+        loss, acc = masked_loss_and_accuracy(self.model(batch.inputs), batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.params, self.train.grad_clip)
+        step_lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.result.tokens += batch.inputs.numel()
+        return loss, acc, step_lr
+
+    def record(self, step: int, val_check: bool, step_lr: float | None = None) -> None:
+        """A training-log row; with `val_check`, run the validation check into it first."""
+        result = self.result
+        row = {
+            "step": step,
+            "tokens": result.tokens,
+            "seconds": self.elapsed(),
+            "loss": result.final_loss,
+            "accuracy": result.final_accuracy,
+            "lr": self.optimizer.param_groups[0]["lr"] if step_lr is None else step_lr,
+            "val_loss": math.nan,
+            "val_accuracy": math.nan,
+        }
+        if val_check:
+            result.val_loss, result.val_accuracy = self.val.check(self.model)
+            if not math.isfinite(result.val_loss):
+                raise Diverged(f"validation logits became non-finite at step {step}")
+            row.update(val_loss=result.val_loss, val_accuracy=result.val_accuracy)
+            if result.val_accuracy >= self.target and result.steps_to_target is None:
+                result.steps_to_target = step
+        result.log.append(row)
+        if self.on_log is not None:
+            self.on_log(row)
+
+
 def train_model(
     model: SequenceModel,
     task: Task,
@@ -142,63 +208,14 @@ def train_model(
     Raises Diverged on a non-finite loss and CellTimeout past `deadline` (the hard limit);
     `train.time_budget_s` is the soft one: training stops, the model is still evaluated.
     """
-    steps = int(train.steps)
-    target = float(train.target_accuracy or 0.99)
-    stop_at_target = bool(train.stop_at_target)
-    val_every = int(train.val_every or 100)
-    log_every = int(train.log_every or 50)
-    budget = train.time_budget_s
-    optimizer, scheduler = make_optimizer(model, train, lr)
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    val = validation_set(task, train, data_seed + 1 if val_seed is None else val_seed, device)
-    generator = torch.Generator().manual_seed(data_seed)  # CPU: the same data on every device
-    lengths = random.Random(data_seed)  # the length schedule, independent of the data stream
-    low, high = training_range(task, train.len_min, train.len_max)
-    valid: dict[int, int] = {}
+    steps, budget = int(train.steps), train.time_budget_s
+    val_every, log_every = int(train.val_every or 100), int(train.log_every or 50)
     ema_stop = train.early_stop_accuracy  # legacy: stop on the training-batch EMA
-    result = TrainResult(0, 0.0, 0, math.nan, math.nan)
-    ema_acc = 0.0
-    model.train()
-    start = time.perf_counter()
-
-    def record(step: int, val_check: bool, step_lr: float | None = None) -> None:
-        row = {
-            "step": step,
-            "tokens": result.tokens,
-            "seconds": time.perf_counter() - start,
-            "loss": result.final_loss,
-            "accuracy": result.final_accuracy,
-            "lr": optimizer.param_groups[0]["lr"] if step_lr is None else step_lr,
-            "val_loss": math.nan,
-            "val_accuracy": math.nan,
-        }
-        if val_check:
-            result.val_loss, result.val_accuracy = val.check(model)
-            if not math.isfinite(result.val_loss):
-                raise Diverged(f"validation logits became non-finite at step {step}")
-            row.update(val_loss=result.val_loss, val_accuracy=result.val_accuracy)
-            if result.val_accuracy >= target and result.steps_to_target is None:
-                result.steps_to_target = step
-        result.log.append(row)
-        if on_log is not None:
-            on_log(row)
-
-    step = 0
+    loop = _Loop(model, task, train, lr, data_seed, device, val_seed, on_log)
+    result, ema_acc, step = loop.result, 0.0, 0
     for step in range(1, steps + 1):
-        raw = lengths.randint(low, high)
-        length = valid.get(raw) or valid.setdefault(raw, nearest_valid_length(task, raw))
-        batch = task.sample(train.batch_size, length, generator, device=device)
-        logits = model(batch.inputs)
-        loss, acc = masked_loss_and_accuracy(logits, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if train.grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, train.grad_clip)
-        step_lr = optimizer.param_groups[0]["lr"]
-        optimizer.step()
-        scheduler.step()
-        result.tokens += batch.inputs.numel()
-        out_of_time = budget is not None and time.perf_counter() - start >= budget
+        loss, acc, step_lr = loop.update()
+        out_of_time = budget is not None and loop.elapsed() >= budget
         val_check = step % val_every == 0 or step == steps or out_of_time
         if step % log_every == 0 or val_check or ema_stop:
             result.final_loss, result.final_accuracy = loss.item(), acc.item()
@@ -208,15 +225,15 @@ def train_model(
             if on_step is not None:
                 on_step(step, steps, result.final_loss, result.final_accuracy)
             stop_ema = bool(ema_stop) and step >= 20 and ema_acc >= ema_stop
-            record(step, val_check or stop_ema, step_lr)
-            reached = stop_at_target and result.steps_to_target is not None
+            loop.record(step, val_check or stop_ema, step_lr)
+            reached = train.stop_at_target and result.steps_to_target is not None
             if reached or out_of_time or stop_ema:
                 break
         if deadline is not None and time.monotonic() > deadline:
             raise CellTimeout(f"time limit reached at step {step} of {steps}")
     if steps == 0:
-        record(0, True)
+        loop.record(0, True)
     result.steps = step
-    result.seconds = time.perf_counter() - start
-    result.learned = result.val_accuracy >= target
+    result.seconds = loop.elapsed()
+    result.learned = result.val_accuracy >= loop.target
     return result

@@ -76,6 +76,83 @@ def fits_memory(model, pos: int, n: int, bytes_per_float: int, budget: int) -> i
     return lo
 
 
+Stop = tuple[str, str]  # (stopped_by, message); ("", "") while the stream goes on
+
+
+class _Tally:
+    """Hits and scored tokens per position bin, and those inside the training lengths."""
+
+    def __init__(self, edges: np.ndarray, n_seq: int, id_len: int, device) -> None:
+        self.edges = torch.as_tensor(edges, dtype=torch.int64, device=device)
+        self.correct = torch.zeros(n_seq, len(edges) - 1, dtype=torch.int64, device=device)
+        self.scored = torch.zeros_like(self.correct)
+        self.id_len, self.id_correct, self.id_scored = id_len, 0, 0
+
+    def add(self, right: torch.Tensor, mask: torch.Tensor, pos: int) -> None:
+        """Count one step's hits `right` and scored `mask` ([n_seq, n]) from position pos + 1."""
+        positions = torch.arange(pos + 1, pos + right.shape[1] + 1, device=self.edges.device)
+        inside = positions <= self.id_len
+        if bool(inside.any()):
+            self.id_correct += int(right[:, inside].sum())
+            self.id_scored += int(mask[:, inside].sum())
+        bins = torch.searchsorted(self.edges, positions, right=True) - 1
+        self.correct.index_add_(1, bins, right.to(torch.int64))
+        self.scored.index_add_(1, bins, mask.to(torch.int64))
+
+    def counts(self, reached_len: int, stop: Stop, seconds: float, kernel: str) -> StreamCounts:
+        return StreamCounts(
+            edges=self.edges.cpu().numpy(),
+            correct=self.correct.cpu().numpy(),
+            scored=self.scored.cpu().numpy(),
+            reached_len=reached_len,
+            stopped_by=stop[0],
+            message=stop[1],
+            seconds=seconds,
+            kernel=kernel,
+            id_correct=self.id_correct,
+            id_scored=self.id_scored,
+        )
+
+
+def _checked_step(model, inputs: torch.Tensor, state, pos: int):
+    """`model.step`, with out-of-memory and non-finite logits turned into a stop."""
+    try:
+        logits, state = model.step(inputs, state)
+    except Exception as e:  # noqa: BLE001 - OOM is a stop, anything else is the caller's
+        if not is_oom(e):
+            raise
+        return None, state, ("oom", f"out of memory at position {pos + inputs.shape[1]}: {e}"[:500])
+    finite = torch.isfinite(logits).all(dim=-1).all(dim=0)
+    if not bool(finite.all()):
+        first = pos + 1 + int((~finite).nonzero()[0])
+        return (
+            None,
+            state,
+            (
+                "non_finite",
+                f"non-finite logits from position {first} (1-based); no t* is kept",
+            ),
+        )
+    return logits, state, ("", "")
+
+
+def _memory_stop(model, pos: int, state_bytes: int, budget: int) -> Stop:
+    need = int(model.state_size(pos + 1)) * state_bytes
+    return "memory_budget", (
+        f"carried state at {pos + 1} tokens would take {need} bytes, over the memory budget of "
+        f"{budget}"
+    )
+
+
+def _short_stop(model, stream: ChunkStream, pos: int, max_len: int) -> Stop:
+    """Why a stream that met no budget ended before max_len (nothing if it did not)."""
+    if pos >= max_len:
+        return "", ""
+    if model.max_length is not None and pos >= model.max_length:
+        return "max_length", f"the model accepts at most {model.max_length} positions"
+    return "data", f"task {stream.task.name!r} has no carry rule; its data stops at {pos} tokens"
+
+
 @torch.no_grad()
 def stream_counts(
     model,
@@ -91,19 +168,15 @@ def stream_counts(
 ) -> StreamCounts:
     """Stream up to `max_len` tokens of every sequence through `model.step`; never raises OOM."""
     model.eval()
-    device, n_seq = stream.device, stream.n_seq
-    edges_t = torch.as_tensor(edges, dtype=torch.int64, device=device)
-    n_bins = len(edges) - 1
-    correct = torch.zeros(n_seq, n_bins, dtype=torch.int64, device=device)
-    scored = torch.zeros_like(correct)
+    n_seq = stream.n_seq
+    tally = _Tally(edges, n_seq, id_len, stream.device)
     growing = grows_with_length(model, stream.chunk)
-    elem = next(model.parameters()).element_size()  # bytes per float of the carried state
+    state_bytes = n_seq * next(model.parameters()).element_size()  # per float of carried state
     limit = min(max_len, stream.length)
     if model.max_length is not None:
         limit = min(limit, int(model.max_length))
-    stopped_by, message = "", ""
-    id_correct, id_scored = 0, 0
-    state = model.init_state(n_seq, device)
+    stop: Stop = ("", "")
+    state = model.init_state(n_seq, stream.device)
     data, offset, pos = None, 0, 0
     start = time.perf_counter()
     while pos < limit:
@@ -113,67 +186,25 @@ def stream_counts(
         if growing:
             n = step_length(pos, n, n_seq, step_work)
         if memory_budget_bytes is not None:
-            n = fits_memory(model, pos, n, n_seq * elem, memory_budget_bytes)
+            n = fits_memory(model, pos, n, state_bytes, memory_budget_bytes)
             if n == 0:
-                need = int(model.state_size(pos + 1)) * n_seq * elem
-                stopped_by = "memory_budget"
-                message = (
-                    f"carried state at {pos + 1} tokens would take {need} bytes, over the "
-                    f"memory budget of {memory_budget_bytes}"
-                )
+                stop = _memory_stop(model, pos, state_bytes, memory_budget_bytes)
                 break
-        inputs = data.inputs[:, offset : offset + n]
-        try:
-            logits, state = model.step(inputs, state)
-        except Exception as e:  # noqa: BLE001 - OOM is a stop, anything else is the caller's
-            if not is_oom(e):
-                raise
-            stopped_by, message = "oom", f"out of memory at position {pos + n}: {e}"[:500]
+        window = slice(offset, offset + n)
+        logits, state, stop = _checked_step(model, data.inputs[:, window], state, pos)
+        if stop[0]:
             break
-        finite = torch.isfinite(logits).all(dim=-1).all(dim=0)
-        if not bool(finite.all()):
-            first = pos + 1 + int((~finite).nonzero()[0])
-            stopped_by = "non_finite"
-            message = f"non-finite logits from position {first} (1-based); no t* is kept"
-            break
-        targets = data.targets[:, offset : offset + n]
-        mask = data.mask[:, offset : offset + n]
-        right = (logits.argmax(-1) == targets) & mask
-        positions = torch.arange(pos + 1, pos + n + 1, device=device)
-        inside = positions <= id_len
-        if bool(inside.any()):
-            id_correct += int(right[:, inside].sum())
-            id_scored += int(mask[:, inside].sum())
-        bins = torch.searchsorted(edges_t, positions, right=True) - 1
-        correct.index_add_(1, bins, right.to(torch.int64))
-        scored.index_add_(1, bins, mask.to(torch.int64))
-        pos += n
-        offset += n
+        mask = data.mask[:, window]
+        tally.add((logits.argmax(-1) == data.targets[:, window]) & mask, mask, pos)
+        pos, offset = pos + n, offset + n
         if on_progress is not None:
             on_progress(pos, max_len)
         elapsed = time.perf_counter() - start
         if time_budget_s is not None and elapsed >= time_budget_s and pos < limit:
-            stopped_by = "time_budget"
-            message = f"time budget of {time_budget_s:g} s used up at position {pos}"
+            stop = "time_budget", f"time budget of {time_budget_s:g} s used up at position {pos}"
             break
-    if not stopped_by and pos < max_len:  # (non_finite keeps its own reason)
-        if model.max_length is not None and pos >= model.max_length:
-            stopped_by = "max_length"
-            message = f"the model accepts at most {model.max_length} positions"
-        else:
-            stopped_by = "data"
-            message = f"task {stream.task.name!r} has no carry rule; its data stops at {pos} tokens"
-    if stopped_by:
-        log.info("probe stopped at %d of %d tokens: %s", pos, max_len, message)
-    return StreamCounts(
-        edges=np.asarray(edges, dtype=np.int64),
-        correct=correct.cpu().numpy(),
-        scored=scored.cpu().numpy(),
-        reached_len=pos,
-        stopped_by=stopped_by,
-        message=message,
-        seconds=time.perf_counter() - start,
-        kernel=getattr(model, "step_kernel", ""),
-        id_correct=id_correct,
-        id_scored=id_scored,
-    )
+    stop = stop if stop[0] else _short_stop(model, stream, pos, max_len)
+    if stop[0]:
+        log.info("probe stopped at %d of %d tokens: %s", pos, max_len, stop[1])
+    kernel = getattr(model, "step_kernel", "")
+    return tally.counts(pos, stop, time.perf_counter() - start, kernel)
