@@ -131,6 +131,8 @@ def test_a_dotted_path_adapter_whose_module_raises_on_import(tmp_path, monkeypat
     assert "importing module 'exploding'" in line
     out = tmp_path / "run"
     assert_refused(invoke("run", "--arch", "exploding:Mixer", "--out", out), "boom at import")
+    line = assert_refused(invoke("run", "--task", "exploding:Task", "--out", out), "exploding:Task")
+    assert "RuntimeError" in line and "boom at import" in line
     assert not out.exists()
 
 

@@ -1,6 +1,7 @@
 """The harness end to end on tiny matrices: rows, resume, failures as rows, crash safety."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -160,3 +161,17 @@ def test_a_budget_between_two_grid_widths_trains_and_records_the_size_it_reached
     assert set(df["status"]) == {"ok"}
     assert set(df["param_budget"]) == {60000}
     assert abs(int(df["params"].iloc[0]) - 60000) <= 6000
+
+
+def test_every_row_says_whether_its_model_learned_and_splits_in_from_out(tmp_path):
+    cfg = load_config(
+        preset="smoke",
+        overrides=["archs=['lstm']", "tasks=['parity']", "train.steps=4", "train.val_every=2",
+                   "eval.samples=8", "eval.lengths=[8, 32]"],
+    )  # fmt: skip
+    df = store.load(run_matrix(cfg, tmp_path / "run")).set_index("eval_len")
+    assert (df["learned"] == False).all() and df["steps_to_target"].isna().all()  # noqa: E712
+    assert df["val_accuracy"].between(0, 1).all()
+    assert df.loc[8, "id_accuracy"] == df.loc[8, "accuracy"]  # all inside training (16)
+    assert math.isnan(df.loc[8, "ood_accuracy"]) and math.isnan(df.loc[8, "ood_scaled_accuracy"])
+    assert 0 <= df.loc[32, "ood_accuracy"] <= 1 and 0 <= df.loc[32, "id_accuracy"] <= 1
