@@ -392,3 +392,17 @@ def test_status_counts_only_the_run_s_cells_not_copies_or_strays(tmp_path, monke
     text = CliRunner().invoke(app, ["status", str(run_dir)]).output
     assert re.search(r"cells\s*│\s*2\s", text) and re.search(r"done: ok\s*│\s*2\s", text)
     assert re.search(r"stray or copied files \(ignored\)\s*│\s*3", text)
+
+
+def test_report_of_a_run_with_a_foreign_parquet_file_names_the_cell_unreadable(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    run_dir = run_matrix(tiny("tasks=['parity']"), tmp_path / "run")
+    victim = sorted((run_dir / "cells").glob("*.parquet"))[0]
+    pq.write_table(pa.table({"x": [1, 2]}), victim)  # valid Parquet, not a statebench file
+    result = CliRunner().invoke(app, ["report", str(run_dir), "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "stored 1 / expected 2 cells (unreadable 1)" in text
+    assert f"| {victim.stem} |" in text
