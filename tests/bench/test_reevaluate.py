@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import pytest
 import torch
@@ -95,3 +96,16 @@ def test_load_model_of_a_trained_run_reproduces_its_stored_accuracy(finished):
 def test_eval_of_a_directory_without_a_run_is_refused(tmp_path):
     result = CliRunner().invoke(app, ["eval", str(tmp_path), "--lengths", "8"])
     assert result.exit_code == 2 and "holds no run" in result.output
+
+
+def test_eval_with_more_samples_replaces_a_lengths_rows(finished, tmp_path):
+    run_dir = shutil.copytree(finished, tmp_path / "run")
+    before = store.load(run_dir)
+    result = CliRunner().invoke(app, ["eval", str(run_dir), "--lengths", "8", "--samples", "16"])
+    assert result.exit_code == 0, result.output
+    after = store.load(run_dir)
+    assert len(after) == len(before) and not after.duplicated(["cell", "eval_len"]).any()
+    assert set(after[after["eval_len"] == 8]["n_eval"]) == {16}
+    assert set(after[after["eval_len"] == 4]["n_eval"]) == set(
+        before[before["eval_len"] == 4]["n_eval"]
+    )
