@@ -130,3 +130,21 @@ def test_probe_rows_carry_task_options_and_the_arch_label(tmp_path):
     )
     assert row["label"] == "mamba(eigen=[-1,1])" and row["lr"] == 1e-2
     assert json.loads(row["task_options"])["group"] == "S3"
+
+
+def test_merged_early_bins_give_no_spurious_drop_for_a_model_at_a_constant_095():
+    """16 streams: a bin of one early position holds 16 tokens, and 2 errors in 16 read as a
+    drop below 0.9; merged to probe.min_bin_tokens, a steady 0.95 model keeps no t*."""
+    from statebench.bench.probe.estimator import critical_time
+    from test_probe_estimator import bin_counts
+
+    edges = geometric_edges(2048, 8)
+    rng = np.random.default_rng(0)
+    spurious = {1: 0, PROBE.min_bin_tokens: 0}
+    for _ in range(100):
+        correct, scored = bin_counts((rng.random((16, 2048)) < 0.95).astype(float), edges)
+        for min_tokens in spurious:
+            c, n, e = merge_bins(correct, scored, edges, min_tokens)
+            spurious[min_tokens] += not critical_time(c, n, e, 0.9, n_boot=0).censored
+    assert spurious[1] > 0, "unmerged bins should show the problem this guards against"
+    assert spurious[PROBE.min_bin_tokens] == 0
