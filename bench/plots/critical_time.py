@@ -43,85 +43,99 @@ def _slot_offsets(n: int, width: float = 0.8) -> np.ndarray:
     return np.linspace(-width / 2, width / 2, n + 2)[1:-1] if n > 1 else np.zeros(1)
 
 
+def _draw_measured(ax, xs: np.ndarray, rows: pd.DataFrame, arch: str) -> list[float]:
+    """Measured seeds: t* with its interval; returns the y range drawn."""
+    t = rows["t_star"].to_numpy()
+    lo = np.fmin(rows["t_star_lo"].to_numpy(), t)  # fmin: a NaN bound -> t
+    # hi NaN: the interval is unbounded within what was measured, so it reaches reached_len
+    hi = rows["t_star_hi"].to_numpy()
+    hi = np.fmax(np.where(np.isfinite(hi), hi, rows["reached_len"].to_numpy()), t)
+    ax.errorbar(
+        xs,
+        t,
+        yerr=np.vstack([t - lo, hi - t]),
+        fmt=arch_marker(arch),
+        color=arch_color(arch),
+        markersize=4.5,
+        capsize=1.5,
+        elinewidth=0.9,
+        label=arch,
+        gid=f"tstar:{arch}",
+    )
+    return [float(lo.min()), float(hi.max())]
+
+
+def _draw_censored(ax, x: float, xs: np.ndarray, rows: pd.DataFrame, arch: str) -> list[float]:
+    """Censored seeds, a lower bound: the arch's marker, open, at the reached length, with an
+    arrow up and a "> L" label; returns the y range drawn."""
+    color = arch_color(arch)
+    reached = rows["reached_len"].to_numpy()
+    reached = np.where(reached > 0, reached, rows["max_len"].to_numpy())
+    ax.plot(
+        xs,
+        reached,
+        linestyle="none",
+        marker=arch_marker(arch),
+        markersize=4.5,
+        markerfacecolor="white",
+        markeredgecolor=color,
+        markeredgewidth=1.2,
+        label=f"_censored:{arch}",
+        gid=f"censored:{arch}",
+    )
+    top = float(np.nanmax(reached))
+    ax.annotate(
+        "",
+        xy=(x, top * 2.0),
+        xytext=(x, top * 1.15),
+        arrowprops={"arrowstyle": "-|>", "color": color, "linewidth": 1.2, "mutation_scale": 7},
+    )
+    # why a budget stopped it early (time, memory), under the bound's label
+    stopped = rows["stopped_by"].to_numpy() if "stopped_by" in rows else []
+    why = "/".join(sorted({str(s).replace("_budget", "") for s in stopped if s}))
+    ax.annotate(
+        f">{format_length(top)}" + (f"\n{why}" if why else ""),
+        (x, top * 2.0),
+        xytext=(0, 1),
+        textcoords="offset points",
+        ha="center",
+        va="bottom",
+        fontsize=6.5,
+        color=color,
+        linespacing=1.0,
+    )
+    return [float(np.nanmin(reached)), top * 3.0]
+
+
+def _draw_failed(ax, x: float, rows: pd.DataFrame, arch: str) -> None:
+    """Seeds with no t* (failed, not learned): their status, written up from the x axis."""
+    statuses = {str(s).replace("_", " ") for s in rows["status"].to_numpy()}
+    ax.text(
+        x,
+        0.02,
+        "/".join(sorted(statuses)),  # not_learned -> "not learned"
+        transform=blended_transform_factory(ax.transData, ax.transAxes),
+        rotation=90,
+        ha="center",
+        va="bottom",
+        fontsize=6.5,
+        color=NEUTRAL_COLOR,
+        gid=f"status:{arch}",
+    )
+
+
 def _draw_group(ax, x: float, rows: pd.DataFrame, arch: str, spread: float) -> list[float]:
     """One arch x task: seeds side by side; returns the y values that the axis must show."""
-    color, marker = arch_color(arch), arch_marker(arch)
     xs = x + (np.linspace(-spread, spread, len(rows)) if len(rows) > 1 else np.zeros(1))
     measured, censored = probe_outcomes(rows)
     shown: list[float] = []
     if measured.any():
-        t = rows["t_star"].to_numpy()[measured]
-        lo = np.fmin(rows["t_star_lo"].to_numpy()[measured], t)  # fmin: a NaN bound -> t
-        # hi NaN: the interval is unbounded within what was measured, so it reaches reached_len
-        hi = rows["t_star_hi"].to_numpy()[measured]
-        hi = np.fmax(np.where(np.isfinite(hi), hi, rows["reached_len"].to_numpy()[measured]), t)
-        ax.errorbar(
-            xs[measured],
-            t,
-            yerr=np.vstack([t - lo, hi - t]),
-            fmt=marker,
-            color=color,
-            markersize=4.5,
-            capsize=1.5,
-            elinewidth=0.9,
-            label=arch,
-            gid=f"tstar:{arch}",
-        )
-        shown += [float(lo.min()), float(hi.max())]
+        shown += _draw_measured(ax, xs[measured], rows[measured], arch)
     if censored.any():
-        # a lower bound: the arch's marker, open, at the reached length, with an arrow up
-        reached = rows["reached_len"].to_numpy()[censored]
-        reached = np.where(reached > 0, reached, rows["max_len"].to_numpy()[censored])
-        ax.plot(
-            xs[censored],
-            reached,
-            linestyle="none",
-            marker=marker,
-            markersize=4.5,
-            markerfacecolor="white",
-            markeredgecolor=color,
-            markeredgewidth=1.2,
-            label=f"_censored:{arch}",
-            gid=f"censored:{arch}",
-        )
-        top = float(np.nanmax(reached))
-        ax.annotate(
-            "",
-            xy=(x, top * 2.0),
-            xytext=(x, top * 1.15),
-            arrowprops={"arrowstyle": "-|>", "color": color, "linewidth": 1.2, "mutation_scale": 7},
-        )
-        # why a budget stopped it early (time, memory), under the bound's label
-        stopped = rows["stopped_by"].to_numpy()[censored] if "stopped_by" in rows else []
-        why = "/".join(sorted({str(s).replace("_budget", "") for s in stopped if s}))
-        ax.annotate(
-            f">{format_length(top)}" + (f"\n{why}" if why else ""),
-            (x, top * 2.0),
-            xytext=(0, 1),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=6.5,
-            color=color,
-            linespacing=1.0,
-        )
-        shown += [float(np.nanmin(reached)), top * 3.0]
+        shown += _draw_censored(ax, x, xs[censored], rows[censored], arch)
     failed = ~(measured | censored)
     if failed.any():
-        statuses = {str(s).replace("_", " ") for s in rows["status"].to_numpy()[failed]}
-        status = "/".join(sorted(statuses))  # not_learned -> "not learned"
-        ax.text(
-            x,
-            0.02,
-            status,
-            transform=blended_transform_factory(ax.transData, ax.transAxes),
-            rotation=90,
-            ha="center",
-            va="bottom",
-            fontsize=6.5,
-            color=NEUTRAL_COLOR,
-            gid=f"status:{arch}",
-        )
+        _draw_failed(ax, x, rows[failed], arch)
     return shown
 
 

@@ -62,57 +62,35 @@ def _cell_label(panel: str, grids: dict, i: int, j: int) -> str:
     return label
 
 
-def _draw_panel(ax, panel: str, archs, tasks, grids, vmin: float) -> object:
-    values = grids[panel]
-    image = ax.imshow(
-        np.ma.masked_invalid(values),
-        cmap=CMAP,
-        vmin=vmin,
-        vmax=1.0,
-        aspect="auto",
-        interpolation="nearest",
+def _draw_missing(ax, status, i: int, j: int, gid: str) -> None:
+    """A cell without a score: hatched with its status if it ran, else marked 'not run'."""
+    ran = isinstance(status, str)
+    ax.add_patch(
+        Rectangle(
+            (j - 0.5, i - 0.5),
+            1,
+            1,
+            facecolor=ABSENT_COLOR if not ran else "white",
+            edgecolor=FAILED_COLOR,
+            hatch="///" if ran else None,
+            linewidth=0,
+            gid=gid,
+        )
     )
-    for i in range(len(archs)):
-        for j in range(len(tasks)):
-            status = grids["status"][i, j]
-            if np.isfinite(values[i, j]):
-                ax.text(
-                    j,
-                    i,
-                    _cell_label(panel, grids, i, j),
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color=_text_color(values[i, j]),
-                    linespacing=1.1,
-                )
-                continue
-            ran = isinstance(status, str)
-            ax.add_patch(
-                Rectangle(
-                    (j - 0.5, i - 0.5),
-                    1,
-                    1,
-                    facecolor=ABSENT_COLOR if not ran else "white",
-                    edgecolor=FAILED_COLOR,
-                    hatch="///" if ran else None,
-                    linewidth=0,
-                    gid=f"failed:{archs[i]}:{tasks[j]}",
-                )
-            )
-            label = (
-                "not run" if not ran else (status.replace("_", " ") if status != "ok" else "n/a")
-            )
-            ax.text(
-                j,
-                i,
-                label,
-                ha="center",
-                va="center",
-                fontsize=7,
-                color=NEUTRAL_COLOR,
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if ran else None,
-            )
+    label = "not run" if not ran else (status.replace("_", " ") if status != "ok" else "n/a")
+    ax.text(
+        j,
+        i,
+        label,
+        ha="center",
+        va="center",
+        fontsize=7,
+        color=NEUTRAL_COLOR,
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if ran else None,
+    )
+
+
+def _label_axes(ax, panel: str, archs, tasks) -> None:
     # Tilt when labels would collide: many tasks, or long ones like permutation(group=S3).
     tilt = len(tasks) > 3 or max((len(t) for t in tasks), default=0) > 12
     ax.set_xticks(
@@ -130,6 +108,34 @@ def _draw_panel(ax, panel: str, archs, tasks, grids, vmin: float) -> object:
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set_gid(panel)
+
+
+def _draw_panel(ax, panel: str, archs, tasks, grids, vmin: float) -> object:
+    values = grids[panel]
+    image = ax.imshow(
+        np.ma.masked_invalid(values),
+        cmap=CMAP,
+        vmin=vmin,
+        vmax=1.0,
+        aspect="auto",
+        interpolation="nearest",
+    )
+    for i in range(len(archs)):
+        for j in range(len(tasks)):
+            if not np.isfinite(values[i, j]):
+                _draw_missing(ax, grids["status"][i, j], i, j, f"failed:{archs[i]}:{tasks[j]}")
+                continue
+            ax.text(
+                j,
+                i,
+                _cell_label(panel, grids, i, j),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color=_text_color(values[i, j]),
+                linespacing=1.1,
+            )
+    _label_axes(ax, panel, archs, tasks)
     return image
 
 

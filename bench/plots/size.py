@@ -39,6 +39,47 @@ def size_table(df: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(arch_order(table.index))
 
 
+def _not_recorded(ax, archs: list[str], xlabel: str) -> None:
+    """Nothing recorded: say so once instead of an empty, meaningless axis."""
+    ax.text(
+        0.5,
+        0.5,
+        "not recorded",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        color=NEUTRAL_COLOR,
+    )
+    ax.set_xticks([])
+    ax.set_yticks(range(len(archs)), archs)
+    ax.set_ylim(len(archs) - 0.5, -0.5)
+    ax.set_xlabel(xlabel)
+    ax.grid(False)
+
+
+def _bar_base(ax, finite: np.ndarray, log: bool) -> float:
+    """Where bars start, with the x limits set around the values."""
+    if log:
+        # bars on a log axis need a fixed base: the decade below the smallest value
+        base = 10 ** np.floor(np.log10(finite.min()))
+        ax.set_xlim(base, finite.max() * 12)
+        return base
+    ax.set_xlim(0, finite.max() * 1.3)
+    return 0.0
+
+
+def _na(ax, y: int) -> None:
+    ax.text(
+        0.02,
+        y,
+        "n/a",
+        transform=ax.get_yaxis_transform(),
+        va="center",
+        fontsize=7,
+        color=NEUTRAL_COLOR,
+    )
+
+
 def _bar_panel(
     ax,
     table: pd.DataFrame,
@@ -54,40 +95,13 @@ def _bar_panel(
     anchors = table[label_at].to_numpy(dtype=float) if label_at else values
     archs = list(table.index)
     finite = values[np.isfinite(values) & (values > 0)]
-    if log and finite.size:
-        # bars on a log axis need a fixed base: the decade below the smallest value
-        base = 10 ** np.floor(np.log10(finite.min()))
-        ax.set_xlim(base, finite.max() * 12)
-    elif finite.size:
-        base = 0.0
-        ax.set_xlim(0, finite.max() * 1.3)
-    else:  # nothing recorded: say so once instead of an empty, meaningless axis
-        ax.text(
-            0.5,
-            0.5,
-            "not recorded",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            color=NEUTRAL_COLOR,
-        )
-        ax.set_xticks([])
-        ax.set_yticks(range(len(archs)), archs)
-        ax.set_ylim(len(archs) - 0.5, -0.5)
-        ax.set_xlabel(xlabel)
-        ax.grid(False)
+    if not finite.size:
+        _not_recorded(ax, archs, xlabel)
         return
+    base = _bar_base(ax, finite, log)
     for y, (arch, value, anchor) in enumerate(zip(archs, values, anchors, strict=True)):
         if not np.isfinite(value) or value <= 0:
-            ax.text(
-                0.02,
-                y,
-                "n/a",
-                transform=ax.get_yaxis_transform(),
-                va="center",
-                fontsize=7,
-                color=NEUTRAL_COLOR,
-            )
+            _na(ax, y)
             continue
         ax.barh(
             y, value - base, left=base, color=arch_color(arch), height=0.6, gid=f"{column}:{arch}"
