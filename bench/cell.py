@@ -100,6 +100,48 @@ def base_row(cell: Cell, job: CellJob, device: torch.device) -> dict[str, Any]:
     }
 
 
+def _train(cell: Cell, model, task, device, on_step, deadline, training_log) -> dict[str, Any]:
+    """Train the cell's model; the training results every row of the cell carries."""
+    result = train_model(
+        model,
+        task,
+        cell.train,
+        cell.lr,
+        derive_seed("train", cell.seed),
+        device,
+        on_step=on_step,
+        deadline=deadline,
+        on_log=training_log,
+        val_seed=derive_seed("val", cell.seed, cell.task, sorted(cell.task_options.items())),
+    )
+    training_log.flush()
+    return {
+        "learned": result.learned,
+        "val_accuracy": result.val_accuracy,
+        "val_loss": result.val_loss,
+        "steps_to_target": result.steps_to_target,
+        "train_steps": result.steps,
+        "train_seconds": result.seconds,
+        "tokens_per_second": result.tokens_per_second,
+        "final_train_loss": result.final_loss,
+        "final_train_accuracy": result.final_accuracy,
+    }
+
+
+def _eval_rows(cell: Cell, model, task, base: dict, device: torch.device) -> list[dict]:
+    """One ok row per eval length (a length's own status, e.g. diverged, overrides it)."""
+    evals = evaluate(
+        model, task, cell.eval, cell.task, cell.task_options, device, cell.train.len_max
+    )
+    peak = _peak_memory(device)
+    rows = []
+    for ev in evals:
+        row = {**base, "status": "ok", "error": "", "peak_memory_bytes": peak, **ev}
+        row["state_size"] = model.state_size(ev["eval_len"])
+        rows.append(row)
+    return rows
+
+
 def run_cell(
     cell: Cell,
     job: CellJob,
@@ -124,42 +166,10 @@ def run_cell(
         stage = "check"
         check_forward(model, task, device)
         stage = "train"
-        result = train_model(
-            model,
-            task,
-            cell.train,
-            cell.lr,
-            derive_seed("train", cell.seed),
-            device,
-            on_step=on_step,
-            deadline=deadline,
-            on_log=training_log,
-            val_seed=derive_seed("val", cell.seed, cell.task, sorted(cell.task_options.items())),
-        )
-        training_log.flush()
-        base.update(
-            learned=result.learned,
-            val_accuracy=result.val_accuracy,
-            val_loss=result.val_loss,
-            steps_to_target=result.steps_to_target,
-            train_steps=result.steps,
-            train_seconds=result.seconds,
-            tokens_per_second=result.tokens_per_second,
-            final_train_loss=result.final_loss,
-            final_train_accuracy=result.final_accuracy,
-        )
+        base.update(_train(cell, model, task, device, on_step, deadline, training_log))
         store.save_checkpoint(job.run_dir, cell.key, model.state_dict(), cell.to_dict())
         stage = "eval"
-        evals = evaluate(
-            model, task, cell.eval, cell.task, cell.task_options, device, cell.train.len_max
-        )
-        peak = _peak_memory(device)
-        rows = []
-        for ev in evals:
-            row = {**base, "status": "ok", "error": "", "peak_memory_bytes": peak, **ev}
-            row["state_size"] = model.state_size(ev["eval_len"])
-            rows.append(row)
-        return rows
+        return _eval_rows(cell, model, task, base, device)
     except Diverged as e:
         training_log.flush()
         return failure_rows(cell, base, "diverged", str(e), device)

@@ -56,6 +56,48 @@ def first_non_finite(logits: torch.Tensor) -> int | None:
     return int(bad.nonzero()[0]) if bool(bad.any()) else None
 
 
+class _Counts:
+    """Hits and scored tokens per position, whole-sequence hits and loss over one length."""
+
+    def __init__(self, width: int, device: torch.device) -> None:
+        self.correct = torch.zeros(width, dtype=torch.float64, device=device)
+        self.scored = torch.zeros(width, dtype=torch.float64, device=device)
+        self.seq_right, self.loss_sum, self.n_tokens = 0, 0.0, 0
+        self.bad_at: int | None = None  # first position with a non-finite logit
+
+    def add(self, logits: torch.Tensor, batch) -> None:
+        first = first_non_finite(logits)
+        if first is not None:
+            self.bad_at = first if self.bad_at is None else min(self.bad_at, first)
+            return
+        mask = batch.mask
+        right = (logits.argmax(-1) == batch.targets) & mask
+        self.correct += right.sum(0, dtype=torch.float64)
+        self.scored += mask.sum(0, dtype=torch.float64)
+        self.seq_right += int(((right | ~mask).all(dim=1)).sum())
+        self.loss_sum += float(F.cross_entropy(logits[mask], batch.targets[mask], reduction="sum"))
+        self.n_tokens += int(mask.sum())
+
+    def scores(self, task: Task, length: int, samples: int, split: int) -> dict[str, Any]:
+        """The length's scores; positions before `split` are in distribution."""
+        correct, scored = self.correct, self.scored
+        per_pos = torch.where(scored > 0, correct / scored.clamp(min=1), math.nan)
+        accuracy = _pooled(correct, scored)
+        chance, ood_chance = float(task.chance_at(length)), task.chance_between(length, split)
+        ood_accuracy = _pooled(correct[split:], scored[split:])
+        return {
+            "accuracy": accuracy,
+            "seq_accuracy": self.seq_right / samples,
+            "scaled_accuracy": _scaled(accuracy, chance),
+            "loss": self.loss_sum / max(1, self.n_tokens),
+            "id_accuracy": _pooled(correct[:split], scored[:split]),
+            "ood_accuracy": ood_accuracy,
+            "ood_chance": ood_chance,
+            "per_position_accuracy": [float(x) for x in per_pos.cpu()],
+            "ood_scaled_accuracy": _scaled(ood_accuracy, ood_chance),
+        }
+
+
 @torch.no_grad()
 def evaluate_length(
     model: SequenceModel,
@@ -72,55 +114,29 @@ def evaluate_length(
     sub = max(1, min(batch_size, max_tokens_per_batch // max(1, length)))
     generator = torch.Generator().manual_seed(seed)  # CPU: the same data on every device
     width = length + task.extra_positions
-    correct_pos = torch.zeros(width, dtype=torch.float64, device=device)
-    scored_pos = torch.zeros(width, dtype=torch.float64, device=device)
-    seq_right, loss_sum, n_tokens, bad_at = 0, 0.0, 0, None
+    counts = _Counts(width, device)
     start = time.perf_counter()
     done = 0
     while done < samples:
         n = min(sub, samples - done)
         batch = task.sample(n, length, generator, device=device)
-        logits = model(batch.inputs).float()
+        counts.add(model(batch.inputs).float(), batch)
         done += n
-        first = first_non_finite(logits)
-        if first is not None:
-            bad_at = first if bad_at is None else min(bad_at, first)
-            continue
-        mask = batch.mask
-        right = (logits.argmax(-1) == batch.targets) & mask
-        correct_pos += right.sum(0, dtype=torch.float64)
-        scored_pos += mask.sum(0, dtype=torch.float64)
-        seq_right += int(((right | ~mask).all(dim=1)).sum())
-        loss_sum += float(F.cross_entropy(logits[mask], batch.targets[mask], reduction="sum"))
-        n_tokens += int(mask.sum())
     seconds = time.perf_counter() - start
     chance = float(task.chance_at(length))  # some tasks (majority) depend on length
     row: dict[str, Any] = {"eval_len": length, "n_eval": samples, "chance": chance}
     row["eval_seconds"] = seconds
-    if bad_at is not None:
+    if counts.bad_at is not None:
         row.update({k: math.nan for k in SCORES})
         row["status"] = "diverged"
         row["error"] = (
-            f"non-finite logits at eval length {length}: first at position {bad_at} "
+            f"non-finite logits at eval length {length}: first at position {counts.bad_at} "
             "(0-based); no score is kept for this length"
         )
         return row
-    per_pos = torch.where(scored_pos > 0, correct_pos / scored_pos.clamp(min=1), math.nan)
-    accuracy = _pooled(correct_pos, scored_pos)
     # Position i has consumed i + 1 input tokens (i for the appended query token).
     split = width if train_len_max is None else min(width, train_len_max + task.extra_positions)
-    ood_chance = task.chance_between(length, split)
-    row.update(
-        accuracy=accuracy,
-        seq_accuracy=seq_right / samples,
-        scaled_accuracy=_scaled(accuracy, chance),
-        loss=loss_sum / max(1, n_tokens),
-        id_accuracy=_pooled(correct_pos[:split], scored_pos[:split]),
-        ood_accuracy=_pooled(correct_pos[split:], scored_pos[split:]),
-        ood_chance=ood_chance,
-        per_position_accuracy=[float(x) for x in per_pos.cpu()],
-    )
-    row["ood_scaled_accuracy"] = _scaled(row["ood_accuracy"], ood_chance)
+    row.update(counts.scores(task, length, samples, split))
     return row
 
 

@@ -169,25 +169,28 @@ def headline_score(df: pd.DataFrame) -> pd.DataFrame:
         & (rows["learned"] != 0.0)
     )
     rows = rows.assign(_beyond=beyond, _score=score.where(beyond))
-    records = []
-    for key, cell in rows.groupby(keys, dropna=False, sort=False):
-        failed = cell[cell["status"] != "ok"]
-        n = int(cell["_beyond"].sum())
-        status = "ok" if n or failed.empty else str(failed["status"].iloc[0])
-        if (cell["learned"] == 0.0).any():  # scoring an unlearned model would read as a result
-            status = NOT_LEARNED
-        records.append(
-            {
-                **dict(zip(keys, key, strict=True)),
-                "score": float(cell["_score"].mean()) if n else np.nan,
-                "n_lengths": n,
-                "failed_lengths": len(failed) if n else 0,
-                "status": status,
-                "error": next((e for e in failed["error"] if e), ""),
-                "params": float(cell["params"].median()),
-            }
-        )
+    records = [
+        {**dict(zip(keys, key, strict=True)), **_cell_score(cell)}
+        for key, cell in rows.groupby(keys, dropna=False, sort=False)
+    ]
     return pd.DataFrame.from_records(records)
+
+
+def _cell_score(cell: pd.DataFrame) -> dict:
+    """One cell's headline fields from its rows (`_beyond`, `_score` marked by headline_score)."""
+    failed = cell[cell["status"] != "ok"]
+    n = int(cell["_beyond"].sum())
+    status = "ok" if n or failed.empty else str(failed["status"].iloc[0])
+    if (cell["learned"] == 0.0).any():  # scoring an unlearned model would read as a result
+        status = NOT_LEARNED
+    return {
+        "score": float(cell["_score"].mean()) if n else np.nan,
+        "n_lengths": n,
+        "failed_lengths": len(failed) if n else 0,
+        "status": status,
+        "error": next((e for e in failed["error"] if e), ""),
+        "params": float(cell["params"].median()),
+    }
 
 
 def _best_config_keys(rows: pd.DataFrame) -> pd.DataFrame:
@@ -256,6 +259,24 @@ def state_size_at_longest(df: pd.DataFrame, by: list[str]) -> pd.Series:
     return rows[rows["eval_len"] == longest].groupby(by)["state_size"].median()
 
 
+SUMMARY_COLUMNS = [
+    "arch",
+    "task",
+    "mean",
+    "lo",
+    "hi",
+    "best",
+    "n_seeds",
+    "n_cells",
+    "n_failed",
+    "partial",
+    "status",
+    "error",
+    "params",
+    "state_size",
+]
+
+
 def summarize_headline(df: pd.DataFrame) -> pd.DataFrame:
     """Per arch x task: headline score as mean with 95% CI over seeds, and as best-of-N.
 
@@ -266,53 +287,43 @@ def summarize_headline(df: pd.DataFrame) -> pd.DataFrame:
     """
     rows = select_best_config(df)
     scores = headline_score(rows)
-    columns = [
-        "arch",
-        "task",
-        "mean",
-        "lo",
-        "hi",
-        "best",
-        "n_seeds",
-        "n_cells",
-        "n_failed",
-        "partial",
-        "status",
-        "error",
-        "params",
-        "state_size",
-    ]
     if scores.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
     state = state_size_at_longest(rows, ["arch", "task"])
-    records = []
-    for (arch, task), group in scores.groupby(["arch", "task"], sort=False):
-        ci = mean_ci(group["score"])
-        failed = group[group["status"] != "ok"]
-        statuses = failed["status"].value_counts()
-        records.append(
-            {
-                "arch": arch,
-                "task": task,
-                "mean": ci.mean,
-                "lo": ci.lo,
-                "hi": ci.hi,
-                "best": float(group["score"].max()) if ci.n else np.nan,
-                "n_seeds": ci.n,
-                "n_cells": len(group),
-                "n_failed": len(failed),
-                "partial": int((group["failed_lengths"] > 0).sum()),
-                "status": "ok" if ci.n or statuses.empty else str(statuses.index[0]),
-                "error": next((e for e in failed["error"] if e), ""),
-                "params": float(group["params"].median()),
-                "state_size": float(state.get((arch, task), np.nan)),
-            }
-        )
-    out = pd.DataFrame.from_records(records, columns=columns)
+    records = [
+        {
+            "arch": a,
+            "task": t,
+            **_seed_summary(group),
+            "state_size": float(state.get((a, t), np.nan)),
+        }
+        for (a, t), group in scores.groupby(["arch", "task"], sort=False)
+    ]
+    out = pd.DataFrame.from_records(records, columns=SUMMARY_COLUMNS)
     arch_rank = {a: i for i, a in enumerate(arch_order(out["arch"]))}
     task_rank = {t: i for i, t in enumerate(task_order(out["task"]))}
     out = out.assign(_a=out["arch"].map(arch_rank), _t=out["task"].map(task_rank))
     return out.sort_values(["_a", "_t"]).drop(columns=["_a", "_t"]).reset_index(drop=True)
+
+
+def _seed_summary(group: pd.DataFrame) -> dict:
+    """The headline scores of one arch x task's cells: mean ± CI, best-of-N, what failed."""
+    ci = mean_ci(group["score"])
+    failed = group[group["status"] != "ok"]
+    statuses = failed["status"].value_counts()
+    return {
+        "mean": ci.mean,
+        "lo": ci.lo,
+        "hi": ci.hi,
+        "best": float(group["score"].max()) if ci.n else np.nan,
+        "n_seeds": ci.n,
+        "n_cells": len(group),
+        "n_failed": len(failed),
+        "partial": int((group["failed_lengths"] > 0).sum()),
+        "status": "ok" if ci.n or statuses.empty else str(statuses.index[0]),
+        "error": next((e for e in failed["error"] if e), ""),
+        "params": float(group["params"].median()),
+    }
 
 
 def several_train_lengths(df: pd.DataFrame) -> bool:

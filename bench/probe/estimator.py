@@ -139,6 +139,32 @@ def first_drop(accuracy: np.ndarray, threshold: float, persist: int) -> np.ndarr
     return out if np.ndim(accuracy) == 2 else out[:1]
 
 
+def _bootstrap_interval(
+    correct, scored, starts, ends, threshold, persist, n_boot, level, seed
+) -> tuple[float, float]:
+    """Quantiles of where the drop falls over sequence resamples: the last position before it
+    (lower) and the end of its first bin (upper); inf where a resample shows no drop."""
+    rng = np.random.default_rng(seed)
+    n_seq = correct.shape[0]
+    weights = rng.multinomial(n_seq, np.full(n_seq, 1.0 / n_seq), size=n_boot).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot_acc = (weights @ correct) / (weights @ scored)
+    # A bin is empty in a resample only when the sequences scored there were all left
+    # out; it then counts as not below (no evidence of a drop).
+    boot_acc = np.where(np.isfinite(boot_acc), boot_acc, np.inf)
+    drops = first_drop(boot_acc, threshold, persist)
+    found = drops >= 0
+    lower = np.full(n_boot, np.inf)
+    upper = np.full(n_boot, np.inf)
+    before = np.maximum(drops[found] - 1, 0)
+    lower[found] = starts[before]
+    upper[found] = ends[drops[found]]
+    alpha = (1.0 - level) / 2.0
+    lo = float(np.quantile(lower, alpha, method="lower"))
+    hi = float(np.quantile(upper, 1.0 - alpha, method="higher"))
+    return lo, hi
+
+
 def critical_time(
     correct: np.ndarray,
     scored: np.ndarray,
@@ -176,24 +202,9 @@ def critical_time(
 
     lo, hi = math.nan, math.nan
     if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        n_seq = correct.shape[0]
-        weights = rng.multinomial(n_seq, np.full(n_seq, 1.0 / n_seq), size=n_boot).astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            boot_acc = (weights @ correct) / (weights @ scored)
-        # A bin is empty in a resample only when the sequences scored there were all left
-        # out; it then counts as not below (no evidence of a drop).
-        boot_acc = np.where(np.isfinite(boot_acc), boot_acc, np.inf)
-        drops = first_drop(boot_acc, threshold, persist)
-        found = drops >= 0
-        lower = np.full(n_boot, np.inf)
-        upper = np.full(n_boot, np.inf)
-        before = np.maximum(drops[found] - 1, 0)
-        lower[found] = starts[before]
-        upper[found] = ends[drops[found]]
-        alpha = (1.0 - level) / 2.0
-        lo = float(np.quantile(lower, alpha, method="lower"))
-        hi = float(np.quantile(upper, 1.0 - alpha, method="higher"))
+        lo, hi = _bootstrap_interval(
+            correct, scored, starts, ends, threshold, persist, n_boot, level, seed
+        )
         lo = min(lo, t_star)  # an inf lower quantile (almost no resample drops) -> t*
         hi = max(hi, t_star) if math.isfinite(hi) else math.nan
     return CriticalTime(t_star, lo, hi, False, int(np.flatnonzero(measured)[b]))

@@ -25,6 +25,41 @@ from statebench.bench.probe.estimator import (
 from statebench.bench.probe.streaming import StreamCounts
 
 
+def _threshold_row(
+    row: dict, probe: ProbeConfig, key: str, counts, binned, train_len_max: int
+) -> dict:
+    """One threshold's row: diverged, not learned, or its t* (skipped if stopped early)."""
+    id_acc = row["id_accuracy"]
+    if counts.stopped_by == "non_finite":
+        return {**row, "status": "diverged"}
+    if not id_acc >= probe.learned_accuracy:  # NaN (nothing inside training) too
+        why = (
+            f"in-distribution accuracy {id_acc:.3f} (positions <= {train_len_max}) is "
+            f"below probe.learned_accuracy={probe.learned_accuracy:g}: no t*"
+        )
+        return {**row, "status": "not_learned", "error": why}
+    ct = critical_time(
+        *binned,
+        row["threshold"],
+        reached_len=counts.reached_len,
+        persist=probe.persist,
+        n_boot=probe.bootstrap,
+        level=probe.level,
+        seed=derive_seed("bootstrap", key, row["threshold_name"]),
+    )
+    # Stopped early with no drop seen: the rest of the grid is skipped, not silent.
+    skipped = ct.censored and counts.reached_len < probe.max_len
+    return {
+        **row,
+        "t_star": ct.t_star,
+        "t_star_lo": ct.lo,
+        "t_star_hi": ct.hi,
+        "censored": ct.censored,
+        "t_star_in_training": bool(not ct.censored and ct.t_star <= train_len_max),
+        "status": "skipped" if skipped else "ok",
+    }
+
+
 def probe_rows(
     base: dict,
     probe: ProbeConfig,
@@ -35,19 +70,15 @@ def probe_rows(
 ) -> list[dict]:
     """One t* row per threshold of `probe`, honest about what the counts can support."""
     id_acc = counts.id_accuracy
-    correct, scored, edges = merge_bins(
-        counts.correct, counts.scored, counts.edges, probe.min_bin_tokens
-    )
+    binned = merge_bins(counts.correct, counts.scored, counts.edges, probe.min_bin_tokens)
     rows = []
     for spec in probe.thresholds:
-        name = threshold_name(spec)
         ceiling = id_acc if math.isfinite(id_acc) else 1.0
-        level = threshold_value(spec, chance, ceiling)
         row = {
             **base,
             "reached_len": counts.reached_len,
-            "threshold": level,
-            "threshold_name": name,
+            "threshold": threshold_value(spec, chance, ceiling),
+            "threshold_name": threshold_name(spec),
             "id_accuracy": id_acc,
             "t_star": math.nan,
             "t_star_lo": math.nan,
@@ -58,36 +89,5 @@ def probe_rows(
             "probe_seconds": counts.seconds,
             "error": counts.message,
         }
-        if counts.stopped_by == "non_finite":
-            rows.append({**row, "status": "diverged"})
-            continue
-        if not id_acc >= probe.learned_accuracy:  # NaN (nothing inside training) too
-            why = (
-                f"in-distribution accuracy {id_acc:.3f} (positions <= {train_len_max}) is "
-                f"below probe.learned_accuracy={probe.learned_accuracy:g}: no t*"
-            )
-            rows.append({**row, "status": "not_learned", "error": why})
-            continue
-        ct = critical_time(
-            correct,
-            scored,
-            edges,
-            level,
-            reached_len=counts.reached_len,
-            persist=probe.persist,
-            n_boot=probe.bootstrap,
-            level=probe.level,
-            seed=derive_seed("bootstrap", key, name),
-        )
-        # Stopped early with no drop seen: the rest of the grid is skipped, not silent.
-        skipped = ct.censored and counts.reached_len < probe.max_len
-        row.update(
-            t_star=ct.t_star,
-            t_star_lo=ct.lo,
-            t_star_hi=ct.hi,
-            censored=ct.censored,
-            t_star_in_training=bool(not ct.censored and ct.t_star <= train_len_max),
-            status="skipped" if skipped else "ok",
-        )
-        rows.append(row)
+        rows.append(_threshold_row(row, probe, key, counts, binned, train_len_max))
     return rows
