@@ -117,15 +117,11 @@ def run(
     --out: each runs cells no other live driver has claimed. Exits 1 if a cell failed (unless
     --allow-failures) or is still missing.
     """
-    import json
-
-    from statebench.bench.cli_run import RunArgs, finish_run
+    from statebench.bench.cli_run import RunArgs, executor_overrides, finish_run, warn_unstored
     from statebench.bench.progress import make_reporter
-    from statebench.bench.runner import run_matrix, run_status
+    from statebench.bench.runner import run_matrix
 
-    chosen = {"kind": executor, "workers": workers, "address": address}
-    chosen["slurm.partition"] = partition
-    extra = [f"executor.{k}={json.dumps(v)}" for k, v in chosen.items() if v is not None]
+    extra = executor_overrides(executor, workers, address, partition)
     cfg = resolve(preset, config, arch, task, seeds, [*(set_ or []), *extra], device, True)
     try:
         run_dir = run_matrix(
@@ -141,14 +137,7 @@ def run(
         return
     args = RunArgs(preset, config, arch or [], task or [], seeds or [], set_ or [], device)
     code = finish_run(run_dir, args, console, err_console, not no_report, allow_failures)
-    left = run_status(run_dir, cfg.executor.claim_stale_s).pending
-    if left:
-        err_console.print(
-            f"[yellow]{len(left)} cell(s) not stored[/] (lost with their worker, or claimed by a "
-            "driver that stopped): run the same command again to resume them",
-            highlight=False,
-        )
-    if left or code:
+    if warn_unstored(run_dir, cfg.executor.claim_stale_s, err_console) or code:
         raise typer.Exit(code=1)
 
 

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,14 +14,15 @@ from statebench.bench.config import list_presets
 from statebench.bench.errors import UserError
 from statebench.bench.schema import is_failed
 
+if TYPE_CHECKING:
+    from statebench.bench.runner import RunStatus
+
 
 def status(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (made by statebench run).")],
     limit: Annotated[int, typer.Option("--limit", help="Rows per list.", min=0)] = 10,
 ) -> None:
     """Cells done, failed, pending, in flight (claimed by a live driver) and what runs next."""
-    import time
-
     from statebench.bench.runner import run_status
 
     try:
@@ -28,10 +30,13 @@ def status(
     except UserError as e:
         fail(str(e))
         return
+    console.print(_summary_table(st))
+    for table in (_in_flight_table(st, limit), _failed_table(st, limit), _next_table(st, limit)):
+        if table is not None:
+            console.print(table)
 
-    def label(key: str) -> str:
-        return st.labels.get(key, key)
 
+def _summary_table(st: RunStatus) -> Table:
     counts: dict[str, int] = {}
     for s in st.statuses.values():
         counts[s] = counts.get(s, 0) + 1
@@ -47,38 +52,49 @@ def status(
     summary.add_row("  unreadable files (run again)", str(len(st.corrupt)))
     if st.stray:
         summary.add_row("stray or copied files (ignored)", str(len(st.stray)))
-    console.print(summary)
+    return summary
 
+
+def _in_flight_table(st: RunStatus, limit: int) -> Table | None:
+    if not st.in_flight:
+        return None
     now = time.time()
-    if st.in_flight:
-        table = Table(title="in flight")
-        for col in ("cell", "key", "driver", "worker", "running for"):
-            table.add_column(col)
-        for key in st.in_flight[:limit]:
-            claim, rec = st.claims[key], st.running.get(key)
-            worker = f"{rec.host}:{rec.pid}" if rec else "queued"
-            since = f"{now - rec.started:.0f}s" if rec else "-"
-            table.add_row(label(key), key, f"{claim.host}:{claim.pid}", worker, since)
-        console.print(table)
+    table = Table(title="in flight")
+    for col in ("cell", "key", "driver", "worker", "running for"):
+        table.add_column(col)
+    for key in st.in_flight[:limit]:
+        claim, rec = st.claims[key], st.running.get(key)
+        worker = f"{rec.host}:{rec.pid}" if rec else "queued"
+        since = f"{now - rec.started:.0f}s" if rec else "-"
+        table.add_row(st.labels.get(key, key), key, f"{claim.host}:{claim.pid}", worker, since)
+    return table
+
+
+def _failed_table(st: RunStatus, limit: int) -> Table | None:
     failed = [(k, s) for k, s in st.statuses.items() if is_failed(s)]
-    if failed:
-        table = Table(title="failed")
-        table.add_column("status")
-        table.add_column("cell")
-        table.add_column("key")
-        for key, s in failed[:limit]:
-            table.add_row(s, label(key), key)
-        console.print(table)
-    if st.next_up:
-        table = Table(title=f"next to run ({len(st.next_up)})")
-        table.add_column("cell")
-        table.add_column("key")
-        table.add_column("note")
-        for key in st.next_up[:limit]:
-            note = "unreadable file" if key in st.corrupt else ""
-            note = "stale claim" if key in st.stale else note
-            table.add_row(label(key), key, note)
-        console.print(table)
+    if not failed:
+        return None
+    table = Table(title="failed")
+    table.add_column("status")
+    table.add_column("cell")
+    table.add_column("key")
+    for key, s in failed[:limit]:
+        table.add_row(s, st.labels.get(key, key), key)
+    return table
+
+
+def _next_table(st: RunStatus, limit: int) -> Table | None:
+    if not st.next_up:
+        return None
+    table = Table(title=f"next to run ({len(st.next_up)})")
+    table.add_column("cell")
+    table.add_column("key")
+    table.add_column("note")
+    for key in st.next_up[:limit]:
+        note = "unreadable file" if key in st.corrupt else ""
+        note = "stale claim" if key in st.stale else note
+        table.add_row(st.labels.get(key, key), key, note)
+    return table
 
 
 def _first_sentence(cls: type) -> str:

@@ -3,6 +3,7 @@ status that says whether every cell was measured."""
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,14 @@ class RunArgs:
         return shlex.join([*words, "--out", str(run_dir)])
 
 
+def executor_overrides(
+    kind: str | None, workers: int | None, address: str | None, partition: str | None
+) -> list[str]:
+    """`--set` assignments for the executor options given on the command line."""
+    chosen = {"kind": kind, "workers": workers, "address": address, "slurm.partition": partition}
+    return [f"executor.{k}={json.dumps(v)}" for k, v in chosen.items() if v is not None]
+
+
 def finish_run(
     run_dir: Path,
     args: RunArgs,
@@ -56,30 +65,10 @@ def finish_run(
         df = df[df["cell"].astype(str).isin(cells)]
     n_cells = len(cells) or df["cell"].nunique()
     failed = df[~df["status"].isin(["ok", "skipped"])].drop_duplicates("cell")
-    console.print(
-        f"results in [bold]{run_dir}[/] ({df['cell'].nunique()} of {n_cells} cells stored, "
-        f"{len(failed)} failed)",
-        highlight=False,
-    )
-    for _, r in failed.iterrows():
-        first = str(r["error"] or "").strip().splitlines()
-        console.print(
-            f"[yellow]{r['status']}[/]: {r['arch']} / {r['task']} / seed {r['seed']}: "
-            f"{first[-1] if first else ''}",
-            highlight=False,
-        )
-    measured = bool((df["status"] == "ok").any())
+    _print_stored(console, run_dir, df, n_cells, failed)
     if write_report and not df.empty:
-        from statebench.bench.report import report
-
-        path = report(run_dir, "md")
-        console.print(f"report: [bold]{path}[/] (figures in {path.parent / 'figures'})")
-        console.print("next:")
-        html = shlex.join(["statebench", "report", str(run_dir), "--format", "html"])
-        console.print(f"  {html}", highlight=False, soft_wrap=True)
-        console.print(f"  {args.probe_command(run_dir)}", highlight=False, soft_wrap=True)
-        console.print(f"  statebench status {shlex.quote(str(run_dir))}", highlight=False)
-    if not measured:
+        _write_report(console, run_dir, args)
+    if not bool((df["status"] == "ok").any()):
         err_console.print(
             "[bold red]no measurement stored:[/] no cell reached an evaluated length with status "
             "ok (every cell failed, or every eval length was skipped)",
@@ -94,3 +83,46 @@ def finish_run(
         )
         return 1
     return 0
+
+
+def _print_stored(console: Console, run_dir: Path, df, n_cells: int, failed) -> None:
+    """How many cells are stored, and the last line of each failed cell's error."""
+    console.print(
+        f"results in [bold]{run_dir}[/] ({df['cell'].nunique()} of {n_cells} cells stored, "
+        f"{len(failed)} failed)",
+        highlight=False,
+    )
+    for _, r in failed.iterrows():
+        first = str(r["error"] or "").strip().splitlines()
+        console.print(
+            f"[yellow]{r['status']}[/]: {r['arch']} / {r['task']} / seed {r['seed']}: "
+            f"{first[-1] if first else ''}",
+            highlight=False,
+        )
+
+
+def _write_report(console: Console, run_dir: Path, args: RunArgs) -> None:
+    """The run's markdown report, and the commands that read the run further."""
+    from statebench.bench.report import report
+
+    path = report(run_dir, "md")
+    console.print(f"report: [bold]{path}[/] (figures in {path.parent / 'figures'})")
+    console.print("next:")
+    html = shlex.join(["statebench", "report", str(run_dir), "--format", "html"])
+    console.print(f"  {html}", highlight=False, soft_wrap=True)
+    console.print(f"  {args.probe_command(run_dir)}", highlight=False, soft_wrap=True)
+    console.print(f"  statebench status {shlex.quote(str(run_dir))}", highlight=False)
+
+
+def warn_unstored(run_dir: Path, claim_stale_s: float, err_console: Console) -> int:
+    """Say how many cells are still not stored (a lost worker, a stopped driver); their count."""
+    from statebench.bench.runner import run_status
+
+    left = run_status(run_dir, claim_stale_s).pending
+    if left:
+        err_console.print(
+            f"[yellow]{len(left)} cell(s) not stored[/] (lost with their worker, or claimed by a "
+            "driver that stopped): run the same command again to resume them",
+            highlight=False,
+        )
+    return len(left)

@@ -10,9 +10,8 @@ import math
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from statebench.bench.cli_common import console, fail, resolve
 from statebench.bench.cli_options import (
     ArchOpt,
     ConfigOpt,
@@ -22,16 +21,15 @@ from statebench.bench.cli_options import (
     SetOpt,
     TaskOpt,
 )
-from statebench.bench.config import ConfigError, check_device, load_config
 
 if TYPE_CHECKING:  # pandas loads with the results, not with the command line
+    from pathlib import Path
+
     import pandas as pd
+    from statebench.bench.matrix import Cell
 
 from statebench.bench.labels import with_options
 from statebench.bench.schema import is_failed
-
-console = Console()
-err_console = Console(stderr=True)
 
 DEFAULT_PRESET = "quick-probe"
 
@@ -81,17 +79,9 @@ def probe(
     overrides = list(set_ or []) + ([f"probe.max_len={max_len}"] if max_len else [])
     overrides += [f'executor.kind="{executor}"'] if executor else []
     overrides += [f"executor.workers={workers}"] if workers else []
+    preset = preset or (None if config else DEFAULT_PRESET)
+    cfg = resolve(preset, config, arch, task, seeds, overrides, device, will_run=True)
     try:
-        cfg = load_config(
-            preset=preset or (None if config else DEFAULT_PRESET),
-            config_file=config,
-            overrides=overrides,
-            archs=arch or None,
-            tasks=task or None,
-            seeds=seeds or None,
-            device=device,
-        )
-        check_device(cfg)
         run_dir, cells = run_probe(
             cfg,
             out,
@@ -99,9 +89,14 @@ def probe(
             make_probe_reporter(console),
             require_same_code=require_same_code,
         )
-    except (ConfigError, ValueError) as e:
-        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+    except ValueError as e:  # UserError, and the ValueErrors of a task or an arch
+        fail(str(e))
+        return
+    print_probes(run_dir, cells)
+
+
+def print_probes(run_dir: Path, cells: list[Cell]) -> None:
+    """The stored t* of these cells, one table per threshold, in the config's order."""
     from statebench.bench import store
 
     order = {c.key: i for i, c in enumerate(cells)}  # the config's arch x task order
