@@ -1,7 +1,7 @@
 """From result rows to the numbers every figure and the report agree on.
 
-The one headline number of a cell is defined here (`headline_score`), and so is how seeds are
-summarized (mean with a 95% t-interval, and best-of-N) and how a sweep's configuration is picked.
+The one headline number of a cell is defined here (`headline_score`), and so is how a sweep's
+configuration is picked; `bench.analysis.summary` summarizes the scores over seeds.
 Figures and the report call these functions rather than recomputing, so they cannot disagree.
 """
 
@@ -13,8 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 from statebench.bench.analysis.coverage import ABSENT_STATUSES
-from statebench.bench.analysis.stats import mean_ci
-from statebench.bench.labels import arch_order, task_order, with_options
+from statebench.bench.labels import with_options
 from statebench.bench.selection import best_on_validation
 
 log = logging.getLogger(__name__)
@@ -257,78 +256,3 @@ def state_size_at_longest(df: pd.DataFrame, by: list[str]) -> pd.Series:
         return pd.Series(dtype=float)
     longest = rows.groupby(by)["eval_len"].transform("max")
     return rows[rows["eval_len"] == longest].groupby(by)["state_size"].median()
-
-
-SUMMARY_COLUMNS = [
-    "arch",
-    "task",
-    "mean",
-    "lo",
-    "hi",
-    "best",
-    "n_seeds",
-    "n_cells",
-    "n_failed",
-    "partial",
-    "status",
-    "error",
-    "params",
-    "state_size",
-]
-
-
-def summarize_headline(df: pd.DataFrame) -> pd.DataFrame:
-    """Per arch x task: headline score as mean with 95% CI over seeds, and as best-of-N.
-
-    Columns: arch, task, mean, lo, hi, best, n_seeds (ok scores), n_cells, n_failed, partial
-    (scored cells with some failed eval lengths), status ("ok" when at least one seed scored,
-    else the commonest failure), error, params (median over cells) and state_size (at the
-    longest eval length). Rows come sorted by arch then task in the canonical order.
-    """
-    rows = select_best_config(df)
-    scores = headline_score(rows)
-    if scores.empty:
-        return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    state = state_size_at_longest(rows, ["arch", "task"])
-    records = [
-        {
-            "arch": a,
-            "task": t,
-            **_seed_summary(group),
-            "state_size": float(state.get((a, t), np.nan)),
-        }
-        for (a, t), group in scores.groupby(["arch", "task"], sort=False)
-    ]
-    out = pd.DataFrame.from_records(records, columns=SUMMARY_COLUMNS)
-    arch_rank = {a: i for i, a in enumerate(arch_order(out["arch"]))}
-    task_rank = {t: i for i, t in enumerate(task_order(out["task"]))}
-    out = out.assign(_a=out["arch"].map(arch_rank), _t=out["task"].map(task_rank))
-    return out.sort_values(["_a", "_t"]).drop(columns=["_a", "_t"]).reset_index(drop=True)
-
-
-def _seed_summary(group: pd.DataFrame) -> dict:
-    """The headline scores of one arch x task's cells: mean ± CI, best-of-N, what failed."""
-    ci = mean_ci(group["score"])
-    failed = group[group["status"] != "ok"]
-    statuses = failed["status"].value_counts()
-    return {
-        "mean": ci.mean,
-        "lo": ci.lo,
-        "hi": ci.hi,
-        "best": float(group["score"].max()) if ci.n else np.nan,
-        "n_seeds": ci.n,
-        "n_cells": len(group),
-        "n_failed": len(failed),
-        "partial": int((group["failed_lengths"] > 0).sum()),
-        "status": "ok" if ci.n or statuses.empty else str(statuses.index[0]),
-        "error": next((e for e in failed["error"] if e), ""),
-        "params": float(group["params"].median()),
-    }
-
-
-def several_train_lengths(df: pd.DataFrame) -> bool:
-    """Whether some arch x task was trained at two or more lengths (a training-length study)."""
-    rows = prepare(df)
-    if rows.empty:
-        return False
-    return bool((rows.groupby(["arch", "task"])["train_len_max"].nunique() >= 2).any())

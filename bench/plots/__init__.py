@@ -13,12 +13,8 @@ from collections.abc import Callable
 import pandas as pd
 from matplotlib.figure import Figure
 from statebench.bench.analysis.learning import label_training_log
-from statebench.bench.analysis.scores import (
-    headline_score,
-    select_best_config,
-    several_train_lengths,
-    summarize_headline,
-)
+from statebench.bench.analysis.scores import headline_score, select_best_config
+from statebench.bench.analysis.summary import several_train_lengths, summarize_headline
 from statebench.bench.plots.accuracy import plot_accuracy_vs_length
 from statebench.bench.plots.critical_time import plot_critical_time
 from statebench.bench.plots.heatmap import plot_heatmap

@@ -13,13 +13,12 @@ from matplotlib import colormaps
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from statebench.bench.analysis.scores import summarize_headline
+from statebench.bench.analysis.summary import summarize_headline
 from statebench.bench.plots.style import (
     FAILED_COLOR,
     FULL_WIDTH,
     NEUTRAL_COLOR,
     arch_color,
-    arch_order,
     message_figure,
     new_figure,
     style,
@@ -31,8 +30,10 @@ ABSENT_COLOR = "#F4F4F4"
 
 
 def headline_grids(summary: pd.DataFrame) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
-    """Arch rows, task columns and the grids ("mean", "lo", "best", ...) behind the heatmap."""
-    archs = arch_order(summary["arch"])
+    """Arch rows, task columns and the grids ("mean", "lo", "best", ...) behind the heatmap.
+
+    Rows keep the summary's order: canonical, and a training-length study's by length."""
+    archs = list(dict.fromkeys(summary["arch"]))
     tasks = task_order(summary["task"])
     grids = {}
     for col in ("mean", "lo", "hi", "best", "n_seeds", "n_cells", "partial"):

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL, arch_group
 from statebench.bench.analysis.probes import prepare_probes, split_configs
-from statebench.bench.analysis.scores import prepare, summarize_headline
+from statebench.bench.analysis.scores import prepare
+from statebench.bench.analysis.summary import split_train_lengths, summarize_headline
 from statebench.bench.analysis.tstar import summarize_t_star
 from statebench.bench.plots.size import size_table
 from statebench.bench.plots.style import arch_order, format_count, format_length, task_order
@@ -63,7 +64,7 @@ def leaderboards(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     if summary.empty:
         return pd.DataFrame(), pd.DataFrame()
     tasks = task_order(summary["task"])
-    sizes = size_table(results)
+    sizes = size_table(split_train_lengths(prepare(results)))  # a study's rows by length
     tables = []
     for value, render in (("mean", _mean_cell), ("best", _best_cell)):
         summary = summary.assign(_text=summary.apply(render, axis=1))

@@ -237,6 +237,25 @@ def test_heatmap_marks_failed_cells_with_their_status(synthetic_results_factory)
     assert "diverged" in texts and "not run" in texts
 
 
+def test_heatmap_keeps_a_length_study_s_training_lengths_apart(synthetic_results_factory):
+    """Cells trained at different lengths are models of their own, not seeds of one."""
+    study = []
+    for length in (16, 64, 256):
+        rows = synthetic_results_factory(archs=("lstm", "mamba"), train_len=(length, length))
+        study.append(rows.assign(cell=rows["cell"] + f"-L{length}"))
+    results = pd.concat(study, ignore_index=True)
+    summary = summarize_headline(results)
+    labels = [f"{a}(train_len={n})" for a in ("mamba", "lstm") for n in (16, 64, 256)]
+    assert list(dict.fromkeys(summary["arch"])) == labels  # by arch, then by length
+    assert summary["n_cells"].eq(3).all() and summary["n_seeds"].eq(3).all()  # the 3 seeds
+    heat = plot_heatmap(results)
+    panels = {ax.get_gid(): ax for ax in heat.axes if ax.get_gid()}
+    assert [t.get_text() for t in panels["mean"].get_yticklabels()] == labels
+    assert "(N = 3)" in panels["mean"].get_title() and "N = 9" not in panels["mean"].get_title()
+    # a plain run keeps its plain labels
+    assert set(summarize_headline(study[0])["arch"]) == {"lstm", "mamba"}
+
+
 # --- critical time ----------------------------------------------------------------------------
 
 

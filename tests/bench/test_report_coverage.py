@@ -155,7 +155,8 @@ def test_learning_figure_draws_a_line_per_cell(synthetic_results_factory):
 def test_a_sweep_keeps_the_lr_chosen_on_validation_not_on_the_test_lengths(
     synthetic_results_factory,
 ):
-    from statebench.bench.analysis.scores import select_best_config, summarize_headline
+    from statebench.bench.analysis.scores import select_best_config
+    from statebench.bench.analysis.summary import summarize_headline
 
     results = synthetic_results_factory(archs=("lstm",), tasks=("parity",), lrs=(1e-3, 1e-2))
     # 1e-3 scores better at the test lengths; 1e-2 is better on the held-out validation set
@@ -169,7 +170,7 @@ def test_a_sweep_keeps_the_lr_chosen_on_validation_not_on_the_test_lengths(
 
 
 def test_a_missing_seed_in_a_sweep_still_counts_as_failed(synthetic_results_factory):
-    from statebench.bench.analysis.scores import summarize_headline
+    from statebench.bench.analysis.summary import summarize_headline
 
     results = synthetic_results_factory(
         archs=("lstm",), tasks=("parity",), seeds=(0, 1), lrs=(1e-3, 1e-2)
