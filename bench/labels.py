@@ -19,8 +19,19 @@ def with_options(name: str, options: dict[str, Any] | str | None) -> str:
     return f"{name}(" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) + ")"
 
 
-# Attention first, then the recurrent families.
-KNOWN_ARCHS: tuple[str, ...] = ("transformer", "mamba", "retnet", "griffin", "hawk", "lstm")
+# Attention first, then the recurrent families, then the recurrence-complete frame model.
+KNOWN_ARCHS: tuple[str, ...] = (
+    "transformer",
+    "mamba",
+    "mamba2",
+    "retnet",
+    "deltanet",
+    "griffin",
+    "hawk",
+    "lstm",
+    "xlstm",
+    "rc_frame",
+)
 UNREGISTERED_TASK_RANK = 1 << 30  # after every registered task, whatever order it declares
 
 

@@ -1,10 +1,11 @@
 """The one look of every statebench figure: arch colours, orderings, fonts, number formats.
 
 Each architecture keeps one colour (and marker) in every figure, so a reader learns the legend
-once. The known archs get fixed Okabe-Ito colours (safe for the common colour-vision
-deficiencies); any other arch name gets a colour and a marker picked by a stable hash of its
-name, so third-party adapters are also stable across figures, runs and machines (two unknown
-archs may share a colour; their markers then usually still differ).
+once. The built-in archs get fixed colours, Okabe-Ito's first (safe for the common colour-vision
+deficiencies); a variant (an arch with options) gets a shade of its arch's colour; any other
+name gets a colour and a marker picked by a stable hash of its name, so third-party adapters
+are also stable across figures, runs and machines (two unknown archs may share a colour; their
+markers then usually still differ).
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ ARCH_COLORS: dict[str, str] = {
     "griffin": "#cc79a7",  # reddish purple
     "hawk": "#e69f00",  # orange
     "lstm": "#000000",  # black
+    # Beyond Okabe-Ito's seven: hues kept far (CIELAB) from the colours above, their variant
+    # shades and the fallback palette below.
+    "mamba2": "#b2182b",  # crimson: the warm hue of the Mamba family
+    "deltanet": "#00798c",  # dark teal: between the linear-attention blue and green
+    "xlstm": "#66a61e",  # leaf green
+    "rc_frame": "#9e4a9e",  # plum
 }
 ARCH_MARKERS: dict[str, str] = {
     "transformer": "o",

@@ -28,6 +28,7 @@ from statebench.bench.plots import (
 from statebench.bench.plots.style import (
     ARCH_COLORS,
     FALLBACK_COLORS,
+    KNOWN_ARCHS,
     arch_color,
     arch_order,
     format_length,
@@ -53,9 +54,24 @@ def _hex(color) -> str:
 # --- style ------------------------------------------------------------------------------------
 
 
+BUILT_IN_ARCHS = (
+    "transformer", "mamba", "mamba2", "retnet", "deltanet", "griffin", "hawk", "lstm", "xlstm",
+    "rc_frame",
+)  # fmt: skip
+
+
 def test_known_archs_have_fixed_distinct_colours():
     assert arch_color("mamba") == ARCH_COLORS["mamba"] == arch_color("Mamba")
     assert len(set(ARCH_COLORS.values())) == len(ARCH_COLORS)
+    assert set(BUILT_IN_ARCHS) <= set(ARCH_COLORS)  # no built-in arch falls back to the hash
+    assert set(BUILT_IN_ARCHS) <= set(KNOWN_ARCHS)  # and each has its place in the order
+
+
+def test_an_arch_variant_is_a_shade_of_its_arch_and_no_other_arch_colour():
+    fixed = set(ARCH_COLORS.values()) | set(FALLBACK_COLORS)
+    shades = {arch_color(f"{a}(eigen=[-1,1])") for a in BUILT_IN_ARCHS}
+    assert len(shades) == len(BUILT_IN_ARCHS) and not shades & fixed
+    assert arch_color("deltanet(eigen=[-1,1])") != arch_color("deltanet")
 
 
 def test_unknown_arch_colour_is_deterministic_and_from_the_fallback_palette():
