@@ -65,9 +65,10 @@ def _draw_measured(ax, xs: np.ndarray, rows: pd.DataFrame, arch: str) -> list[fl
     return [float(lo.min()), float(hi.max())]
 
 
-def _draw_censored(ax, x: float, xs: np.ndarray, rows: pd.DataFrame, arch: str) -> list[float]:
+def _draw_censored(ax, x: float, xs: np.ndarray, rows: pd.DataFrame, arch: str):
     """Censored seeds, a lower bound: the arch's marker, open, at the reached length, with an
-    arrow up and a "> L" label; returns the y range drawn."""
+    arrow up; returns the y range drawn and the "> L" label (with why a budget stopped it),
+    which the task slot writes once for every arch that shares it."""
     color = arch_color(arch)
     reached = rows["reached_len"].to_numpy()
     reached = np.where(reached > 0, reached, rows["max_len"].to_numpy())
@@ -90,21 +91,29 @@ def _draw_censored(ax, x: float, xs: np.ndarray, rows: pd.DataFrame, arch: str) 
         xytext=(x, top * 1.15),
         arrowprops={"arrowstyle": "-|>", "color": color, "linewidth": 1.2, "mutation_scale": 7},
     )
-    # why a budget stopped it early (time, memory), under the bound's label
     stopped = rows["stopped_by"].to_numpy() if "stopped_by" in rows else []
     why = "/".join(sorted({str(s).replace("_budget", "") for s in stopped if s}))
-    ax.annotate(
-        f">{format_length(top)}" + (f"\n{why}" if why else ""),
-        (x, top * 2.0),
-        xytext=(0, 1),
-        textcoords="offset points",
-        ha="center",
-        va="bottom",
-        fontsize=6.5,
-        color=color,
-        linespacing=1.0,
-    )
-    return [float(np.nanmin(reached)), top * 3.0]
+    label = f">{format_length(top)}" + (f"\n{why}" if why else "")
+    return [float(np.nanmin(reached)), top * 3.0], (label, top, x, color)
+
+
+def _write_bounds(ax, bounds: list[tuple[str, float, float, str]]) -> None:
+    """One "> L" label per distinct bound in a task slot, centred over the archs that share
+    it (in their colour when only one does): side by side, per-arch labels overlap."""
+    for label in dict.fromkeys(b[0] for b in bounds):
+        same = [b for b in bounds if b[0] == label]
+        colors = {b[3] for b in same}
+        ax.annotate(
+            label,
+            (float(np.mean([b[2] for b in same])), max(b[1] for b in same) * 2.0),
+            xytext=(0, 1),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=6.5,
+            color=colors.pop() if len(colors) == 1 else NEUTRAL_COLOR,
+            linespacing=1.0,
+        )
 
 
 def _draw_failed(ax, x: float, rows: pd.DataFrame, arch: str) -> None:
@@ -124,15 +133,18 @@ def _draw_failed(ax, x: float, rows: pd.DataFrame, arch: str) -> None:
     )
 
 
-def _draw_group(ax, x: float, rows: pd.DataFrame, arch: str, spread: float) -> list[float]:
-    """One arch x task: seeds side by side; returns the y values that the axis must show."""
+def _draw_group(ax, x: float, rows: pd.DataFrame, arch: str, spread: float, bounds: list):
+    """One arch x task: seeds side by side; returns the y values that the axis must show and
+    adds its censored bound's label to `bounds`."""
     xs = x + (np.linspace(-spread, spread, len(rows)) if len(rows) > 1 else np.zeros(1))
     measured, censored = probe_outcomes(rows)
     shown: list[float] = []
     if measured.any():
         shown += _draw_measured(ax, xs[measured], rows[measured], arch)
     if censored.any():
-        shown += _draw_censored(ax, x, xs[censored], rows[censored], arch)
+        drawn, bound = _draw_censored(ax, x, xs[censored], rows[censored], arch)
+        shown += drawn
+        bounds.append(bound)
     failed = ~(measured | censored)
     if failed.any():
         _draw_failed(ax, x, rows[failed], arch)
@@ -156,10 +168,12 @@ def _task_slot(ax, i: int, task_rows: pd.DataFrame, archs, offsets, spread) -> l
     if np.isfinite(train) and train > 0:
         ax.hlines(train, i - 0.45, i + 0.45, color=NEUTRAL_COLOR, ls=":", lw=1.2, zorder=1)
         shown.append(float(train))
+    bounds: list[tuple[str, float, float, str]] = []
     for offset, arch in zip(offsets, archs, strict=True):
         group = task_rows[task_rows["arch"] == arch]
         if not group.empty:
-            shown += _draw_group(ax, i + offset, group, arch, spread)
+            shown += _draw_group(ax, i + offset, group, arch, spread, bounds)
+    _write_bounds(ax, bounds)
     return shown
 
 

@@ -29,6 +29,7 @@ from statebench.bench.plots.style import (
     ARCH_COLORS,
     FALLBACK_COLORS,
     KNOWN_ARCHS,
+    NEUTRAL_COLOR,
     arch_color,
     arch_order,
     format_length,
@@ -290,6 +291,20 @@ def test_critical_time_marks_censored_probes(synthetic_probes):
     np.testing.assert_array_equal(line.get_ydata(), 8192)
     assert any(t.get_text() == ">8k" for t in ax.texts)
     assert "censored: t* > reached length" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_critical_time_writes_a_shared_bound_once_per_task(synthetic_probes):
+    probes = synthetic_probes.copy()
+    task = probes["task"].iloc[0]
+    both = (probes["arch"] == "mamba") & (probes["task"] == task)
+    probes.loc[both, ["t_star", "t_star_hi", "censored"]] = [np.nan, np.nan, True]
+    probes.loc[both, "t_star_lo"] = probes.loc[both, "max_len"]
+    ax = plot_critical_time(probes).axes[0]
+    bounds = [t for t in ax.texts if t.get_text() == ">8k"]
+    # the LSTM is censored on every task, mamba on one more: still one label per task
+    assert len(bounds) == probes["task"].nunique()
+    shared = [t for t in bounds if t.get_color() == NEUTRAL_COLOR]
+    assert len(shared) == 1
 
 
 def test_critical_time_plots_each_seed_with_its_interval(synthetic_probes):
