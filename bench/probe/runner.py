@@ -6,7 +6,9 @@ a cell already stored is not retrained, its checkpoint is loaded. Each cell's
 trained model then streams `probe.max_len` tokens (`bench.probe.streaming`), and its binned
 hits become t* rows (`probes/<key>.parquet`, one per threshold) and a per-bin curve
 (`curves/<key>.parquet`). A probe already stored with the same settings is not redone; one with
-other settings (say a longer max_len) is replaced.
+other settings (say a longer max_len) is replaced. A cell whose training never reached its
+validation target is `not_learned` without streaming: the leaderboard and the t* table share
+one verdict, and a model the run calls not learned gets no critical time.
 """
 
 from __future__ import annotations
@@ -140,7 +142,16 @@ def _cell_row(run_dir: Path, cell: Cell) -> dict[str, Any]:
         "params": row.get("params"),
         "kernel": row.get("kernel"),
         "d_model": row.get("d_model"),
+        "learned": row.get("learned"),
+        "val_accuracy": row.get("val_accuracy"),
     }
+
+
+def _not_learned_in_training(stored: dict[str, Any]) -> bool:
+    """The training row says its validation check never reached the target (a row from
+    before the flag says nothing: the probe's own in-distribution check decides)."""
+    flag = stored.get("learned")
+    return flag is not None and flag == flag and not bool(flag)  # flag == flag: not NaN
 
 
 def probe_cell(
@@ -176,6 +187,13 @@ def probe_cell(
     if stored["status"] != "ok":
         error = f"the cell did not train ({stored['status']}): {stored['error']}"
         return _failed(base, probe, chance, stored["status"], error), []
+    if _not_learned_in_training(stored):
+        val = stored["val_accuracy"]
+        error = (
+            f"validation accuracy {float(val if val is not None else math.nan):.3f} at training "
+            f"lengths never reached train.target_accuracy={cell.train.target_accuracy:g}: no t*"
+        )
+        return _failed(base, probe, chance, "not_learned", error), []
     try:
         counts = _stream(cell, probe, run_dir, device, on_progress)
     except Exception as e:  # noqa: BLE001 - a failing probe is a row, never a crash

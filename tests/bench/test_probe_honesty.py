@@ -113,6 +113,26 @@ def test_probe_of_a_model_trained_20_steps_through_the_cli_is_not_learned(tmp_pa
     assert set(probes["task_options"]) == {"{}"} and set(probes["task"]) == {"parity"}
 
 
+def test_a_cell_its_run_calls_not_learned_gets_no_t_star_whatever_the_probe_sees(tmp_path):
+    """One verdict for the leaderboard and the t* table: with the probe's own bar at 0.01
+    every stream would pass it, but training never reached its validation target."""
+    from statebench.bench import store
+    from statebench.bench.cli import app
+    from typer.testing import CliRunner
+
+    args = ["probe", "--preset", "smoke", "--arch", "lstm", "--task", "parity",
+            "--set", "train.steps=20", "--set", "probe.learned_accuracy=0.01",
+            "--max-len", "256", "--out", str(tmp_path / "run")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = store.load(tmp_path / "run")
+    assert not rows["learned"].astype(bool).any()
+    probes = store.load_probes(tmp_path / "run")
+    assert set(probes["status"]) == {"not_learned"} and probes["t_star"].isna().all()
+    assert probes["error"].str.contains("never reached train.target_accuracy=0.99").all()
+    assert store.load_curves(tmp_path / "run").empty  # not streamed at all
+
+
 def test_probe_rows_carry_task_options_and_the_arch_label(tmp_path):
     from statebench.bench import store
     from statebench.bench.cli import app
