@@ -72,9 +72,14 @@ def perf(session: nox.Session) -> None:
 
 @nox.session
 def reference(session: nox.Session) -> None:
-    """Regenerate results/reference/: the reports and figures of the quick and quick-probe runs."""
+    """Regenerate results/reference/: the reports and figures of the quick, quick-probe and
+    seqlen-scaling runs. One torch thread, as the committed references were made: a 2-core
+    machine doing anything else slows two-thread runs of these small models many times over,
+    and CPU float sums depend on the thread count (rows record it as `cpu_threads`)."""
     _install(session)
-    for preset, command in (("quick", "run"), ("quick-probe", "probe")):
+    session.env["OMP_NUM_THREADS"] = "1"
+    runs = (("quick", "run"), ("quick-probe", "probe"), ("seqlen-scaling", "run"))
+    for preset, command in runs:
         run_dir = f"results/{preset}-reference"
         session.run("statebench", command, "--preset", preset, "--out", run_dir)
         session.run(

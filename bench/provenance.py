@@ -39,7 +39,7 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
-def provenance(device: torch.device) -> dict[str, str]:
+def provenance(device: torch.device) -> dict[str, str | int]:
     return {
         "statebench_version": statebench.__version__,
         "git_sha": git_sha(),
@@ -47,10 +47,13 @@ def provenance(device: torch.device) -> dict[str, str]:
         "cuda_version": torch.version.cuda or "",
         "device_name": device_name(device),
         "hostname": socket.gethostname(),
+        # CPU float sums run in a thread-count-dependent order: the same run on 1 and 2
+        # threads differs in the second decimal of some accuracies
+        "cpu_threads": torch.get_num_threads(),
     }
 
 
-def environment() -> dict[str, str]:
+def environment() -> dict[str, str | int]:
     """Provenance plus what a manifest should record about the Python environment."""
     info = provenance(torch.device("cpu"))
     info["python"] = platform.python_version()

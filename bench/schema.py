@@ -72,6 +72,7 @@ ROW_COLUMNS: dict[str, str] = {
     "cuda_version": "string",
     "device_name": "string",
     "hostname": "string",
+    "cpu_threads": "int64",  # torch.get_num_threads(): CPU results depend on it
     "created_at": "string",  # ISO 8601 UTC
 }
 
