@@ -1,8 +1,10 @@
 """The training-length study: final held-out loss against the trained length, per arch x task.
 
 Each cell trains on exactly one length (`train_lengths` in the config) for the same wall clock;
-its final loss is the last validation loss of its training log (one held-out set shared by every
-length, so cells compare). The fit is loss ~ a * L**b in log-log space, with b's 95% interval.
+its final loss is the median of the last FINAL_CHECKS validation losses of its training log (one
+held-out set shared by every length, so cells compare; a median, so one loss spike in the last
+steps does not decide a point). The fit is loss ~ a * L**b in log-log space, with b's 95%
+interval.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import numpy as np
 import pandas as pd
 from statebench.bench.analysis.stats import fit_power_law_ci
 from statebench.bench.labels import arch_order, task_order
+
+FINAL_CHECKS = 5
 
 
 def is_length_study(logs: pd.DataFrame) -> bool:
@@ -23,11 +27,12 @@ def is_length_study(logs: pd.DataFrame) -> bool:
 
 def final_losses(logs: pd.DataFrame) -> pd.DataFrame:
     """Per cell: arch, task, seed, train_len (its one training length), final validation loss
-    (last measured; the last training loss when the log has no validation), seconds, steps."""
+    (median of the last FINAL_CHECKS checks; of the last training losses when the log has no
+    validation), seconds, steps."""
     records = []
     for cell, rows in logs.groupby("cell", sort=False):
         val = rows[np.isfinite(rows["val_loss"])]
-        last = val.iloc[-1] if not val.empty else rows.iloc[-1]
+        last = val["val_loss"] if not val.empty else rows["loss"]
         records.append(
             {
                 "cell": cell,
@@ -35,7 +40,7 @@ def final_losses(logs: pd.DataFrame) -> pd.DataFrame:
                 "task": rows["task"].iloc[0],
                 "seed": rows["seed"].iloc[0],
                 "train_len": float(rows["train_len_max"].iloc[0]),
-                "loss": float(last["val_loss"] if not val.empty else last["loss"]),
+                "loss": float(last.iloc[-FINAL_CHECKS:].median()),
                 "seconds": float(rows["seconds"].max()),
                 "steps": float(rows["step"].max()),
             }

@@ -69,9 +69,9 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "size": "Parameter count and state size (floats per sequence at the longest eval length).",
     "maze": "The maze of each maze task: walls, start (S) and one example walk; the model sees "
     "only the moves and must output the cell.",
-    "seqlen_scaling": "Training-length study: final loss on the shared held-out set vs the "
-    "trained length (log-log), one marker per cell; dashed: the least-squares power law "
-    "loss ~ a * L^b, with b and its 95% interval in the legend.",
+    "seqlen_scaling": "Training-length study: final loss on the shared held-out set (median "
+    "of the last five checks) vs the trained length (log-log), one marker per cell; dashed: "
+    "the least-squares power law loss ~ a * L^b, with b and its 95% interval in the legend.",
     "seqlen_time": "Training-length study: held-out loss vs wall time, a panel per arch x task "
     "and a line per trained length; equal wall clock per cell.",
     "learning": "Training loss (log scale) vs step and vs wall time, one line per cell, from "

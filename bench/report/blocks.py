@@ -15,7 +15,12 @@ from statebench.bench.analysis.coverage import (
 )
 from statebench.bench.analysis.learning import label_training_log
 from statebench.bench.analysis.scores import HEADLINE_DEFINITION, prepare
-from statebench.bench.analysis.seqlen import final_losses, is_length_study, scaling_exponents
+from statebench.bench.analysis.seqlen import (
+    FINAL_CHECKS,
+    final_losses,
+    is_length_study,
+    scaling_exponents,
+)
 from statebench.bench.plots import FIGURE_CAPTIONS, FIGURES, figure_applies, make_figure
 from statebench.bench.plots.output import note_below
 from statebench.bench.report.tables import (
@@ -168,9 +173,10 @@ def _seqlen_blocks(results: pd.DataFrame, logs: pd.DataFrame | None) -> list[Blo
         Block(
             "text",
             "Each cell trained on exactly one length for the same wall clock; its final loss "
-            "is the last validation loss on one held-out set shared by every length. Fitted "
-            "by least squares in log-log space: loss ~ a * L^b. b < 0 with an interval below "
-            "0 supports the claim that loss falls as a power law in the trained length.",
+            f"is the median of its last {FINAL_CHECKS} validation losses on one held-out set "
+            "shared by every length. Fitted by least squares in log-log space: loss ~ a * L^b. "
+            "b < 0 with an interval below 0 supports the claim that loss falls as a power law "
+            "in the trained length.",
         ),
         Block("table", table=table),
     ]

@@ -79,3 +79,16 @@ def test_exponents_per_arch_and_both_figures():
     assert "Training-length study" in heading
     table = next(b.table for b in blocks if b.kind == "table" and "exponent b" in b.table)
     assert list(table["exponent b"]) == ["-0.20", "-0.80"]
+
+
+def test_one_loss_spike_at_the_end_does_not_decide_a_point():
+    results, logs = _study({"lstm": -0.5})
+    spiked = logs.copy()
+    last = spiked[spiked["cell"] == "lstm-128"].index[-1]  # the final check, step 100
+    spiked.loc[last, "val_loss"] = 100.0
+    clean, hit = (
+        final_losses(label_training_log(frame, results)).set_index("train_len").loc[128.0, "loss"]
+        for frame in (logs, spiked)
+    )
+    assert clean == pytest.approx(2.0 * 128**-0.5 * (1 + 5 / 60))  # median of the last five
+    assert clean <= hit < 1.05 * clean  # the spike moves the median one rank, no more
