@@ -7,6 +7,7 @@ and chance dashed, so extrapolation beyond training is visible at a glance.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ METRIC_LABELS = {
     "seq_accuracy": "sequence accuracy",
 }
 TRAIN_SHADE = "#E8E8E8"
+NOTE_WIDTH = 36  # characters per line of a panel's failure note
 
 
 def seed_curve(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -74,13 +76,14 @@ def _with_ood(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _failure_note(all_rows: pd.DataFrame, task: str, plotted: set[str]) -> str:
-    """Why a line is missing or cut short: 'hawk: diverged', 'transformer: oom at 2k',
-    'retnet: not learned' (a model that failed in-distribution draws no extrapolation line)."""
-    notes = []
+    """Why a line is missing or cut short: 'hawk: diverged', 'transformer: oom at 2k', and
+    one wrapped 'not learned: retnet, ...' (a model that failed in-distribution draws no
+    extrapolation line); one line per arch overran the panel with nine archs."""
+    notes, not_learned = [], []
     for arch in arch_order(all_rows.loc[all_rows["task"] == task, "arch"]):
         rows = all_rows[(all_rows["task"] == task) & (all_rows["arch"] == arch)]
         if arch not in plotted and (rows["learned"] == 0.0).any():
-            notes.append(f"{arch}: not learned")
+            not_learned.append(arch)
             continue
         failed = rows[rows["status"] != "ok"]
         if arch not in plotted:
@@ -89,6 +92,8 @@ def _failure_note(all_rows: pd.DataFrame, task: str, plotted: set[str]) -> str:
             lengths = sorted({v for v in failed["eval_len"] if v > 0})
             where = f" at {', '.join(format_length(v) for v in lengths)}" if lengths else ""
             notes.append(f"{arch}: {'/'.join(sorted(set(failed['status'])))}{where}")
+    if not_learned:
+        notes.append(textwrap.fill("not learned: " + ", ".join(not_learned), NOTE_WIDTH))
     return "\n".join(notes)
 
 
@@ -137,7 +142,8 @@ def _panel(ax, all_rows: pd.DataFrame, rows: pd.DataFrame, task: str, metric, ar
     if note:
         ax.text(
             0.02, 0.03, note, transform=ax.transAxes, fontsize=7, color=NEUTRAL_COLOR,
-            va="bottom", ha="left",
+            va="bottom", ha="left", zorder=5,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5},
         )  # fmt: skip
     ax.set_title(task)
     log2_length_axis(ax, "x")

@@ -221,6 +221,19 @@ def test_accuracy_band_present_with_several_seeds_absent_with_one(synthetic_resu
     assert bands(plot_accuracy_vs_length(synthetic_results_factory(seeds=(0,)))) == [0] * 3
 
 
+def test_accuracy_names_cells_that_did_not_learn_in_one_wrapped_note(synthetic_results):
+    rows = synthetic_results.copy()
+    task = rows["task"].iloc[0]
+    for arch in ("transformer", "mamba", "griffin"):
+        rows.loc[(rows["arch"] == arch) & (rows["task"] == task), "learned"] = False
+    ax = _panels(plot_accuracy_vs_length(rows))[0]
+    assert ax.get_title() == task
+    note = next(t.get_text() for t in ax.texts if "not learned" in t.get_text())
+    assert note.replace("\n", " ") == "not learned: transformer, mamba, griffin"
+    assert max(len(line) for line in note.splitlines()) <= 40
+    assert {line.get_label() for line in ax.get_lines()} >= {"lstm"}
+
+
 def test_accuracy_rejects_an_unknown_metric(synthetic_results):
     with pytest.raises(ValueError, match="metric"):
         plot_accuracy_vs_length(synthetic_results, metric="f1")
