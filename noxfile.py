@@ -1,5 +1,6 @@
 """Developer sessions; each installs what it needs (the CPU build of torch first, to stay light)."""
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -80,11 +81,11 @@ def reference(session: nox.Session) -> None:
     session.env["OMP_NUM_THREADS"] = "1"
     runs = (("quick", "run"), ("quick-probe", "probe"), ("seqlen-scaling", "run"))
     for preset, command in runs:
-        run_dir = f"results/{preset}-reference"
+        run_dir, report_dir = f"results/{preset}-reference", f"results/reference/{preset}"
+        for stale in (run_dir, report_dir):  # regenerate: never resume an older code's run
+            shutil.rmtree(stale, ignore_errors=True)
         session.run("statebench", command, "--preset", preset, "--out", run_dir)
-        session.run(
-            "statebench", "report", run_dir, "--out", f"results/reference/{preset}/report.md"
-        )
+        session.run("statebench", "report", run_dir, "--out", f"{report_dir}/report.md")
 
 
 @nox.session(venv_backend="none")
