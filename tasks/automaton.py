@@ -37,3 +37,22 @@ def run_automaton(
         states[:, start : start + span] = torch.gather(maps, 2, index).squeeze(2)
         state = states[:, start + span - 1]
     return states
+
+
+def synchronizing_lengths(table: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Per stream [B], how many tokens it takes until the state no longer depends on the state
+    before them (every start state has merged into one); -1 where the stream never gets there.
+
+    A task whose streams synchronise within W tokens can be answered from the last W tokens
+    alone, so its critical-time probe cannot tell a model with a W-token window from a
+    recurrent one: every model that learns it holds it to any length.
+    """
+    n_states = table.shape[0]
+    table = table.to(tokens.device)
+    states = torch.arange(n_states, device=tokens.device).expand(tokens.shape[0], n_states)
+    lengths = torch.full((tokens.shape[0],), -1, dtype=torch.int64, device=tokens.device)
+    for t in range(tokens.shape[1]):
+        states = table[states, tokens[:, t : t + 1]]  # every start state, one token on
+        merged = (states == states[:, :1]).all(dim=1) & (lengths < 0)
+        lengths[merged] = t + 1
+    return lengths

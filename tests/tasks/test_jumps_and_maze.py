@@ -8,7 +8,8 @@ from fractions import Fraction
 import pytest
 import statebench.tasks as tasks
 import torch
-from statebench.tasks.automaton import run_automaton
+from statebench.tasks import get_task
+from statebench.tasks.automaton import run_automaton, synchronizing_lengths
 from statebench.tasks.maze import interior_walls
 
 
@@ -112,3 +113,35 @@ def test_automaton_matches_a_loop_across_blocks():
             state = int(table[state, t])
             want.append(state)
         assert got[row].tolist() == want
+
+
+def test_synchronizing_lengths_by_hand():
+    # two states; token 0 swaps them (never merges), token 1 sends both to state 0
+    table = torch.tensor([[1, 0], [0, 0]])
+    tokens = torch.tensor([[0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
+    assert synchronizing_lengths(table, tokens).tolist() == [3, 1, -1]
+
+
+def _quantiles(lengths: torch.Tensor) -> tuple[float, float]:
+    assert (lengths > 0).all()  # every stream got there
+    q = torch.quantile(lengths.double(), torch.tensor([0.5, 0.99], dtype=torch.float64))
+    return float(q[0]), float(q[1])
+
+
+def test_default_jumps_and_the_quick_probe_maze_resynchronise():
+    """What the README says of the two probes at these settings: the skip count forgets
+    itself within a few tokens, the 3x3 maze's walls pin the agent within a few dozen moves."""
+    gen = torch.Generator().manual_seed(0)
+    jumps = get_task("jumps")
+    median, p99 = _quantiles(
+        synchronizing_lengths(jumps._table, jumps._tokens(4000, 64, gen, "cpu"))
+    )
+    assert median <= 5 and p99 <= 14
+    maze = get_task("maze", size=3, extra_openings=2)
+    median, p99 = _quantiles(synchronizing_lengths(maze._table, maze._moves(4000, 400, gen, "cpu")))
+    assert 10 <= median <= 25 and p99 <= 100
+    maze = get_task("maze")  # the default 4x4 perfect maze takes longer, but gets there
+    median, p99 = _quantiles(
+        synchronizing_lengths(maze._table, maze._moves(4000, 2000, gen, "cpu"))
+    )
+    assert 80 <= median <= 140 and p99 <= 500
