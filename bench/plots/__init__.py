@@ -75,7 +75,9 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "seqlen_time": "Training-length study: held-out loss vs wall time, a panel per arch x task "
     "and a line per trained length; equal wall clock per cell.",
     "learning": "Training loss (log scale) vs step and vs wall time, one line per cell, from "
-    "the per-cell training logs; dashed: loss on the fixed validation set.",
+    "the per-cell training logs; dashed: loss on the fixed validation set. A training batch's "
+    "loss swings with the length drawn for it (a batch of very short sequences is easy), so "
+    "read progress off the validation line.",
 }
 
 
