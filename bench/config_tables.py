@@ -82,6 +82,13 @@ class ModelConfig(_Strict):
     param_budget: int | None = Field(default=None, ge=1)
 
 
+def _length_range(v: Any) -> Any:
+    """`{start = 41, stop = 500, step = 1}` is every length in [start, stop]; else v as given."""
+    if isinstance(v, dict) and set(v) <= {"start", "stop", "step"}:
+        return list(range(int(v["start"]), int(v["stop"]) + 1, int(v.get("step", 1))))
+    return v
+
+
 class TrainConfig(_Strict):
     steps: int = Field(default=1000, ge=0)
     batch_size: int = Field(default=64, ge=1)
@@ -111,9 +118,7 @@ class TrainConfig(_Strict):
     @field_validator("val_lengths", mode="before")
     @classmethod
     def _val_range(cls, v: Any) -> Any:
-        if isinstance(v, dict) and set(v) <= {"start", "stop", "step"}:
-            return list(range(int(v["start"]), int(v["stop"]) + 1, int(v.get("step", 1))))
-        return v
+        return _length_range(v)
 
     @field_validator("val_lengths")
     @classmethod
@@ -151,10 +156,7 @@ class EvalConfig(_Strict):
     @field_validator("lengths", mode="before")
     @classmethod
     def _range_table(cls, v: Any) -> Any:
-        # `lengths = {start = 41, stop = 500}` is every length in [start, stop].
-        if isinstance(v, dict) and set(v) <= {"start", "stop", "step"}:
-            return list(range(int(v["start"]), int(v["stop"]) + 1, int(v.get("step", 1))))
-        return v
+        return _length_range(v)
 
     @field_validator("lengths")
     @classmethod
