@@ -128,8 +128,9 @@ def _critical_time_blocks(probes: pd.DataFrame) -> list[Block]:
             "Median t* over seeds (tokens) at the threshold halfway between chance and the "
             "model's in-distribution accuracy; a censored seed (no drop up to the longest "
             "length reached) counts as longer than any measured one, so `>L` once half or "
-            "more seeds are censored. `not learned`: at chance inside its training range, so "
-            "no t* exists.",
+            "more seeds are censored. `not learned`: its training never reached the validation "
+            "target, or its accuracy inside the training range on the probe's streams is below "
+            "probe.learned_accuracy, so no t* exists.",
         ),
         Block("table", table=t_table),
     ]
