@@ -30,6 +30,11 @@ def test_presets_have_the_paper_tasks(preset):
     assert {"jumps", "maze"} <= {t.name for t in load_config(preset=preset).tasks}
 
 
+def test_full_has_the_jumps_target_that_never_resynchronises():
+    tasks = load_config(preset="full").tasks
+    assert {"sum"} <= {t.options.get("target") for t in tasks if t.name == "jumps"}
+
+
 def test_deletang_protocol():
     cfg = load_config(preset="deletang")
     assert cfg.eval.lengths == list(range(41, 501))
