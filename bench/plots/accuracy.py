@@ -192,7 +192,12 @@ def plot_accuracy_vs_length(
     rows = _with_ood(select_best_config(df))
     rows = rows[(rows["status"] == "ok") & (rows["eval_len"] > 0) & (rows["learned"] != 0.0)]
     if rows.empty:
-        return message_figure("Accuracy vs length", "no successful results to plot")
+        ran = all_rows[all_rows["status"] == "ok"]
+        if not ran.empty and (ran["learned"] == 0.0).all():
+            why = "no cell learned its task inside the training lengths:\nnothing to extrapolate"
+        else:
+            why = "no successful results to plot"
+        return message_figure("Accuracy vs length", why)
     tasks = task_order(all_rows["task"])
     archs = arch_order(all_rows["arch"])
     ncols = max(1, min(ncols, len(tasks)))

@@ -234,6 +234,12 @@ def test_accuracy_names_cells_that_did_not_learn_in_one_wrapped_note(synthetic_r
     assert {line.get_label() for line in ax.get_lines()} >= {"lstm"}
 
 
+def test_accuracy_says_when_no_cell_learned(synthetic_results):
+    fig = plot_accuracy_vs_length(synthetic_results.assign(learned=False))
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any("no cell learned its task" in t for t in texts)
+
+
 def test_accuracy_rejects_an_unknown_metric(synthetic_results):
     with pytest.raises(ValueError, match="metric"):
         plot_accuracy_vs_length(synthetic_results, metric="f1")
