@@ -81,7 +81,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     for col in NUMERIC_COLUMNS:
         values = pd.to_numeric(out[col], errors="coerce") if col in out else np.nan
         out[col] = pd.Series(values, index=out.index).to_numpy(dtype=float, na_value=np.nan)
-    out["learned"] = out["learned"].map(_as_flag).astype(float) if "learned" in out else np.nan
+    out["learned"] = out["learned"].map(as_flag).astype(float) if "learned" in out else np.nan
     for col in ("arch_options", "task_options"):
         out[col] = _text(out[col]) if col in out else ""
     # An arch or task run with options (mamba eigen=[-1,1], permutation group=S3) is its own
@@ -96,7 +96,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _as_flag(value) -> float:
+def as_flag(value) -> float:
     """True/False (bool, 0/1, "true") -> 1.0/0.0; missing -> NaN (rows from before the flag)."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return np.nan

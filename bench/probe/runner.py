@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from statebench.bench import store
+from statebench.bench.analysis.scores import as_flag
 from statebench.bench.cell import DTYPES, build_cell_model, resolve_device
 from statebench.bench.config import ConfigError, MatrixConfig
 from statebench.bench.executors import Executor
@@ -150,8 +151,7 @@ def _cell_row(run_dir: Path, cell: Cell) -> dict[str, Any]:
 def _not_learned_in_training(stored: dict[str, Any]) -> bool:
     """The training row says its validation check never reached the target (a row from
     before the flag says nothing: the probe's own in-distribution check decides)."""
-    flag = stored.get("learned")
-    return flag is not None and flag == flag and not bool(flag)  # flag == flag: not NaN
+    return as_flag(stored.get("learned")) == 0.0
 
 
 def probe_cell(
