@@ -59,3 +59,22 @@ def accuracy_against_target(value: float, target: float, decimals: int = 3) -> s
         if (float(text) >= target) == (value >= target):
             return text
     return repr(value)
+
+
+def validation_checks(steps: int, val_every: int) -> int:
+    """How many validation checks a run of `steps` steps makes: every `val_every` steps and at
+    the last step (a run of 0 steps checks its untrained model once)."""
+    return steps // val_every + (1 if steps % val_every else 0) if steps else 1
+
+
+def unholdable(train) -> str | None:
+    """Why no cell of a `[train]` table can count as learned, or None: fewer validation checks
+    than `hold_checks` (say `train.steps=50` with the default `val_every=100`)."""
+    checks = validation_checks(int(train.steps), int(train.val_every))
+    if checks >= int(train.hold_checks):
+        return None
+    return (
+        f"train.steps={train.steps} with train.val_every={train.val_every} makes {checks} "
+        f"validation check(s), fewer than train.hold_checks={train.hold_checks}: no cell can "
+        "count as learned (lower val_every or hold_checks)"
+    )

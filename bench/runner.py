@@ -18,6 +18,7 @@ from statebench.bench import store, tracking
 from statebench.bench.cell import CellJob, execute_cell  # noqa: F401  (re-exported for callers)
 from statebench.bench.claim_files import DEFAULT_STALE_AFTER_S, ClaimInfo, is_stale, read_claims
 from statebench.bench.claims import ClaimBook, sweep_stale
+from statebench.bench.competence import unholdable
 from statebench.bench.config import ConfigError, MatrixConfig
 from statebench.bench.executors import LOST, Executor, from_config
 from statebench.bench.matrix import Cell, cell_key, expand
@@ -56,6 +57,8 @@ def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path
     check_writable(run_dir)
     store.remove_stale_temp_files(run_dir)
     cells = expand(config)
+    if why := unholdable(config.train):
+        log.warning(why)
     resolved = config.model_dump(mode="json")
     manifest = store.read_manifest(run_dir)
     if manifest is not None:

@@ -9,7 +9,13 @@ import math
 import pytest
 import statebench.tasks as tasks
 import torch
-from statebench.bench.competence import TargetHold, accuracy_against_target, curriculum_high
+from statebench.bench.competence import (
+    TargetHold,
+    accuracy_against_target,
+    curriculum_high,
+    unholdable,
+    validation_checks,
+)
 from statebench.bench.config import TrainConfig, load_config
 from statebench.bench.train import ValidationSet, train_model
 from statebench.models import build_model
@@ -73,6 +79,29 @@ def test_learned_exactly_when_there_is_a_steps_to_target(monkeypatch, accuracies
     if held:  # the first check of the final run at the target
         below = [i for i, a in enumerate(accuracies) if a < 0.99]
         assert result.steps_to_target == checks[below[-1] + 1 if below else 0]
+
+
+@pytest.mark.parametrize(("steps", "val_every"), [(100, 10), (25, 10), (5, 10), (0, 10)])
+def test_validation_checks_counts_the_checks_training_makes(monkeypatch, steps, val_every):
+    _, checks = _run(monkeypatch, [0.5] * 20, steps=steps, val_every=val_every)
+    assert len(checks) == validation_checks(steps, val_every)
+
+
+def test_a_run_whose_target_cannot_hold_says_so(caplog, tmp_path):
+    from statebench.bench.runner import prepare_run
+
+    assert unholdable(_train(steps=100, val_every=10)) is None
+    why = unholdable(_train(steps=50, val_every=100, hold_checks=3))
+    assert why is not None and "1 validation check(s)" in why and "hold_checks=3" in why
+    with caplog.at_level("WARNING"):
+        prepare_run(load_config(preset="smoke", overrides=["train.steps=20"]), tmp_path / "a")
+    assert "no cell can count as learned" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        prepare_run(load_config(preset="smoke"), tmp_path / "b")
+    assert "no cell can count as learned" not in caplog.text
+    for preset in ("smoke", "quick", "quick-probe", "deletang", "full", "seqlen-scaling"):
+        assert unholdable(load_config(preset=preset).train) is None, preset
 
 
 def test_the_deletang_preset_trains_its_whole_budget():
