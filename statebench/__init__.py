@@ -16,7 +16,7 @@ except PackageNotFoundError:  # running from a checkout that was never installed
 def __getattr__(name: str):
     # Lazy: `import statebench` stays light (no torch) until the model loader is asked for.
     if name == "load_model":
-        from statebench.bench.reevaluate import load_model
+        from statebench.bench.run.reevaluate import load_model
 
         return load_model
     raise AttributeError(f"module 'statebench' has no attribute {name!r}")

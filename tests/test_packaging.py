@@ -45,7 +45,7 @@ def test_wheel_holds_only_the_statebench_namespace(wheel):
             rel = init.parent.relative_to(ROOT / folder).as_posix()
             want = f"{installed}/{rel}/__init__.py" if rel != "." else f"{installed}/__init__.py"
             assert want in names, f"{init} is missing from the wheel (list it in pyproject.toml)"
-    assert "statebench/bench/presets/quick.toml" in names
+    assert "statebench/bench/config/presets/quick.toml" in names
     readme = " ".join((ROOT / "README.md").read_text().split())
     for folder, installed in FOLDERS.items():  # the README says which folder is which import
         assert f"`{folder}/` is `{installed.replace('/', '.')}`" in readme, folder
@@ -89,7 +89,7 @@ def test_installed_wheel_imports_beside_generic_packages_of_the_same_names(wheel
         (work / name / "__init__.py").write_text("raise ImportError('the wrong package')\n")
     deps = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]  # torch, ...
     code = (
-        "import statebench, statebench.bench.runner, statebench.bench.cli, statebench.tasks; "
+        "import statebench, statebench.bench.run.runner, statebench.bench.cli, statebench.tasks; "
         "print(statebench.__file__, statebench.__version__)"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), *deps])}
@@ -106,7 +106,7 @@ def test_import_statebench_beside_generic_packages_of_the_same_names(tmp_path):
     for name in ("models", "tasks", "bench"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "__init__.py").write_text("raise ImportError('the wrong package')\n")
-    code = "import statebench.bench.runner, statebench.bench.cli; print('ok')"
+    code = "import statebench.bench.run.runner, statebench.bench.cli; print('ok')"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
     )

@@ -13,8 +13,8 @@ import logging
 import numpy as np
 import pandas as pd
 from statebench.bench.analysis.coverage import ABSENT_STATUSES
-from statebench.bench.labels import with_options
-from statebench.bench.selection import best_on_validation
+from statebench.bench.analysis.selection import best_on_validation
+from statebench.bench.config.labels import with_options
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +193,8 @@ def _cell_score(cell: pd.DataFrame) -> dict:
 
 
 def _best_config_keys(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per arch x task, the config chosen on validation accuracy (bench.selection): the best
-    mean `val_accuracy` over its cells, at training lengths, never a test-length score. Rows
+    """Per arch x task, the config chosen on validation accuracy (bench.analysis.selection): the
+    best mean `val_accuracy` over its cells, at training lengths, never a test-length score. Rows
     stored before the validation check existed carry none; for them the best mean headline
     score decides (ties: first seen)."""
     config = list(CONFIG_COLUMNS)

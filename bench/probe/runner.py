@@ -1,6 +1,6 @@
 """Probe a matrix: train (or reuse) every cell through the normal harness, then measure t*.
 
-A probe run is a normal run plus two tables. Cells are trained by `bench.runner.run_matrix`
+A probe run is a normal run plus two tables. Cells are trained by `bench.run.runner.run_matrix`
 (executors, claims, resume), so the run directory holds the usual result rows and checkpoints;
 a cell already stored is not retrained, its checkpoint is loaded. Each cell's
 trained model then streams `probe.max_len` tokens (`bench.probe.streaming`), and its binned
@@ -21,12 +21,9 @@ from typing import Any
 
 from statebench.bench import store
 from statebench.bench.analysis.scores import as_flag
-from statebench.bench.cell import DTYPES, build_cell_model, resolve_device
 from statebench.bench.config import ConfigError, MatrixConfig
-from statebench.bench.executors import Executor
-from statebench.bench.labels import with_options
-from statebench.bench.matrix import Cell, derive_seed
-from statebench.bench.probe.config import ProbeConfig
+from statebench.bench.config.labels import with_options
+from statebench.bench.config.probe import ProbeConfig
 from statebench.bench.probe.estimator import (
     geometric_edges,
     threshold_name,
@@ -36,9 +33,12 @@ from statebench.bench.probe.measure import probe_rows
 from statebench.bench.probe.progress import ProbeReporter
 from statebench.bench.probe.stream import ChunkStream, streaming_task
 from statebench.bench.probe.streaming import StreamCounts, stream_counts
-from statebench.bench.progress import Reporter
-from statebench.bench.runner import prepare_run, run_matrix
-from statebench.bench.schema import cell_status, is_failed
+from statebench.bench.run.cell import DTYPES, build_cell_model, resolve_device
+from statebench.bench.run.executors import Executor
+from statebench.bench.run.matrix import Cell, derive_seed
+from statebench.bench.run.progress import Reporter
+from statebench.bench.run.runner import prepare_run, run_matrix
+from statebench.bench.store.schema import cell_status, is_failed
 
 log = logging.getLogger(__name__)
 

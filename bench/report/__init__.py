@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 from statebench.bench.analysis.coverage import coverage, incomplete_note, with_absent_cells
-from statebench.bench.errors import UserError
+from statebench.bench.config.errors import RunDirError, UserError
 from statebench.bench.plots import FIGURES, figure_applies, make_figure, save_figure
 from statebench.bench.plots.output import note_below
 from statebench.bench.report.blocks import Block, report_blocks
@@ -57,7 +57,7 @@ def load_run(run_dir: str | Path) -> RunTables:
     manifest = store.require_manifest(run_dir)  # a directory that holds no run is refused
     results = store.load(run_dir)
     if results.empty:
-        raise store.RunDirError(
+        raise RunDirError(
             f"{str(run_dir)!r} holds no results yet (none of its "
             f"{len(manifest.get('cells') or [])} cells is stored); `statebench status` says "
             "where it stands"
