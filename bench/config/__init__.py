@@ -35,8 +35,8 @@ from statebench.bench.config.tables import (
     TaskSpec,
     TrainConfig,
 )
+from statebench.bench.config.tracking import TrackingConfig
 from statebench.bench.config.typed import Strict as _Strict
-from statebench.bench.run.tracking import TrackingConfig
 
 # The config's public names, wherever each table is defined.
 __all__ = [

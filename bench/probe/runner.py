@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from statebench.bench import store
-from statebench.bench.analysis.scores import as_flag
 from statebench.bench.config import ConfigError, MatrixConfig
 from statebench.bench.config.labels import with_options
 from statebench.bench.config.probe import ProbeConfig
@@ -38,7 +37,7 @@ from statebench.bench.run.executors import Executor
 from statebench.bench.run.matrix import Cell, derive_seed
 from statebench.bench.run.progress import Reporter
 from statebench.bench.run.runner import prepare_run, run_matrix
-from statebench.bench.store.schema import cell_status, is_failed
+from statebench.bench.store.schema import as_flag, cell_status, is_failed
 
 log = logging.getLogger(__name__)
 

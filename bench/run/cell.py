@@ -15,12 +15,13 @@ from typing import Any
 import torch
 from statebench.bench import store
 from statebench.bench.config.lengths import eval_lengths
+from statebench.bench.config.tracking import TrackingConfig
 from statebench.bench.run.evaluate import evaluate
 from statebench.bench.run.forward_check import check_forward
 from statebench.bench.run.matrix import Cell, derive_seed
 from statebench.bench.run.oom import is_oom
 from statebench.bench.run.provenance import provenance
-from statebench.bench.run.tracking import Tracker, TrackingConfig
+from statebench.bench.run.tracking import Tracker
 from statebench.bench.run.train import CellTimeout, Diverged, LogCallback, StepCallback, train_model
 from statebench.bench.run.training_log import TrainingLog
 from statebench.bench.store.schema import cell_status

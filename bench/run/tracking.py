@@ -18,11 +18,10 @@ import numbers
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
 from statebench.bench.config.errors import ConfigError
-from statebench.bench.config.typed import Strict
+from statebench.bench.config.tracking import TrackingConfig
 from statebench.bench.store.schema import cell_status
 
 if TYPE_CHECKING:
@@ -48,20 +47,6 @@ CELL_FIELDS = (
     "peak_memory_bytes",
 )
 LENGTH_FIELDS = ("accuracy", "scaled_accuracy", "ood_accuracy")  # per eval length
-
-
-class TrackingConfig(Strict):
-    """The `[tracking]` table: where, besides the run directory, each cell is logged."""
-
-    backend: Literal["none", "wandb", "tensorboard"] = "none"
-    # Where tracker files go (default: <run dir>/tracking): TensorBoard event files, or the
-    # folder W&B keeps its `wandb/` files in.
-    dir: str | None = None
-    project: str = "statebench"  # W&B project
-    entity: str | None = None  # W&B team or user (default: yours)
-    group: str | None = None  # W&B group (default: the run id, so a run's cells group together)
-    mode: Literal["online", "offline"] | None = None  # W&B mode (default: WANDB_MODE or online)
-    tags: list[str] = Field(default_factory=list)  # W&B tags
 
 
 class TrackingUnavailable(ConfigError):

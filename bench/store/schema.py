@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+
+import pandas as pd
 
 STATUSES = ("ok", "diverged", "oom", "timeout", "error", "skipped")
 # Statuses that are not a failure: `skipped` is a length or probe bin the cell could not make,
@@ -18,6 +21,16 @@ def cell_status(statuses: Iterable[object]) -> str:
     """A cell's status from its rows' statuses: its failure if any row failed, else ok."""
     failed = sorted({str(s) for s in statuses if is_failed(s)})
     return failed[0] if failed else "ok"
+
+
+def as_flag(value: object) -> float:
+    """A stored bool column's value (bool, 0/1, "true", or missing) -> 1.0 / 0.0 / NaN: NaN for
+    rows stored before the column existed. The one parser every reader of a flag uses."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    if isinstance(value, str):
+        return {"true": 1.0, "false": 0.0}.get(value.strip().lower(), math.nan)
+    return float(bool(value))
 
 
 # name -> pandas dtype. Order is the order in stored files.

@@ -12,10 +12,11 @@ import pytest
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.config import load_config
+from statebench.bench.config.tracking import TrackingConfig
 from statebench.bench.run.cell import CellJob, execute_cell
 from statebench.bench.run.matrix import expand
 from statebench.bench.run.runner import config_hash, prepare_run, run_matrix
-from statebench.bench.run.tracking import TrackingConfig, require, run_name
+from statebench.bench.run.tracking import require, run_name
 from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
