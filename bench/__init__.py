@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 import warnings
@@ -72,6 +73,9 @@ def new_name(old: str) -> str | None:
 class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Imports an old path as the module at its new path (one module object, not a copy)."""
 
+    def __init__(self) -> None:
+        self._specs: dict[str, importlib.machinery.ModuleSpec] = {}
+
     def find_spec(self, fullname, path=None, target=None):
         if not fullname.startswith("statebench.bench.") or new_name(fullname) is None:
             return None
@@ -85,10 +89,14 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             DeprecationWarning,
             stacklevel=2,
         )
-        return importlib.import_module(new)
+        module = importlib.import_module(new)
+        self._specs[spec.name] = module.__spec__
+        return module
 
     def exec_module(self, module) -> None:
-        pass  # the module at its new path is imported already
+        # The module at its new path ran already. The import system has just set its __spec__
+        # to the old path's spec; give it back its own (a package keeps its search locations).
+        module.__spec__ = self._specs.pop(module.__spec__.name)
 
 
 if not any(isinstance(f, _MovedModules) for f in sys.meta_path):

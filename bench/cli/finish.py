@@ -56,11 +56,11 @@ def finish_run(
     allow_failures: bool = False,
 ) -> int:
     """Summarise a finished run; returns the exit status (0 only if every cell measured)."""
-    from statebench.bench import store
+    from statebench.bench.store import RunDir, manifest_cells
 
-    manifest = store.read_manifest(run_dir) or {}
-    cells = set(manifest.get("cells") or [])
-    df = store.load(run_dir)
+    run = RunDir(run_dir)
+    cells = set(manifest_cells(run.manifest()))
+    df = run.load()
     if cells:
         df = df[df["cell"].astype(str).isin(cells)]
     n_cells = len(cells) or df["cell"].nunique()

@@ -97,10 +97,10 @@ def probe(
 
 def print_probes(run_dir: Path, cells: list[Cell]) -> None:
     """The stored t* of these cells, one table per threshold, in the config's order."""
-    from statebench.bench import store
+    from statebench.bench.store import RunDir
 
     order = {c.key: i for i, c in enumerate(cells)}  # the config's arch x task order
-    df = store.load_probes(run_dir)
+    df = RunDir(run_dir).load_probes()
     df = df[df["cell"].astype(str).isin(order)]
     df = df.assign(_order=df["cell"].astype(str).map(order)).sort_values(["_order", "seed"])
     console.print(f"probes in [bold]{run_dir}[/] ({df['cell'].nunique()} cells)")

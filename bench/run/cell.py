@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import torch
-from statebench.bench import store
 from statebench.bench.config.lengths import eval_lengths
 from statebench.bench.config.tracking import TrackingConfig
 from statebench.bench.run.evaluate import evaluate
@@ -24,6 +23,7 @@ from statebench.bench.run.provenance import provenance
 from statebench.bench.run.tracking import Tracker
 from statebench.bench.run.train import CellTimeout, Diverged, LogCallback, StepCallback, train_model
 from statebench.bench.run.training_log import TrainingLog
+from statebench.bench.store import RunDir
 from statebench.bench.store.schema import cell_status
 from statebench.models import build_model, match_params
 from statebench.tasks import get_task
@@ -168,7 +168,7 @@ def run_cell(
         check_forward(model, task, device)
         stage = "train"
         base.update(_train(cell, model, task, device, on_step, deadline, training_log))
-        store.save_checkpoint(job.run_dir, cell.key, model.state_dict(), cell.to_dict())
+        RunDir(job.run_dir).save_checkpoint(cell.key, model.state_dict(), cell.to_dict())
         stage = "eval"
         return _eval_rows(cell, model, task, base, device)
     except Diverged as e:
@@ -223,6 +223,6 @@ def execute_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) 
     With a `[tracking]` backend, the cell is also one tracker run (stored rows come first)."""
     with Tracker(job.tracking, cell, job.run_id, job.run_dir) as tracker:
         rows = run_cell(cell, job, on_step, on_log=tracker.log)
-        store.write_cell(job.run_dir, cell.key, rows)
+        RunDir(job.run_dir).write_cell(cell.key, rows)
         tracker.summary(rows)
     return cell_status(r["status"] for r in rows)

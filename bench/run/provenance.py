@@ -16,7 +16,7 @@ import statebench
 @lru_cache(maxsize=1)
 def git_sha() -> str:
     """The commit of the statebench checkout ("+dirty" if it has changes), or "unknown"."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # bench/run/provenance.py -> the checkout
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5

@@ -2,7 +2,7 @@
 
 Eval settings are not part of a cell's key (bench.run.matrix), so new rows join the cell's file:
 a length measured again replaces its old row, the others stay, nothing is doubled. Every
-checkpoint carries its resolved cell (bench.store.save_checkpoint), so `load_model` rebuilds
+checkpoint carries its resolved cell (bench.store.RunDir.save_checkpoint), so `load_model` rebuilds
 the trained model from the run directory alone.
 """
 
@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from statebench.bench import store
 from statebench.bench.config import CellEval, ConfigError
 from statebench.bench.run.cell import DTYPES, build_cell_model, resolve_device
 from statebench.bench.run.evaluate import evaluate
 from statebench.bench.run.matrix import Cell
+from statebench.bench.store import RunDir, manifest_cells
 from statebench.bench.store.schema import cell_status, is_failed
 from statebench.models import SequenceModel
 from statebench.tasks import get_task
@@ -37,7 +37,7 @@ MEASURED = {
 
 def stored_cell(run_dir: str | Path, key: str) -> Cell:
     """The resolved cell its checkpoint was trained from."""
-    _, meta = store.load_checkpoint(run_dir, key)
+    _, meta = RunDir(run_dir).load_checkpoint(key)
     if meta is None:
         raise ValueError(f"the checkpoint of cell {key} carries no config (an older run)")
     return Cell.from_dict(meta)
@@ -48,7 +48,7 @@ def load_model(
 ) -> SequenceModel:
     """The trained model of one cell of a run (`cell`: its key or the Cell), in eval mode."""
     key = cell if isinstance(cell, str) else cell.key
-    state, meta = store.load_checkpoint(run_dir, key)
+    state, meta = RunDir(run_dir).load_checkpoint(key)
     if meta is None:
         raise ValueError(f"the checkpoint of cell {key} carries no config (an older run)")
     resolved = Cell.from_dict(meta)
@@ -84,11 +84,12 @@ def reevaluate_run(
     runs, so a run directory cannot make `statebench eval` execute code it carries. None (a
     Python caller) imports what the checkpoints name.
     """
-    manifest = store.read_manifest(run_dir)
+    run = RunDir(run_dir)
+    manifest = run.manifest()
     if manifest is None:
         raise ConfigError(f"{str(run_dir)!r} holds no run")
     if allow_import is not None:
-        named = outside_names(run_dir, store.manifest_cells(manifest)) - set(allow_import)
+        named = outside_names(run_dir, manifest_cells(manifest)) - set(allow_import)
         if named:
             names = sorted(named)
             flags = " ".join(f"--allow-import {n}" for n in names)
@@ -98,37 +99,37 @@ def reevaluate_run(
             )
     torch_device = resolve_device(device)
     outcome = {}
-    for key in store.manifest_cells(manifest):
+    for key in manifest_cells(manifest):
         try:
-            rows = store.read_rows(run_dir, key)
+            rows = run.read_rows(key)
         except Exception:  # absent or unreadable: `statebench run` trains it first
             outcome[key] = "not stored"
             continue
         if not rows:
             outcome[key] = "not stored"
             continue
-        new = _measure(run_dir, key, rows, lengths, samples, torch_device)
+        new = _measure(run, key, rows, lengths, samples, torch_device)
         measured = {r["eval_len"] for r in new}
         kept = [r for r in rows if r["eval_len"] not in measured]
         merged = sorted(kept + new, key=lambda r: r["eval_len"])
-        store.write_cell(run_dir, key, merged)
+        run.write_cell(key, merged)
         outcome[key] = cell_status(r["status"] for r in new)
     evaluations = [*manifest.get("evaluations", [])]
     evaluations.append(
         {"lengths": lengths, "samples": samples, "at": datetime.now(timezone.utc).isoformat()}
     )
-    store.write_manifest(run_dir, {**manifest, "evaluations": evaluations})
+    run.write_manifest({**manifest, "evaluations": evaluations})
     return outcome
 
 
 def _measure(
-    run_dir, key: str, rows: list[dict], lengths: list[int], samples, device
+    run: RunDir, key: str, rows: list[dict], lengths: list[int], samples, device
 ) -> list[dict[str, Any]]:
     status = cell_status(r["status"] for r in rows)
     failed = [r for r in rows if is_failed(r["status"])]
     base = {k: v for k, v in (failed or rows)[0].items() if k not in MEASURED}
     base["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    cell = stored_cell(run_dir, key) if store.has_checkpoint(run_dir, key) else None
+    cell = stored_cell(run.path, key) if run.has_checkpoint(key) else None
     if status != "ok" or cell is None:  # nothing to measure: the failure, at the new lengths
         why = failed[0]["error"] if failed else "no checkpoint with its config"
         return _failed(base, lengths, status if status != "ok" else "error", why)
@@ -136,7 +137,7 @@ def _measure(
     if samples:
         settings["samples"] = samples
     eval_cfg = CellEval.model_validate(settings)
-    model = load_model(run_dir, key, device)
+    model = load_model(run.path, key, device)
     task = get_task(cell.task, **cell.task_options)
     options = cell.task_options
     evals = evaluate(model, task, eval_cfg, cell.task, options, device, cell.train.len_max)

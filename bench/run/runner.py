@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from statebench.bench import store
 from statebench.bench.config import ConfigError, MatrixConfig
 from statebench.bench.run import tracking
 from statebench.bench.run.cell import CellJob, execute_cell  # noqa: F401  (re-exported for callers)
@@ -22,14 +21,10 @@ from statebench.bench.run.executors import LOST, Executor, from_config
 from statebench.bench.run.matrix import Cell, cell_key, expand
 from statebench.bench.run.progress import Reporter, notebook_reporter
 from statebench.bench.run.provenance import environment
-from statebench.bench.store.claim_files import (
-    DEFAULT_STALE_AFTER_S,
-    ClaimInfo,
-    is_stale,
-    read_claims,
-)
+from statebench.bench.store import RunDir, manifest_cells
+from statebench.bench.store.claim_files import DEFAULT_STALE_AFTER_S, ClaimInfo, is_stale
 from statebench.bench.store.claims import ClaimBook, sweep_stale
-from statebench.bench.store.records import RunRecord, read_all_started
+from statebench.bench.store.records import RunRecord
 from statebench.bench.store.schema import cell_status, is_failed
 
 log = logging.getLogger(__name__)
@@ -60,37 +55,32 @@ def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path
     """Create or reopen the run directory; refuse one that holds a different config."""
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
     check_writable(run_dir)
-    store.remove_stale_temp_files(run_dir)
     cells = expand(config)
     resolved = config.model_dump(mode="json")
-    manifest = store.read_manifest(run_dir)
-    if manifest is not None:
-        old = manifest.get("config", {})
-        same = {k: v for k, v in old.items() if k not in ("out_dir", "device")} == {
-            k: v for k, v in resolved.items() if k not in ("out_dir", "device")
+
+    def fresh() -> dict:
+        return {
+            "run_id": run_dir.name,
+            "config": resolved,
+            "config_hash": config_hash(config),
+            "cells": [c.key for c in cells],
+            "labels": {c.key: c.label for c in cells},
+            "environment": environment(),
         }
-        if not same:
-            changed = sorted(k for k in set(old) | set(resolved) if old.get(k) != resolved.get(k))
-            raise ConfigError(
-                f"{str(run_dir)!r} holds a run of a different config (fields differ: "
-                f"{', '.join(changed)}); choose another --out, or drop --out to get a fresh "
-                "directory named after the config"
-            )
-        run_id = manifest["run_id"]
-    else:
-        run_id = run_dir.name
-        store.write_manifest(
-            run_dir,
-            {
-                "run_id": run_id,
-                "config": resolved,
-                "config_hash": config_hash(config),
-                "cells": [c.key for c in cells],
-                "labels": {c.key: c.label for c in cells},
-                "environment": environment(),
-            },
+
+    manifest = RunDir(run_dir).open(fresh)
+    old = manifest.get("config", {})
+    same = {k: v for k, v in old.items() if k not in ("out_dir", "device")} == {
+        k: v for k, v in resolved.items() if k not in ("out_dir", "device")
+    }
+    if not same:
+        changed = sorted(k for k in set(old) | set(resolved) if old.get(k) != resolved.get(k))
+        raise ConfigError(
+            f"{str(run_dir)!r} holds a run of a different config (fields differ: "
+            f"{', '.join(changed)}); choose another --out, or drop --out to get a fresh "
+            "directory named after the config"
         )
-    return run_dir, run_id, cells
+    return run_dir, manifest["run_id"], cells
 
 
 def check_code_version(run_dir: Path, require_same: bool = False) -> None:
@@ -100,11 +90,11 @@ def check_code_version(run_dir: Path, require_same: bool = False) -> None:
 
     import statebench
 
-    stored, _ = store.scan_cells(run_dir, columns=("status", "statebench_version", "git_sha"))
+    stored = RunDir(run_dir).scan(columns=("status", "statebench_version", "git_sha"))
     here = (str(statebench.__version__), git_sha() or "unknown")
     seen = {
         (str(r["statebench_version"]), r["git_sha"] or "unknown")
-        for rows in stored.values()
+        for rows in stored.rows.values()
         for r in rows
     }
     others = sorted(v for v in seen if v != here)
@@ -132,14 +122,15 @@ def pending_cells(
     every cell with `force`."""
     if force:
         return list(cells)
-    stored, _ = store.scan_cells(run_dir)
-    statuses = {k: cell_status(r["status"] for r in rows) for k, rows in stored.items()}
+    run = RunDir(run_dir)
+    statuses = run.scan().statuses
+    checkpoints = run.checkpoints() if need_checkpoints else set()
     todo = []
     for cell in cells:
         status = statuses.get(cell.key)
         if status is None or (retry_failed and is_failed(status)):
             todo.append(cell)
-        elif need_checkpoints and status == "ok" and not store.has_checkpoint(run_dir, cell.key):
+        elif need_checkpoints and status == "ok" and cell.key not in checkpoints:
             log.warning("cell %s has no checkpoint; training it again", cell.label)
             todo.append(cell)
     return todo
@@ -185,8 +176,9 @@ def run_matrix(
         device=config.device,
         tracking=tracking.for_workers(config.tracking, run_dir),
     )
-    landed = _landed_check(run_dir, rerun=todo)
-    book = ClaimBook(run_dir, stale_after_s=stale_after)
+    run = RunDir(run_dir)
+    landed = run.landed_check(rerun=[c.key for c in todo])
+    book = run.claim_book(stale_after)
     reporter.start(len(cells), len(cells) - len(todo))
     try:
         with book.heartbeat():
@@ -252,21 +244,6 @@ def _claim_each(
             reporter.cell_end(cell, ELSEWHERE)
 
 
-def _landed_check(run_dir: Path, rerun: list[Cell]) -> Callable[[str], bool]:
-    """Whether a cell's file is in the store; a stored cell run again (failed, or its checkpoint
-    gone) counts only once its file was rewritten."""
-    before = {c.key: store.file_version(run_dir, c.key) for c in rerun}
-
-    def landed(key: str) -> bool:
-        version = store.file_version(run_dir, key)
-        if version is None or before.get(key) == version:
-            return False
-        # truncated or corrupted: not stored (pending_cells reported it)
-        return store.stored_status(run_dir, key) is not None
-
-    return landed
-
-
 # -- status ----------------------------------------------------------------------------------
 
 
@@ -301,10 +278,11 @@ class RunStatus:
 
 def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> RunStatus:
     """Read a run directory without changing it (safe while drivers run)."""
-    run_dir = Path(run_dir)
-    manifest = store.require_manifest(run_dir)
-    cells = store.manifest_cells(manifest)
-    stored, corrupt = store.scan_cells(run_dir, columns=("status", "arch", "task", "seed", "lr"))
+    run = RunDir(run_dir)
+    manifest = run.require_manifest()
+    cells = manifest_cells(manifest)
+    found = run.scan(columns=("status", "arch", "task", "seed", "lr"))
+    stored, corrupt = found.rows, found.corrupt
     # As load(): only files named after a cell of the run count; copies and strays are listed.
     expected = set(cells)
     stray = sorted(k for k in [*stored, *corrupt] if expected and k not in expected)
@@ -313,17 +291,17 @@ def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S
     statuses = {k: cell_status(r["status"] for r in rows) for k, rows in stored.items()}
     labels = {k: _row_label(rows[0]) for k, rows in stored.items() if rows}
     labels.update(_manifest_labels(manifest))
-    claims = read_claims(run_dir)
+    claims = run.claims()
     return RunStatus(
-        run_dir=run_dir,
-        run_id=str(manifest.get("run_id", run_dir.name)),
+        run_dir=run.path,
+        run_id=str(manifest.get("run_id", run.path.name)),
         cells=cells,
         labels=labels,
         statuses=statuses,
         corrupt=corrupt,
         claims=claims,
         stale={k for k, info in claims.items() if is_stale(info, stale_after_s)},
-        running=read_all_started(run_dir),
+        running=run.running(),
         stray=stray,
     )
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from statebench.bench.config.errors import ConfigError
 from statebench.bench.config.tracking import TrackingConfig
+from statebench.bench.store import RunDir
 from statebench.bench.store.schema import cell_status
 
 if TYPE_CHECKING:
@@ -71,11 +72,9 @@ def require(config: TrackingConfig) -> None:
 def for_workers(config: TrackingConfig, run_dir: str | Path) -> TrackingConfig | None:
     """The table as workers need it: None when off, else with an absolute `dir` (workers on
     other hosts or in other folders don't share the driver's working directory)."""
-    from statebench.bench import store
-
     if config.backend == "none":
         return None
-    base = Path(config.dir) if config.dir else store.tracking_dir(run_dir)
+    base = Path(config.dir) if config.dir else RunDir(run_dir).tracking_dir
     return config.model_copy(update={"dir": str(base.resolve())})
 
 

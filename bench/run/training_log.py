@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from statebench.bench import store
+from statebench.bench.store import RunDir
 
 
 class TrainingLog:
@@ -27,7 +27,7 @@ class TrainingLog:
         also: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         """`also` gets every row as training produced it (an experiment tracker)."""
-        self.run_dir, self.run_id, self.key, self.also = run_dir, run_id, key, also
+        self.run, self.run_id, self.key, self.also = RunDir(run_dir), run_id, key, also
         self.flush_every_s = flush_every_s
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.rows: list[dict[str, Any]] = []
@@ -42,5 +42,5 @@ class TrainingLog:
 
     def flush(self) -> None:
         if self.rows:
-            store.write_training_log(self.run_dir, self.key, self.rows)
+            self.run.write_training_log(self.key, self.rows)
         self._flushed = time.monotonic()

@@ -1,8 +1,9 @@
 """The store: the run directory and its files. `load(run_dir)` is the way in for users.
 
-`layout` knows where each file of a run directory lives and reads and writes them; `files` is
-atomic writes and typed Parquet rows, `schema` the row columns; `claims`, `claim_files` and
-`records` say which driver runs which cell and what runs it right now.
+`RunDir(path)` (bench/store/layout.py) knows where each file of a run directory lives and reads
+and writes them; the functions below ask it one question each. `files` is atomic writes and
+typed Parquet rows, `schema` the row columns; `claims`, `claim_files` and `records` say which
+driver runs which cell and what runs it right now.
 """
 
 from statebench.bench.config.errors import RunDirError
@@ -12,6 +13,8 @@ from statebench.bench.store.layout import (
     MANIFEST,
     SLURM,
     TABLES,
+    RunDir,
+    StoredCells,
     cell_path,
     checkpoint_path,
     claims_dir,
@@ -50,7 +53,9 @@ __all__ = [
     "MANIFEST",
     "SLURM",
     "TABLES",
+    "RunDir",
     "RunDirError",
+    "StoredCells",
     "cell_path",
     "checkpoint_path",
     "claims_dir",

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from statebench.bench.store import layout
+from statebench.bench.store.layout import RunDir
 
 DEFAULT_STALE_AFTER_S = 600.0
 
@@ -57,7 +57,7 @@ class ClaimInfo:
 
 
 def claims_dir(run_dir: str | Path) -> Path:
-    return layout.claims_dir(run_dir)
+    return RunDir(run_dir).claims_dir
 
 
 def claim_name(key: str, generation: int) -> str:

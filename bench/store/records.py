@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from statebench.bench.store import layout
+from statebench.bench.store.layout import RunDir
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class RunRecord:
 
 
 def _run_path(run_dir: str | Path, key: str) -> Path:
-    return layout.claims_dir(run_dir) / f"{key}.run"
+    return RunDir(run_dir).claims_dir / f"{key}.run"
 
 
 def mark_started(run_dir: str | Path, key: str) -> None:
@@ -53,7 +53,7 @@ def read_started(run_dir: str | Path, key: str) -> RunRecord | None:
 
 
 def read_all_started(run_dir: str | Path) -> dict[str, RunRecord]:
-    folder = layout.claims_dir(run_dir)
+    folder = RunDir(run_dir).claims_dir
     if not folder.is_dir():
         return {}
     out = {}

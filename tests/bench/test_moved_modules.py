@@ -29,7 +29,7 @@ def test_an_old_path_warns_and_is_the_module_at_its_new_path(old):
     with pytest.warns(DeprecationWarning, match=rf"{old} moved to {new}"):
         module = importlib.import_module(old)
     assert module is importlib.import_module(new)
-    assert module.__name__ == new
+    assert module.__name__ == new and module.__spec__.name == new  # the module is left as it was
 
 
 def test_old_from_imports_give_the_same_objects():
@@ -89,3 +89,13 @@ def test_the_project_itself_imports_no_old_path():
                 names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
             offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if new_name(n)]
     assert offenders == []
+
+
+def test_a_package_imported_by_its_old_path_stays_a_package():
+    """Its resources still load (the presets are read through importlib.resources)."""
+    from statebench.bench.config import list_presets
+
+    _fresh("statebench.bench.presets")
+    with pytest.warns(DeprecationWarning):
+        importlib.import_module("statebench.bench.presets")
+    assert "quick" in list_presets()

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from statebench.bench import store
 from statebench.bench.run.cell import CellJob, base_row, failure_rows
 from statebench.bench.run.executors import LOST, Executor
 from statebench.bench.run.matrix import Cell
 from statebench.bench.run.progress import Reporter
+from statebench.bench.store import RunDir
 from statebench.bench.store.records import RunRecord, clear_started, read_started
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ class RemoteExecutor(Executor):
             f"hard time limit: killed after {flight.killed_after_s:.0f}s "
             f"(train.time_limit_s={limit:g} + grace {self.grace_s:g}s), outside the training loop"
         )
-        store.write_cell(job.run_dir, cell.key, timeout_rows(cell, job, error))
+        RunDir(job.run_dir).write_cell(cell.key, timeout_rows(cell, job, error))
         return "timeout"
 
 
@@ -206,7 +206,8 @@ def timeout_rows(cell: Cell, job: CellJob, error: str) -> list[dict]:
 def _landed_status(job: CellJob, key: str, since: float) -> str | None:
     """The status of the cell's file if it was written after `since` (None: absent, older, or
     unreadable, and the timeout rows replace it)."""
-    version = store.file_version(job.run_dir, key)
+    run = RunDir(job.run_dir)
+    version = run.version(key)
     if version is None or version < since * 1e9:
         return None
-    return store.stored_status(job.run_dir, key)
+    return run.stored_status(key)

@@ -19,12 +19,12 @@ import math
 import time
 from typing import Any
 
-from statebench.bench import store
 from statebench.bench.run.cell import CellJob
 from statebench.bench.run.executors import ExecutorUnavailable
 from statebench.bench.run.executors.remote import RemoteExecutor, WorkerLost
 from statebench.bench.run.executors.worker import run_in_worker
 from statebench.bench.run.matrix import Cell
+from statebench.bench.store import RunDir
 from statebench.bench.store.records import RunRecord
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class SlurmExecutor(RemoteExecutor):
 
     def open(self, job: CellJob) -> None:
         self._executor = self._submitit.AutoExecutor(
-            folder=store.slurm_dir(job.run_dir) / "%j", cluster=self.cluster
+            folder=RunDir(job.run_dir).slurm_dir / "%j", cluster=self.cluster
         )
         gpus = self.gpus_per_cell
         if gpus is None:
