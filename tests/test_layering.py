@@ -128,7 +128,7 @@ def test_plots_and_report_take_scores_from_analysis():
 def test_no_generic_top_level_imports_in_the_package():
     """Everything imports through the one namespace `statebench`."""
     files = [*_files("bench"), *_files("models"), *_files("tasks")]
-    files += sorted((ROOT / "statebench").glob("*.py"))
+    files += sorted((ROOT / "src" / "statebench").glob("*.py"))
     bare = [
         f"{path.relative_to(ROOT)}: {name}"
         for path in files

@@ -2,7 +2,9 @@
 
 One import namespace. The repository's folders install as its subpackages:
 ``tasks/`` is ``statebench.tasks``, ``models/`` is ``statebench.models`` and ``bench/`` (the
-harness) is ``statebench.bench``; nothing else is put on the top level of site-packages.
+harness) is ``statebench.bench``; nothing else is put on the top level of site-packages. In a
+checkout they are reached through the links beside this file (src/statebench/bench ->
+../../bench, ...), so an editable install is a plain path entry every editor can follow.
 """
 
 from importlib.metadata import PackageNotFoundError, version
