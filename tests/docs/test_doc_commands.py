@@ -5,6 +5,7 @@
   which validates them as a run would, without training anything.
 - Each `statebench <command>` names a command that exists, with options that command has.
 - Each `nox -s <session>` names a session of noxfile.py.
+- Each `statebench.x.y` the pages name in code imports (a module, or an attribute of one).
 """
 
 from __future__ import annotations
@@ -92,3 +93,35 @@ def test_every_nox_session_named_exists():
     for page in pages():
         named |= set(re.findall(r"nox -s (\w+)", page.read_text(encoding="utf-8")))
     assert named and named <= sessions, named - sessions
+
+
+ENTRY_POINT_GROUP_ONLY = "statebench.archs"  # an entry-point group, not a module
+
+
+def _documented_names() -> list[tuple[str, str]]:
+    """(page, dotted name) for every `statebench.x.y` the pages show in inline code."""
+    found = set()
+    for page in pages():
+        for name in re.findall(r"`(statebench(?:\.[A-Za-z_]\w*)+)", page.read_text()):
+            if name != ENTRY_POINT_GROUP_ONLY:
+                found.add((rel(page), name))
+    return sorted(found)
+
+
+@pytest.mark.parametrize(("page", "name"), _documented_names())
+def test_documented_python_names_import(page, name):
+    """A module, or an attribute of one, as the page names it (after a move, the old import
+    must keep working, so a stale name here is a broken public import)."""
+    import importlib
+
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[i:]:
+            assert hasattr(obj, attr), f"{page}: {name}"
+            obj = getattr(obj, attr)
+        return
+    pytest.fail(f"{page}: {name} does not import")
