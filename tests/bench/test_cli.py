@@ -19,7 +19,7 @@ import statebench.models as models
 from pydantic import BaseModel
 from statebench.bench import store
 from statebench.bench.cli import app
-from statebench.bench.cli_options import FIGURE_KINDS
+from statebench.bench.cli.options import FIGURE_KINDS
 from statebench.bench.config import MatrixConfig, load_config
 from statebench.bench.plots import FIGURES
 from typer.testing import CliRunner
@@ -180,7 +180,7 @@ def test_progress_lines_reach_a_file_while_the_run_runs(tmp_path):
 
 def test_library_runs_show_progress_in_a_notebook_and_nowhere_else(monkeypatch):
     from rich.console import Console
-    from statebench.bench.progress import (
+    from statebench.bench.run.progress import (
         LogReporter,
         Reporter,
         RichReporter,

@@ -6,8 +6,8 @@ import pytest
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.config import ConfigError, load_config
-from statebench.bench.provenance import git_sha
-from statebench.bench.runner import run_matrix
+from statebench.bench.run.provenance import git_sha
+from statebench.bench.run.runner import run_matrix
 from typer.testing import CliRunner
 
 import statebench
