@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 import statebench
 
 try:
@@ -46,9 +45,9 @@ def test_wheel_holds_only_the_statebench_namespace(wheel):
             want = f"{installed}/{rel}/__init__.py" if rel != "." else f"{installed}/__init__.py"
             assert want in names, f"{init} is missing from the wheel (list it in pyproject.toml)"
     assert "statebench/bench/config/presets/quick.toml" in names
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    for folder, installed in FOLDERS.items():  # the README says which folder is which import
-        assert f"`{folder}/` is `{installed.replace('/', '.')}`" in readme, folder
+    install = " ".join((ROOT / "docs" / "install.md").read_text().split())
+    for folder, installed in FOLDERS.items():  # the install page says which folder is which import
+        assert f"`{folder}/` is `{installed.replace('/', '.')}`" in install, folder
     metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "Name: state-tracking-bench" in metadata and "License-Expression: MIT" in metadata
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

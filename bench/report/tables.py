@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from statebench.bench.analysis.grouping import (
     RECURRENCE_COMPLETE,
     TIME_PARALLEL,

@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import torch
-
 from statebench.bench.config.lengths import eval_lengths
 from statebench.bench.config.tracking import TrackingConfig
 from statebench.bench.run.evaluate import evaluate

@@ -11,7 +11,6 @@ import sys
 
 import pytest
 import torch
-
 from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL
 from statebench.bench.config import load_config
 from statebench.bench.probe.runner import run_probe
