@@ -9,15 +9,15 @@ import math
 import pytest
 import statebench.tasks as tasks
 import torch
-from statebench.bench.competence import (
+from statebench.bench.config import TrainConfig, load_config
+from statebench.bench.run.competence import (
     TargetHold,
     accuracy_against_target,
     curriculum_high,
     unholdable,
     validation_checks,
 )
-from statebench.bench.config import TrainConfig, load_config
-from statebench.bench.train import ValidationSet, train_model
+from statebench.bench.run.train import ValidationSet, train_model
 from statebench.models import build_model
 
 CPU = torch.device("cpu")
@@ -88,7 +88,7 @@ def test_validation_checks_counts_the_checks_training_makes(monkeypatch, steps, 
 
 
 def test_a_run_whose_target_cannot_hold_says_so(caplog, tmp_path):
-    from statebench.bench.runner import prepare_run
+    from statebench.bench.run.runner import prepare_run
 
     assert unholdable(_train(steps=100, val_every=10)) is None
     why = unholdable(_train(steps=50, val_every=100, hold_checks=3))
