@@ -37,7 +37,7 @@ from statebench.bench.run.cell import (
     declared_time_parallel,
     resolve_device,
 )
-from statebench.bench.run.competence import accuracy_against_target
+from statebench.bench.run.competence import not_held
 from statebench.bench.run.executors import Executor
 from statebench.bench.run.matrix import Cell, derive_seed
 from statebench.bench.run.progress import Reporter
@@ -199,12 +199,7 @@ def probe_cell(
         return _failed(base, probe, chance, stored["status"], error), []
     if _not_learned_in_training(stored):
         val = float(stored["val_accuracy"] if stored["val_accuracy"] is not None else math.nan)
-        target, checks = cell.train.target_accuracy, cell.train.hold_checks
-        held = f"at {checks} consecutive checks" if checks > 1 else "at a check"
-        error = (
-            f"validation accuracy at training lengths {accuracy_against_target(val, target)} at "
-            f"the last check; train.target_accuracy={target:g} was not held {held}: no t*"
-        )
+        error = f"{not_held(val, cell.train)}: no t*"
         return _failed(base, probe, chance, "not_learned", error), []
     try:
         counts = _stream(cell, probe, run_dir, device, on_progress)

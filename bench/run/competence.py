@@ -78,3 +78,14 @@ def unholdable(train) -> str | None:
         f"validation check(s), fewer than train.hold_checks={train.hold_checks}: no cell can "
         "count as learned (lower val_every or hold_checks)"
     )
+
+
+def not_held(val_accuracy: float, train) -> str:
+    """Why a cell is not learned, in words a reader cannot misread: its last validation accuracy
+    shown against the target (`accuracy_against_target`) and the hold rule it missed."""
+    target, checks = float(train.target_accuracy), int(train.hold_checks)
+    held = f"at {checks} consecutive checks" if checks > 1 else "at a check"
+    return (
+        f"validation accuracy at training lengths {accuracy_against_target(val_accuracy, target)}"
+        f" at the last check; train.target_accuracy={target:g} was not held {held}"
+    )

@@ -14,6 +14,7 @@ from statebench.bench.run.competence import (
     TargetHold,
     accuracy_against_target,
     curriculum_high,
+    not_held,
     unholdable,
     validation_checks,
 )
@@ -148,3 +149,11 @@ def test_a_shown_accuracy_compares_with_the_target_as_the_value_does(value, targ
     assert text == shown
     if not math.isnan(value):
         assert (float(text) >= target) == (value >= target)
+
+
+def test_a_not_learned_message_never_shows_the_target_it_missed():
+    why = not_held(0.98958, _train(hold_checks=3))
+    assert "0.9896" in why and "0.990" not in why and "target_accuracy=0.99 was not held" in why
+    assert "3 consecutive checks" in why
+    # a cell at the target at its last check, but not for long enough, says so too
+    assert "0.995 at the last check" in not_held(0.995, _train(hold_checks=3))
