@@ -112,18 +112,19 @@ def identifying_windows(
     target_of: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per stream [B], the fewest last tokens that alone determine the state at its end: the
-    smallest w such that every state in `states` (bool [S]; default all) from which the last w
-    tokens can occur ends in one and the same state (with `target_of` [S], in states with one
+    smallest w such that every state the task may be in before them, from which the last w
+    tokens can occur, ends in one and the same state (with `target_of` [S], in states with one
     and the same target: the answer is then known even where the state is not). -1 where the
-    whole stream does not.
+    whole stream does not. The states the task may be in are `states` (bool [S]; default all)
+    and every state reachable from them (a state reachable from a possible one is possible).
 
     This is the second way a window answers a probe, beside re-synchronisation: the stream
     need not forget its start, it is enough that its recent inputs give the state away (a
     walker that only takes moves open from its cell tells where it is). `table` may mark a
     token that cannot occur in a state with -1; such a state is not consistent with a window
     holding it. For a table with no -1 the window is the suffix that synchronises all
-    `states`. Pass `reachable_states(table, starts)` to ask about the states a task can be in
-    (a set no token leads out of, so a longer window never identifies less).
+    `states`. Pass a task's start states to ask about the states it can be in. That set is
+    closed (no token leads out of it), so a longer window never leaves more candidates.
 
     Exact. The whole stream's map is composed first (a stream it does not identify gets -1,
     as no shorter window can); for the others the suffix's maps are composed backwards,
@@ -135,19 +136,21 @@ def identifying_windows(
     full = torch.where(full < 0, torch.full_like(full, dead), full).to(tokens.device)
     if states is None:
         states = torch.ones(n_states, dtype=torch.bool)
-    candidates = torch.cat((states.to(torch.bool).cpu(), torch.tensor([False])))
+    states = reachable_states(table, torch.nonzero(states.cpu()).flatten())
+    candidates = torch.cat((states, torch.tensor([False])))
     candidates = candidates.to(tokens.device)
     read = torch.arange(n_states + 1) if target_of is None else target_of.cpu()
     read = torch.cat((read[:n_states], torch.tensor([-1]))).to(tokens.device)
 
     def identified(maps: torch.Tensor) -> torch.Tensor:
-        """Per row of maps [B, S + 1] (state -> state after the window): one target left."""
+        """Per row of maps [B, S + 1] (state -> state after the window): at most one target
+        left (none only for a window no possible state can produce)."""
         ends = read[maps]
         alive = candidates & (maps != dead)
         big = int(read.max()) + 1
         lo = torch.where(alive, ends, torch.full_like(ends, big)).min(dim=1).values
         hi = torch.where(alive, ends, torch.full_like(ends, -1)).max(dim=1).values
-        return lo == hi
+        return lo >= hi
 
     batch, length = tokens.shape
     by_token = full.t().contiguous()  # [V, S + 1]
