@@ -101,15 +101,22 @@ class TrainConfig(_Strict):
     grad_clip: float | None = Field(default=1.0, gt=0)
     len_min: int = Field(default=1, ge=1)
     len_max: int = Field(default=40, ge=1)
-    # Training to competence: stop once the validation check reaches target_accuracy (or the
-    # step / time budget ends); `learned` on every row says whether it got there.
+    # Training to competence: `learned` means the validation check was at or above
+    # target_accuracy at each of the last `hold_checks` checks (the model that is evaluated holds
+    # the target, it did not touch it once); `steps_to_target` is the first check of that run.
+    # With stop_at_target, training stops as soon as the target has held that long (or the step /
+    # time budget ends); without it, every step is trained (fixed-budget protocols).
     target_accuracy: float = Field(default=0.99, gt=0, le=1)
-    stop_at_target: bool = True  # False: train every step anyway (fixed-budget protocols)
+    hold_checks: int = Field(default=3, ge=1)  # consecutive checks at the target
+    stop_at_target: bool = True
     val_every: int = Field(default=100, ge=1)  # steps between validation checks
     val_samples: int = Field(default=256, ge=1)  # held-out sequences, split over val lengths
     # Fixed held-out lengths (e.g. one set across cells of a training-length study); default:
     # up to 8 lengths spread over [len_min, len_max].
     val_lengths: list[int] | None = None
+    # A length curriculum: over the first `curriculum_steps` steps the longest drawn length grows
+    # linearly from len_min to len_max (0: every step draws from the whole range).
+    curriculum_steps: int = Field(default=0, ge=0)
     time_budget_s: float | None = Field(default=None, gt=0)  # soft: stop training, still evaluate
     early_stop_accuracy: float | None = Field(default=None, gt=0, le=1)  # legacy: train-batch EMA
     time_limit_s: float | None = Field(default=None, gt=0)  # hard: the cell becomes a timeout

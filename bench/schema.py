@@ -51,10 +51,10 @@ ROW_COLUMNS: dict[str, str] = {
     "ood_scaled_accuracy": "float64",  # the headline score: (ood - ood_chance) / (1 - ood_chance)
     "per_position_accuracy": "object",  # list[float] over positions (NaN where unscored)
     "train_steps": "int64",
-    "learned": "bool",  # the validation check reached train.target_accuracy
+    "learned": "bool",  # the last train.hold_checks validation checks held the target
     "val_accuracy": "float64",  # last validation check (fixed held-out set, training lengths)
     "val_loss": "float64",
-    "steps_to_target": "int64",  # first check at or above the target (null: never)
+    "steps_to_target": "int64",  # first check of that held run (null: not learned)
     "final_train_loss": "float64",
     "final_train_accuracy": "float64",
     "train_seconds": "float64",

@@ -1,12 +1,15 @@
 """One training loop for every architecture and task: masked cross-entropy, AdamW, warmup+cosine,
-until a held-out in-distribution check reaches the target accuracy or the budget ends.
+until a held-out in-distribution check has held the target accuracy for `train.hold_checks`
+consecutive checks, or the budget ends (bench.competence says what "held" means).
 
 The check is a validation set drawn once, before training, from its own seed stream (never the
 training stream, never the eval lengths' seeds) at the training lengths, or at the fixed
 `train.val_lengths` when a study wants one held-out set across cells. Its accuracy decides
-`learned`; a model that never reaches `target_accuracy` is not a model whose length
-generalisation can be read. Every check is a row of the training log (val loss and accuracy
-against steps, tokens and seconds), so held-out loss can be plotted against any of them.
+`learned` (the target held at the last `hold_checks` checks); a model that does not hold
+`target_accuracy` is not a model whose length generalisation can be read. Every check is a row
+of the training log (val loss and accuracy against steps, tokens and seconds), so held-out loss
+can be plotted against any of them. `train.curriculum_steps` grows the longest drawn training
+length from len_min to len_max over the first steps (bench.competence.curriculum_high).
 
 Data are drawn on the CPU and moved to the model's device, so every device sees the same batches.
 """
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
+from statebench.bench.competence import TargetHold, curriculum_high
 from statebench.bench.lengths import nearest_valid_length, training_range, valid_length_at_most
 from statebench.bench.optim import lr_lambda, make_optimizer
 from statebench.models import SequenceModel
@@ -51,7 +55,7 @@ class TrainResult:
     val_loss: float = math.nan
     val_accuracy: float = math.nan
     learned: bool = False
-    steps_to_target: int | None = None  # first check at or above target_accuracy
+    steps_to_target: int | None = None  # first check of the final run that held the target
     log: list[dict] = field(default_factory=list)  # one row per log or validation step
 
     @property
@@ -140,6 +144,8 @@ class _Loop:
         self.generator = torch.Generator().manual_seed(data_seed)  # CPU: same data everywhere
         self.lengths = random.Random(data_seed)  # the length schedule, apart from the data
         self.low, self.high = training_range(task, train.len_min, train.len_max)
+        self.hold = TargetHold(self.target, int(train.hold_checks))
+        self.step = 0
         self.valid: dict[int, int] = {}
         self.result = TrainResult(0, 0.0, 0, math.nan, math.nan)
         model.train()
@@ -150,7 +156,9 @@ class _Loop:
 
     def update(self) -> tuple[torch.Tensor, torch.Tensor, float]:
         """One optimizer step on a fresh batch; (loss, accuracy, the lr it used)."""
-        raw = self.lengths.randint(self.low, self.high)
+        self.step += 1
+        high = curriculum_high(self.step, self.low, self.high, int(self.train.curriculum_steps))
+        raw = self.lengths.randint(self.low, high)
         length = self.valid.get(raw) or self.valid.setdefault(
             raw, nearest_valid_length(self.task, raw)
         )
@@ -184,8 +192,8 @@ class _Loop:
             if not math.isfinite(result.val_loss):
                 raise Diverged(f"validation logits became non-finite at step {step}")
             row.update(val_loss=result.val_loss, val_accuracy=result.val_accuracy)
-            if result.val_accuracy >= self.target and result.steps_to_target is None:
-                result.steps_to_target = step
+            self.hold.update(step, result.val_accuracy)
+            result.steps_to_target = self.hold.steps_to_target
         result.log.append(row)
         if self.on_log is not None:
             self.on_log(row)
@@ -203,7 +211,7 @@ def train_model(
     val_seed: int | None = None,
     on_log: LogCallback | None = None,
 ) -> TrainResult:
-    """Train in place until the validation check reaches the target or the budget ends.
+    """Train in place until the validation check holds the target or the budget ends.
 
     Raises Diverged on a non-finite loss and CellTimeout past `deadline` (the hard limit);
     `train.time_budget_s` is the soft one: training stops, the model is still evaluated.
@@ -226,7 +234,7 @@ def train_model(
                 on_step(step, steps, result.final_loss, result.final_accuracy)
             stop_ema = bool(ema_stop) and step >= 20 and ema_acc >= ema_stop
             loop.record(step, val_check or stop_ema, step_lr)
-            reached = train.stop_at_target and result.steps_to_target is not None
+            reached = train.stop_at_target and loop.hold.held
             if reached or out_of_time or stop_ema:
                 break
         if deadline is not None and time.monotonic() > deadline:
@@ -235,5 +243,5 @@ def train_model(
         loop.record(0, True)
     result.steps = step
     result.seconds = loop.elapsed()
-    result.learned = result.val_accuracy >= loop.target
+    result.learned = loop.hold.held
     return result

@@ -22,6 +22,7 @@ from typing import Any
 from statebench.bench import store
 from statebench.bench.analysis.scores import as_flag
 from statebench.bench.cell import DTYPES, build_cell_model, resolve_device
+from statebench.bench.competence import accuracy_against_target
 from statebench.bench.config import ConfigError, MatrixConfig
 from statebench.bench.executors import Executor
 from statebench.bench.labels import with_options
@@ -188,10 +189,12 @@ def probe_cell(
         error = f"the cell did not train ({stored['status']}): {stored['error']}"
         return _failed(base, probe, chance, stored["status"], error), []
     if _not_learned_in_training(stored):
-        val = stored["val_accuracy"]
+        val = float(stored["val_accuracy"] if stored["val_accuracy"] is not None else math.nan)
+        target, checks = cell.train.target_accuracy, cell.train.hold_checks
+        held = f"at {checks} consecutive checks" if checks > 1 else "at a check"
         error = (
-            f"validation accuracy {float(val if val is not None else math.nan):.3f} at training "
-            f"lengths never reached train.target_accuracy={cell.train.target_accuracy:g}: no t*"
+            f"validation accuracy at training lengths {accuracy_against_target(val, target)} at "
+            f"the last check; train.target_accuracy={target:g} was not held {held}: no t*"
         )
         return _failed(base, probe, chance, "not_learned", error), []
     try:

@@ -129,7 +129,7 @@ def test_a_cell_its_run_calls_not_learned_gets_no_t_star_whatever_the_probe_sees
     assert not rows["learned"].astype(bool).any()
     probes = store.load_probes(tmp_path / "run")
     assert set(probes["status"]) == {"not_learned"} and probes["t_star"].isna().all()
-    assert probes["error"].str.contains("never reached train.target_accuracy=0.99").all()
+    assert probes["error"].str.contains("train.target_accuracy=0.99 was not held").all()
     assert store.load_curves(tmp_path / "run").empty  # not streamed at all
 
 

@@ -21,12 +21,13 @@ def _train(**overrides) -> TrainConfig:
     return TrainConfig(**{**base, **overrides})
 
 
-def test_a_model_that_reaches_the_target_stops_and_is_learned():
+def test_a_model_that_holds_the_target_stops_and_is_learned():
     task = tasks.get_task("parity")
     model = build_model("lstm", task.vocab_size, task.num_classes, 32, 1, seed=0)
     result = train_model(model, task, _train(), 1e-2, data_seed=1, device=CPU, val_seed=2)
     assert result.learned and result.val_accuracy >= 0.99
-    assert result.steps == result.steps_to_target < 300  # stopped at the check that passed
+    # stopped once the target held at three consecutive checks, the first of them steps_to_target
+    assert result.steps == result.steps_to_target + 2 * 25 < 300
     checks = [r for r in result.log if not math.isnan(r["val_accuracy"])]
     assert checks[-1]["step"] == result.steps and checks[-1]["tokens"] == result.tokens
     assert all(r["step"] % 25 == 0 for r in checks)
