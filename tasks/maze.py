@@ -72,7 +72,7 @@ class Maze(Task):
     `tasks.automaton`). Chance is exact by a Markov chain over the agent's cell.
     """
 
-    description = "moves N/E/S/W in a fixed maze, walls block; target: the agent's cell (withheld)"
+    description = "moves N/E/S/W in a maze (walls block) or on a torus; target: the agent's cell"
     family = "regular"
     display_order = 80
 
