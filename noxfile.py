@@ -36,6 +36,13 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml) into site/, strict: a broken link or anchor fails."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
+
+
+@nox.session
 def quick(session: nox.Session) -> None:
     """The main job: the quick preset on the CPU."""
     _install(session)

@@ -8,8 +8,8 @@ import pandas as pd
 import torch
 from statebench.bench.analysis.scores import headline_score
 from statebench.bench.config import CellEval, CellTrain
-from statebench.bench.evaluate import evaluate
-from statebench.bench.train import train_model
+from statebench.bench.run.evaluate import evaluate
+from statebench.bench.run.train import train_model
 from statebench.models import build_model
 from statebench.tasks import get_task
 

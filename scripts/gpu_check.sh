@@ -8,7 +8,7 @@
 #   bash scripts/gpu_check.sh                # writes results/gpu_check/summary.json
 #   OUT=/tmp/check DEVICE=cpu bash scripts/gpu_check.sh   # dry run of the script itself
 #
-# Install first (README, "GPU machines"). Every step runs even when an earlier one fails; the
+# Install first (docs/gpu.md). Every step runs even when an earlier one fails; the
 # exit status is non-zero if any step failed. A step over its limit is interrupted (SIGINT, so
 # pytest and `statebench run` still write what they have), then killed 10 s later.
 set -uo pipefail

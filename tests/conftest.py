@@ -12,7 +12,7 @@ REQUIRE_FUSED = "STATEBENCH_REQUIRE_FUSED"
 def pytest_sessionstart(session):
     if os.environ.get(REQUIRE_FUSED, "") in ("", "0"):
         return
-    from statebench.bench.doctor import missing_fused
+    from statebench.bench.cli.doctor import missing_fused
 
     missing = missing_fused()
     if missing:

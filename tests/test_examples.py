@@ -1,4 +1,5 @@
-"""The minimal example runs as the README shows it and its score means what it says."""
+"""The minimal example (docs/architecture.md: the core in one page) runs and its score means
+what it says."""
 
 from __future__ import annotations
 

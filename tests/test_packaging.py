@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 import statebench
 
 try:
@@ -45,15 +44,17 @@ def test_wheel_holds_only_the_statebench_namespace(wheel):
             rel = init.parent.relative_to(ROOT / folder).as_posix()
             want = f"{installed}/{rel}/__init__.py" if rel != "." else f"{installed}/__init__.py"
             assert want in names, f"{init} is missing from the wheel (list it in pyproject.toml)"
-    assert "statebench/bench/presets/quick.toml" in names
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    for folder, installed in FOLDERS.items():  # the README says which folder is which import
-        assert f"`{folder}/` is `{installed.replace('/', '.')}`" in readme, folder
+    assert "statebench/bench/config/presets/quick.toml" in names
+    install = " ".join((ROOT / "docs" / "install.md").read_text().split())
+    for folder, installed in FOLDERS.items():  # the install page says which folder is which import
+        assert f"`{folder}/` is `{installed.replace('/', '.')}`" in install, folder
     metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "Name: state-tracking-bench" in metadata and "License-Expression: MIT" in metadata
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     for extra in ("ray", "slurm", "wandb", "tensorboard"):
         assert f"Provides-Extra: {extra}" in metadata
+    # the wheel holds real files, not the checkout's links (a link would not survive installing)
+    assert not any(info.external_attr >> 28 == 0o12 for info in wheel.infolist())
     for url in ("Homepage", "Repository", "Issues", "Documentation"):
         assert f"Project-URL: {url}, https://github.com/statebench/statebench" in metadata
     for tool in ("pytest", "ruff", "nox"):  # dev tools are dependency groups, not extras
@@ -66,7 +67,7 @@ def test_wheel_holds_only_the_statebench_namespace(wheel):
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert f"\nVersion: {version}\n" in metadata
     assert statebench.__version__ == version, "stale install metadata: pip install -e . again"
-    for folder in ("statebench", *FOLDERS):
+    for folder in ("src/statebench", *FOLDERS):
         for source in (ROOT / folder).rglob("*.py"):
             assert not re.search(r"^__version__ = [\"']", source.read_text(), re.M), source
     entry = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
@@ -89,7 +90,7 @@ def test_installed_wheel_imports_beside_generic_packages_of_the_same_names(wheel
         (work / name / "__init__.py").write_text("raise ImportError('the wrong package')\n")
     deps = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]  # torch, ...
     code = (
-        "import statebench, statebench.bench.runner, statebench.bench.cli, statebench.tasks; "
+        "import statebench, statebench.bench.run.runner, statebench.bench.cli, statebench.tasks; "
         "print(statebench.__file__, statebench.__version__)"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), *deps])}
@@ -106,8 +107,37 @@ def test_import_statebench_beside_generic_packages_of_the_same_names(tmp_path):
     for name in ("models", "tasks", "bench"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "__init__.py").write_text("raise ImportError('the wrong package')\n")
-    code = "import statebench.bench.runner, statebench.bench.cli; print('ok')"
+    code = "import statebench.bench.run.runner, statebench.bench.cli; print('ok')"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_the_package_links_to_the_top_level_folders():
+    """src/statebench/{bench,models,tasks} are relative links to the repository's folders, so
+    there is one copy of each file and a moved checkout still works."""
+    for name in FOLDERS:
+        link = ROOT / "src" / "statebench" / name
+        assert link.is_symlink(), f"{link} is not a link (on Windows: git core.symlinks=true)"
+        assert os.readlink(link) == f"../../{name}"
+        assert link.resolve() == (ROOT / name).resolve()
+
+
+def test_the_editable_install_exposes_only_statebench(tmp_path):
+    """Outside the repository, `statebench` imports from the checkout and the folders' own
+    names do not: the install adds src/, never the repository root."""
+    if not Path(statebench.__file__).resolve().is_relative_to(ROOT):
+        pytest.skip("statebench is not installed editable from this checkout")
+    code = (
+        "import importlib.util, statebench.bench.store as s; "
+        "print(s.__file__); "
+        "print([n for n in ('bench', 'models', 'tasks') if importlib.util.find_spec(n)])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    where, found = result.stdout.splitlines()
+    assert found == "[]"
+    assert Path(where).resolve() == (ROOT / "bench" / "store" / "__init__.py").resolve()

@@ -18,7 +18,7 @@ ABSENT_STATUSES = ("missing", "unreadable")
 
 
 def _parse_label(label: str) -> dict:
-    """`arch(opts) / task / seed N / lr X` (bench.matrix.Cell.label) -> its parts."""
+    """`arch(opts) / task / seed N / lr X` (bench.run.matrix.Cell.label) -> its parts."""
     parts = [p.strip() for p in str(label).split(" / ")]
     out = {"arch": parts[0] if parts else "", "task": parts[1] if len(parts) > 1 else ""}
     for part in parts[2:]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from statebench.bench.analysis.scores import prepare
-from statebench.bench.schema import NOT_FAILED
+from statebench.bench.store.schema import NOT_FAILED
 
 PROBE_NUMERIC = (
     "t_star",

@@ -13,8 +13,9 @@ import logging
 import numpy as np
 import pandas as pd
 from statebench.bench.analysis.coverage import ABSENT_STATUSES
-from statebench.bench.labels import with_options
-from statebench.bench.selection import best_on_validation
+from statebench.bench.analysis.selection import best_on_validation
+from statebench.bench.config.labels import with_options
+from statebench.bench.store.schema import as_flag
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +95,6 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     out["arch_options"] = ""  # folded into the names: preparing twice changes nothing
     out["task_options"] = ""
     return out
-
-
-def as_flag(value) -> float:
-    """True/False (bool, 0/1, "true") -> 1.0/0.0; missing -> NaN (rows from before the flag)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return np.nan
-    if isinstance(value, str):
-        return {"true": 1.0, "false": 0.0}.get(value.strip().lower(), np.nan)
-    return float(bool(value))
 
 
 def ood_score(rows: pd.DataFrame) -> pd.Series:
@@ -193,8 +185,8 @@ def _cell_score(cell: pd.DataFrame) -> dict:
 
 
 def _best_config_keys(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per arch x task, the config chosen on validation accuracy (bench.selection): the best
-    mean `val_accuracy` over its cells, at training lengths, never a test-length score. Rows
+    """Per arch x task, the config chosen on validation accuracy (bench.analysis.selection): the
+    best mean `val_accuracy` over its cells, at training lengths, never a test-length score. Rows
     stored before the validation check existed carry none; for them the best mean headline
     score decides (ties: first seen)."""
     config = list(CONFIG_COLUMNS)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from statebench.bench.analysis.stats import fit_power_law_ci
-from statebench.bench.labels import arch_order, task_order
+from statebench.bench.config.labels import arch_order, task_order
 
 FINAL_CHECKS = 5
 

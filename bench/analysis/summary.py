@@ -18,7 +18,7 @@ from statebench.bench.analysis.scores import (
     state_size_at_longest,
 )
 from statebench.bench.analysis.stats import mean_ci
-from statebench.bench.labels import arch_order, task_order
+from statebench.bench.config.labels import arch_order, task_order
 
 SUMMARY_COLUMNS = [
     "arch",

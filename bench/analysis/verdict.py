@@ -23,7 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL, arch_group
+from statebench.bench.analysis.grouping import (
+    RECURRENCE_COMPLETE,
+    TIME_PARALLEL,
+    UNDECLARED,
+    arch_group,
+)
 from statebench.bench.analysis.probes import prepare_probes, split_configs
 from statebench.bench.analysis.tstar import TStarSummary, summarize_t_star
 
@@ -78,15 +83,18 @@ def judge(learned: list[Judged]) -> tuple[str, str]:
 
 
 def label_groups(probes: pd.DataFrame, rows: pd.DataFrame) -> dict[str, str]:
-    """Each prepared probe row's arch label -> its group, read off the raw rows' arch names
-    and options (`rows` are `split_configs(prepare_probes(probes))`, same index)."""
+    """Each prepared probe row's arch label -> its group, read off the raw rows' arch names,
+    options and recorded `time_parallel` (`rows` are `split_configs(prepare_probes(probes))`,
+    same index); a label's first declared row wins over an undeclared one."""
     raw = probes.loc[rows.index]
     names = raw["arch"].astype(str) if "arch" in raw else rows["arch"]
     options = raw["arch_options"] if "arch_options" in raw else pd.Series("", index=rows.index)
-    return {
-        label: arch_group(name, "" if _missing(opts) else str(opts))
-        for label, name, opts in zip(rows["arch"], names, options, strict=True)
-    }
+    declared = raw["time_parallel"] if "time_parallel" in raw else pd.Series(None, index=rows.index)
+    groups: dict[str, str] = {}
+    for label, name, opts, flag in zip(rows["arch"], names, options, declared, strict=True):
+        if label not in groups or (groups[label] == UNDECLARED and not _missing(flag)):
+            groups[label] = arch_group(name, "" if _missing(opts) else str(opts), flag)
+    return groups
 
 
 def _missing(value) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-from statebench.bench.labels import KNOWN_ARCHS, arch_order, task_order  # noqa: F401
+from statebench.bench.config.labels import KNOWN_ARCHS, arch_order, task_order  # noqa: F401
 
 # Okabe & Ito (2008), as lowercase hex (what matplotlib.colors.to_hex returns). Yellow
 # (#f0e442) is left out: it vanishes on white.

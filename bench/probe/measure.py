@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import math
 
-from statebench.bench.matrix import derive_seed
-from statebench.bench.probe.config import ProbeConfig
+from statebench.bench.config.probe import ProbeConfig
 from statebench.bench.probe.estimator import (
     critical_time,
     merge_bins,
@@ -23,6 +22,7 @@ from statebench.bench.probe.estimator import (
     threshold_value,
 )
 from statebench.bench.probe.streaming import StreamCounts
+from statebench.bench.run.matrix import derive_seed
 
 
 def _threshold_row(

@@ -5,7 +5,7 @@ Streaming 2^20 tokens takes minutes per cell, so the position reached is shown a
 
 from __future__ import annotations
 
-from statebench.bench.matrix import Cell
+from statebench.bench.run.matrix import Cell
 
 
 class ProbeReporter:

@@ -1,6 +1,6 @@
 """Probe a matrix: train (or reuse) every cell through the normal harness, then measure t*.
 
-A probe run is a normal run plus two tables. Cells are trained by `bench.runner.run_matrix`
+A probe run is a normal run plus two tables. Cells are trained by `bench.run.runner.run_matrix`
 (executors, claims, resume), so the run directory holds the usual result rows and checkpoints;
 a cell already stored is not retrained, its checkpoint is loaded. Each cell's
 trained model then streams `probe.max_len` tokens (`bench.probe.streaming`), and its binned
@@ -19,15 +19,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from statebench.bench import store
-from statebench.bench.analysis.scores import as_flag
-from statebench.bench.cell import DTYPES, build_cell_model, resolve_device
-from statebench.bench.competence import accuracy_against_target
 from statebench.bench.config import ConfigError, MatrixConfig
-from statebench.bench.executors import Executor
-from statebench.bench.labels import with_options
-from statebench.bench.matrix import Cell, derive_seed
-from statebench.bench.probe.config import ProbeConfig
+from statebench.bench.config.labels import with_options
+from statebench.bench.config.probe import ProbeConfig
 from statebench.bench.probe.estimator import (
     geometric_edges,
     threshold_name,
@@ -37,9 +31,19 @@ from statebench.bench.probe.measure import probe_rows
 from statebench.bench.probe.progress import ProbeReporter
 from statebench.bench.probe.stream import ChunkStream, streaming_task
 from statebench.bench.probe.streaming import StreamCounts, stream_counts
-from statebench.bench.progress import Reporter
-from statebench.bench.runner import prepare_run, run_matrix
-from statebench.bench.schema import cell_status, is_failed
+from statebench.bench.run.cell import (
+    DTYPES,
+    build_cell_model,
+    declared_time_parallel,
+    resolve_device,
+)
+from statebench.bench.run.competence import not_held
+from statebench.bench.run.executors import Executor
+from statebench.bench.run.matrix import Cell, derive_seed
+from statebench.bench.run.progress import Reporter
+from statebench.bench.run.runner import prepare_run, run_matrix
+from statebench.bench.store import RunDir
+from statebench.bench.store.schema import as_flag, cell_status, is_failed
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +78,11 @@ def probe_settings(probe: ProbeConfig) -> str:
 
 
 def stored_probe_settings(run_dir: Path, key: str) -> str | None:
-    if store.file_version(run_dir, key, "probes") is None:
+    run = RunDir(run_dir)
+    if run.version(key, "probes") is None:
         return None
     try:
-        rows = store.read_rows(run_dir, key, "probes", columns=["probe_config"])
+        rows = run.read_rows(key, "probes", columns=["probe_config"])
     except Exception as e:  # unreadable: probe again
         log.warning("ignoring unreadable probe file of %s (%s)", key, e)
         return None
@@ -108,7 +113,8 @@ def run_probe(
         require_same_code=require_same_code,
     )
     run_dir, run_id, cells = prepare_run(config, run_dir)
-    statuses = _cell_statuses(run_dir)
+    run = RunDir(run_dir)
+    statuses = run.scan().statuses
     stored = [c for c in cells if c.key in statuses]
     if len(stored) < len(cells):
         log.warning("%d cell(s) not stored yet: probing the others", len(cells) - len(stored))
@@ -120,22 +126,17 @@ def run_probe(
             probe_reporter.cell_start(cell, config.probe.max_len)
             rows, curve = probe_cell(cell, config.probe, run_dir, run_id, config.device,
                                      on_progress=probe_reporter.advance)  # fmt: skip
-            store.write_table(run_dir, "curves", cell.key, curve)  # curves first: a probe
-            store.write_table(run_dir, "probes", cell.key, rows)  # file implies its curve
+            run.write_table("curves", cell.key, curve)  # curves first: a probe
+            run.write_table("probes", cell.key, rows)  # file implies its curve
             probe_reporter.cell_end(cell, rows)
     finally:
         probe_reporter.finish()
     return run_dir, cells
 
 
-def _cell_statuses(run_dir: Path) -> dict[str, str]:
-    stored, _ = store.scan_cells(run_dir)
-    return {k: cell_status(r["status"] for r in rows) for k, rows in stored.items()}
-
-
 def _cell_row(run_dir: Path, cell: Cell) -> dict[str, Any]:
     """The stored result rows of a cell, summarised: status, error, params, kernel, d_model."""
-    rows = store.read_rows(run_dir, cell.key)
+    rows = RunDir(run_dir).read_rows(cell.key)
     failed = [r for r in rows if is_failed(r["status"])]
     row = (failed or rows)[0]
     return {
@@ -143,6 +144,7 @@ def _cell_row(run_dir: Path, cell: Cell) -> dict[str, Any]:
         "error": row.get("error") or "",
         "params": row.get("params"),
         "kernel": row.get("kernel"),
+        "time_parallel": row.get("time_parallel"),
         "d_model": row.get("d_model"),
         "learned": row.get("learned"),
         "val_accuracy": row.get("val_accuracy"),
@@ -174,6 +176,13 @@ def probe_cell(
         "task": cell.task,
         "task_options": json.dumps(cell.task_options, sort_keys=True),
         "label": with_options(cell.arch, cell.arch_options),
+        # as the training row recorded it; a row from before the column: the class, loaded
+        # anyway to stream the cell
+        "time_parallel": (
+            stored["time_parallel"]
+            if stored["time_parallel"] is not None
+            else declared_time_parallel(cell.arch, cell.arch_options)
+        ),
         "lr": cell.lr,
         "seed": cell.seed,
         "d_model": stored["d_model"] if stored["d_model"] is not None else cell.d_model,
@@ -190,12 +199,7 @@ def probe_cell(
         return _failed(base, probe, chance, stored["status"], error), []
     if _not_learned_in_training(stored):
         val = float(stored["val_accuracy"] if stored["val_accuracy"] is not None else math.nan)
-        target, checks = cell.train.target_accuracy, cell.train.hold_checks
-        held = f"at {checks} consecutive checks" if checks > 1 else "at a check"
-        error = (
-            f"validation accuracy at training lengths {accuracy_against_target(val, target)} at "
-            f"the last check; train.target_accuracy={target:g} was not held {held}: no t*"
-        )
+        error = f"{not_held(val, cell.train)}: no t*"
         return _failed(base, probe, chance, "not_learned", error), []
     try:
         counts = _stream(cell, probe, run_dir, device, on_progress)
@@ -212,7 +216,7 @@ def _stream(
     device = resolve_device(device_name)
     task = streaming_task(cell.task, cell.task_options)
     model = build_cell_model(cell, task)
-    weights, _ = store.load_checkpoint(run_dir, cell.key)
+    weights, _ = RunDir(run_dir).load_checkpoint(cell.key)
     model.load_state_dict(weights)
     model.to(device=device, dtype=DTYPES[cell.dtype])
     seed = derive_seed("probe", probe.seed, cell.task, sorted(cell.task_options.items()))

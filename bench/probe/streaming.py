@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from statebench.bench.oom import is_oom
 from statebench.bench.probe.stream import ChunkStream
+from statebench.bench.run.oom import is_oom
 
 log = logging.getLogger(__name__)
 

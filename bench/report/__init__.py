@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 from statebench.bench.analysis.coverage import coverage, incomplete_note, with_absent_cells
-from statebench.bench.errors import UserError
+from statebench.bench.config.errors import RunDirError, UserError
 from statebench.bench.plots import FIGURES, figure_applies, make_figure, save_figure
 from statebench.bench.plots.output import note_below
 from statebench.bench.report.blocks import Block, report_blocks
@@ -29,6 +29,7 @@ from statebench.bench.report.tables import (
     leaderboards,
     provenance_tables,
 )
+from statebench.bench.store import RunDir, manifest_cells
 
 log = logging.getLogger(__name__)
 
@@ -48,28 +49,21 @@ class RunTables:
 
 
 def load_run(run_dir: str | Path) -> RunTables:
-    """Result rows, probe rows (empty if none) and the manifest, through `bench.store`."""
-    from statebench.bench import (
-        store,  # imported here: the report is usable (and testable) from frames
-    )
-
-    run_dir = Path(run_dir)
-    manifest = store.require_manifest(run_dir)  # a directory that holds no run is refused
-    results = store.load(run_dir)
+    """Result rows, probe rows (empty if none) and the manifest, through `bench.store.RunDir`."""
+    run = RunDir(run_dir)
+    manifest = run.require_manifest()  # a directory that holds no run is refused
+    results = run.load()
     if results.empty:
-        raise store.RunDirError(
+        raise RunDirError(
             f"{str(run_dir)!r} holds no results yet (none of its "
             f"{len(manifest.get('cells') or [])} cells is stored); `statebench status` says "
             "where it stands"
         )
-    probes = store.load_probes(run_dir)
     stored = set(results["cell"].astype(str))
     unreadable = tuple(
-        key
-        for key in store.manifest_cells(manifest)
-        if key not in stored and store.cell_path(run_dir, key).exists()
+        key for key in manifest_cells(manifest) if key not in stored and run.cell_file(key).exists()
     )
-    return RunTables(results, probes, manifest, store.load_training_log(run_dir), unreadable)
+    return RunTables(results, run.load_probes(), manifest, run.load_training_log(), unreadable)
 
 
 def _check_format(fmt: str) -> None:
@@ -116,7 +110,7 @@ def report(run_dir: str | Path, fmt: str = "md", out: str | Path | None = None) 
         tables.results,
         tables.probes,
         tables.manifest,
-        out if out is not None else Path(run_dir) / "report",
+        out if out is not None else RunDir(run_dir).report_dir,
         fmt,
         logs=tables.logs,
         unreadable=tables.unreadable,
@@ -152,7 +146,7 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
         return fig
 
     if kind == "all":
-        folder = Path(out) if out is not None else Path(run_dir) / "figures"
+        folder = Path(out) if out is not None else RunDir(run_dir).figures_dir
         return [
             path
             for name in FIGURES
@@ -161,7 +155,7 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
         ]
     fig = draw(kind)
     if out is None:
-        return save_figure(fig, Path(run_dir) / "figures" / kind)
+        return save_figure(fig, RunDir(run_dir).figures_dir / kind)
     out = Path(out)
     if out.suffix.lstrip(".") in FIGURE_FORMATS:
         return save_figure(fig, out.with_suffix(""), formats=(out.suffix.lstrip("."),))

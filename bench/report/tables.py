@@ -125,7 +125,8 @@ def critical_time_table(probes: pd.DataFrame) -> pd.DataFrame:
 
 def conjecture_table(probes: pd.DataFrame) -> pd.DataFrame:
     """Per probed task: t* [interval] per arch, archs grouped time-parallel first, then
-    recurrence-complete, by each arch class's own declaration (`Mixer.time_parallel`)."""
+    recurrence-complete, by each arch class's own declaration (`Mixer.time_parallel`), as the
+    rows recorded it when their cells ran (outside archs included)."""
     rows = split_configs(prepare_probes(probes))
     if rows.empty:
         return pd.DataFrame()
@@ -216,7 +217,26 @@ def provenance_tables(results: pd.DataFrame, manifest: dict) -> list[tuple[str, 
                 }
             )
         tables.append(("Kernels per arch", pd.DataFrame.from_records(records)))
+    outside = _outside_code(results)
+    if not outside.empty:
+        tables.append(("Outside code (source hashes)", outside))
     return tables
+
+
+def _outside_code(results: pd.DataFrame) -> pd.DataFrame:
+    """Archs and tasks from outside statebench, by the source hash their rows carry: their
+    code is not covered by the statebench version and git commit."""
+    records = []
+    for kind in ("arch", "task"):
+        column = f"{kind}_source_hash"
+        if column not in results:
+            continue
+        rows = results[[kind, column]].dropna().astype(str)
+        rows = rows[rows[column] != ""]
+        for name, group in rows.groupby(kind, sort=True):
+            hashes = ", ".join(sorted(set(group[column])))
+            records.append({"kind": kind, "name": name, "source hash": hashes})
+    return pd.DataFrame.from_records(records, columns=["kind", "name", "source hash"])
 
 
 def _missing(value) -> bool:

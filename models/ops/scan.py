@@ -6,7 +6,7 @@ about sqrt(T/3) chunks, each torch op covers one in-chunk offset of every chunk 
 Python loop runs O(sqrt T) times, never T times. Its backward is the adjoint recurrence
 g_t = dL/dh_t + a_{t+1} g_{t+1}, the same scan run backwards, so autograd keeps only a and h.
 It replaced a log-depth (Hillis-Steele) scan, whose log2(T) full passes over the sequence cost
-more on CPU than one blocked sweep (the README's performance tables give the figures).
+more on CPU than one blocked sweep (docs/performance.md gives the figures).
 `linear_scan_naive` is the plain loop: the spec, and the oracle for tests.
 """
 

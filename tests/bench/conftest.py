@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from statebench.bench.schema import PROBE_COLUMNS, ROW_COLUMNS
+from statebench.bench.store.schema import PROBE_COLUMNS, ROW_COLUMNS
 
 # --- plots & report: synthetic runs -------------------------------------------------------------
 

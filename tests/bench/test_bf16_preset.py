@@ -1,7 +1,7 @@
 """The bf16 GPU preset is the full preset in bfloat16, nothing else; runs state their TF32 use."""
 
 from statebench.bench.config import load_config
-from statebench.bench.provenance import environment
+from statebench.bench.run.provenance import environment
 
 
 def test_full_bf16_is_full_in_bfloat16():

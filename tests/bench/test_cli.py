@@ -17,14 +17,13 @@ except ImportError:  # Python 3.10
 
 import statebench.models as models
 from pydantic import BaseModel
+from statebench import __version__
 from statebench.bench import store
 from statebench.bench.cli import app
-from statebench.bench.cli_options import FIGURE_KINDS
+from statebench.bench.cli.options import FIGURE_KINDS
 from statebench.bench.config import MatrixConfig, load_config
 from statebench.bench.plots import FIGURES
 from typer.testing import CliRunner
-
-from statebench import __version__
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = ["--set", "train.steps=2", "--set", "eval.samples=4", "--set", "eval.lengths=[8]"]
@@ -180,7 +179,7 @@ def test_progress_lines_reach_a_file_while_the_run_runs(tmp_path):
 
 def test_library_runs_show_progress_in_a_notebook_and_nowhere_else(monkeypatch):
     from rich.console import Console
-    from statebench.bench.progress import (
+    from statebench.bench.run.progress import (
         LogReporter,
         Reporter,
         RichReporter,

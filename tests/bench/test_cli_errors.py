@@ -11,7 +11,7 @@ import torch
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.config import load_config
-from statebench.bench.runner import prepare_run
+from statebench.bench.run.runner import prepare_run
 from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -9,9 +9,16 @@ import math
 import pytest
 import statebench.tasks as tasks
 import torch
-from statebench.bench.competence import TargetHold, accuracy_against_target, curriculum_high
 from statebench.bench.config import TrainConfig, load_config
-from statebench.bench.train import ValidationSet, train_model
+from statebench.bench.run.competence import (
+    TargetHold,
+    accuracy_against_target,
+    curriculum_high,
+    not_held,
+    unholdable,
+    validation_checks,
+)
+from statebench.bench.run.train import ValidationSet, train_model
 from statebench.models import build_model
 
 CPU = torch.device("cpu")
@@ -75,6 +82,29 @@ def test_learned_exactly_when_there_is_a_steps_to_target(monkeypatch, accuracies
         assert result.steps_to_target == checks[below[-1] + 1 if below else 0]
 
 
+@pytest.mark.parametrize(("steps", "val_every"), [(100, 10), (25, 10), (5, 10), (0, 10)])
+def test_validation_checks_counts_the_checks_training_makes(monkeypatch, steps, val_every):
+    _, checks = _run(monkeypatch, [0.5] * 20, steps=steps, val_every=val_every)
+    assert len(checks) == validation_checks(steps, val_every)
+
+
+def test_a_run_whose_target_cannot_hold_says_so(caplog, tmp_path):
+    from statebench.bench.run.runner import prepare_run
+
+    assert unholdable(_train(steps=100, val_every=10)) is None
+    why = unholdable(_train(steps=50, val_every=100, hold_checks=3))
+    assert why is not None and "1 validation check(s)" in why and "hold_checks=3" in why
+    with caplog.at_level("WARNING"):
+        prepare_run(load_config(preset="smoke", overrides=["train.steps=20"]), tmp_path / "a")
+    assert "no cell can count as learned" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        prepare_run(load_config(preset="smoke"), tmp_path / "b")
+    assert "no cell can count as learned" not in caplog.text
+    for preset in ("smoke", "quick", "quick-probe", "deletang", "full", "seqlen-scaling"):
+        assert unholdable(load_config(preset=preset).train) is None, preset
+
+
 def test_the_deletang_preset_trains_its_whole_budget():
     cfg = load_config(preset="deletang")
     assert cfg.train.stop_at_target is False
@@ -119,3 +149,11 @@ def test_a_shown_accuracy_compares_with_the_target_as_the_value_does(value, targ
     assert text == shown
     if not math.isnan(value):
         assert (float(text) >= target) == (value >= target)
+
+
+def test_a_not_learned_message_never_shows_the_target_it_missed():
+    why = not_held(0.98958, _train(hold_checks=3))
+    assert "0.9896" in why and "0.990" not in why and "target_accuracy=0.99 was not held" in why
+    assert "3 consecutive checks" in why
+    # a cell at the target at its last check, but not for long enough, says so too
+    assert "0.995 at the last check" in not_held(0.995, _train(hold_checks=3))

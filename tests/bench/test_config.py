@@ -49,8 +49,8 @@ def test_deletang_protocol():
     assert sizes["transformer"] == (64, 5, {"n_heads": 8, "mlp_ratio": 4.0})
     # archs the paper did not have: the Transformer's parameter count
     import statebench.tasks as tasks
-    from statebench.bench.cell import build_cell_model
-    from statebench.bench.matrix import expand
+    from statebench.bench.run.cell import build_cell_model
+    from statebench.bench.run.matrix import expand
 
     cells = {c.arch: c for c in expand(cfg) if c.task == "parity"}
     task = tasks.get_task("parity", readout="query")

@@ -5,8 +5,7 @@ import json
 
 import pytest
 import torch
-from statebench.bench import doctor
-from statebench.bench.cli import app
+from statebench.bench.cli import app, doctor
 from statebench.models import arch_class, build_model, list_archs
 from statebench.models.ops import attention, causal_conv, delta_rule, ssd
 from typer.testing import CliRunner

@@ -9,7 +9,7 @@ import statebench.tasks as tasks
 import torch
 from oracles import ParityUpTo
 from statebench.bench.config import EvalConfig
-from statebench.bench.evaluate import evaluate, evaluate_length
+from statebench.bench.run.evaluate import evaluate, evaluate_length
 
 CPU = torch.device("cpu")
 EVAL = EvalConfig(lengths=[32, 64, 128], samples=64, seed=3, batch_size=64)
@@ -74,7 +74,7 @@ def test_a_mixer_that_blows_up_beyond_position_20_is_diverged_through_the_harnes
 
     from statebench.bench import store
     from statebench.bench.config import load_config, validate
-    from statebench.bench.runner import run_matrix
+    from statebench.bench.run.runner import run_matrix
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "fixtures"))
     cfg = load_config(

@@ -12,19 +12,19 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 from statebench.bench import store
-from statebench.bench.cell import CellJob
-from statebench.bench.claim_files import claims_dir
 from statebench.bench.cli import app
 from statebench.bench.config import ConfigError, load_config
-from statebench.bench.executors import LOST, ExecutorUnavailable, from_config, get_executor
-from statebench.bench.executors.local import LocalExecutor
-from statebench.bench.executors.pool import PoolExecutor, plan_workers
-from statebench.bench.executors.remote import RemoteExecutor, Resubmit, WorkerLost
-from statebench.bench.executors.worker import init_pool_worker
-from statebench.bench.matrix import Cell, expand
-from statebench.bench.progress import Reporter, RichReporter
-from statebench.bench.run_records import read_started
-from statebench.bench.runner import config_hash, prepare_run, run_matrix
+from statebench.bench.run.cell import CellJob
+from statebench.bench.run.executors import LOST, ExecutorUnavailable, from_config, get_executor
+from statebench.bench.run.executors.local import LocalExecutor
+from statebench.bench.run.executors.pool import PoolExecutor, plan_workers
+from statebench.bench.run.executors.remote import RemoteExecutor, Resubmit, WorkerLost
+from statebench.bench.run.executors.worker import init_pool_worker
+from statebench.bench.run.matrix import Cell, expand
+from statebench.bench.run.progress import Reporter, RichReporter
+from statebench.bench.run.runner import config_hash, prepare_run, run_matrix
+from statebench.bench.store.claim_files import claims_dir
+from statebench.bench.store.records import read_started
 from typer.testing import CliRunner
 
 TINY = ["train.steps=8", "train.log_every=2", "eval.samples=8", "eval.lengths=[4, 8]"]
@@ -100,8 +100,8 @@ def test_stored_cells_run_on_no_executor(local_run, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("a stored cell was run again")
 
-    monkeypatch.setattr("statebench.bench.executors.worker.execute_cell", boom)
-    monkeypatch.setattr("statebench.bench.executors.pool.ProcessPoolExecutor", boom)
+    monkeypatch.setattr("statebench.bench.run.executors.worker.execute_cell", boom)
+    monkeypatch.setattr("statebench.bench.run.executors.pool.ProcessPoolExecutor", boom)
     for kind in ("local", "pool"):
         run_matrix(tiny(f"executor.kind={kind}"), run_dir)
     assert {p: p.stat().st_mtime_ns for p in (run_dir / "cells").iterdir()} == mtimes
@@ -226,17 +226,17 @@ def test_cli_names_a_bad_executor_before_any_work(tmp_path):
 
 
 def test_pool_plan_one_worker_per_gpu_and_threads_per_core(monkeypatch):
-    monkeypatch.setattr("statebench.bench.executors.pool.cpu_count", lambda: 8)
-    monkeypatch.setattr("statebench.bench.executors.pool.visible_gpus", lambda: [])
+    monkeypatch.setattr("statebench.bench.run.executors.pool.cpu_count", lambda: 8)
+    monkeypatch.setattr("statebench.bench.run.executors.pool.visible_gpus", lambda: [])
     cpu = plan_workers(None, "cpu")
     assert (cpu.workers, cpu.threads, cpu.gpus) == (8, 1, [])
     assert plan_workers(2, "auto").threads == 4
-    monkeypatch.setattr("statebench.bench.executors.pool.visible_gpus", lambda: ["3", "5"])
+    monkeypatch.setattr("statebench.bench.run.executors.pool.visible_gpus", lambda: ["3", "5"])
     gpu = plan_workers(None, "cuda")
     assert (gpu.workers, gpu.threads, gpu.gpus) == (2, 4, ["3", "5"])
     assert plan_workers(3, "auto").gpus == ["3", "5", "3"]
     assert plan_workers(None, "cpu").gpus == []  # device cpu never pins a GPU
-    monkeypatch.setattr("statebench.bench.executors.pool.visible_gpus", lambda: [])
+    monkeypatch.setattr("statebench.bench.run.executors.pool.visible_gpus", lambda: [])
     with pytest.raises(ValueError, match="no CUDA device"):
         plan_workers(None, "cuda")
 

@@ -19,16 +19,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from statebench.bench import cli, store
-from statebench.bench.cell import CellJob
-from statebench.bench.claim_files import claims_dir, is_stale, pid_alive, read_claims
-from statebench.bench.claims import ClaimBook, sweep_stale
+from statebench.bench import store
 from statebench.bench.cli import app
+from statebench.bench.cli import common as cli_common
 from statebench.bench.config import load_config
-from statebench.bench.executors.remote import timeout_rows
-from statebench.bench.progress import Reporter
-from statebench.bench.run_records import mark_started, read_all_started
-from statebench.bench.runner import prepare_run, run_matrix, run_status
+from statebench.bench.run.cell import CellJob
+from statebench.bench.run.executors.remote import timeout_rows
+from statebench.bench.run.progress import Reporter
+from statebench.bench.run.runner import prepare_run, run_matrix, run_status
+from statebench.bench.store.claim_files import claims_dir, is_stale, pid_alive, read_claims
+from statebench.bench.store.claims import ClaimBook, sweep_stale
+from statebench.bench.store.records import mark_started, read_all_started
 from statebench.models.base import Mixer
 from typer.testing import CliRunner
 
@@ -171,7 +172,7 @@ def test_threads_racing_for_one_stale_claim_give_one_owner(tmp_path):
 
 RACER = """
 import json, os, sys, time
-from statebench.bench.claims import ClaimBook
+from statebench.bench.store.claims import ClaimBook
 run_dir, go, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
 book = ClaimBook(run_dir, stale_after_s=60)
 while not os.path.exists(go):
@@ -363,7 +364,7 @@ def test_status_of_a_run_in_flight(tmp_path, monkeypatch):
     book = ClaimBook(run_dir)
     assert book.acquire(cells[2].key)
     mark_started(run_dir, cells[2].key)
-    monkeypatch.setattr(cli.console, "width", 200)  # no truncated labels
+    monkeypatch.setattr(cli_common.console, "width", 200)  # no truncated labels
     result = CliRunner().invoke(app, ["status", str(run_dir)])
     assert result.exit_code == 0, result.output
     text = result.output
@@ -388,7 +389,7 @@ def test_status_counts_only_the_run_s_cells_not_copies_or_strays(tmp_path, monke
     status = run_status(run_dir)
     assert sorted(status.statuses) == sorted(store.manifest_cells(store.read_manifest(run_dir)))
     assert len(status.stray) == 3 and not status.corrupt and not status.pending
-    monkeypatch.setattr(cli.console, "width", 200)
+    monkeypatch.setattr(cli_common.console, "width", 200)
     text = CliRunner().invoke(app, ["status", str(run_dir)]).output
     assert re.search(r"cells\s*│\s*2\s", text) and re.search(r"done: ok\s*│\s*2\s", text)
     assert re.search(r"stray or copied files \(ignored\)\s*│\s*3", text)

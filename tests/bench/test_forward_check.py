@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from statebench.bench import store
 from statebench.bench.config import load_config, validate
-from statebench.bench.forward_check import ForwardCheckFailed, check_forward
-from statebench.bench.runner import run_matrix
+from statebench.bench.run.forward_check import ForwardCheckFailed, check_forward
+from statebench.bench.run.runner import run_matrix
 from statebench.models import build_model
 from statebench.tasks import get_task
 

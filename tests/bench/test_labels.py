@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 from statebench.bench.analysis.scores import headline_score, prepare
-from statebench.bench.labels import with_options
+from statebench.bench.config.labels import with_options
 
 
 def test_with_options():

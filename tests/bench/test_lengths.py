@@ -8,8 +8,8 @@ import random
 import pytest
 import statebench.tasks as tasks
 from statebench.bench.config import ConfigError, list_presets, load_config
-from statebench.bench.lengths import eval_lengths, nearest_valid_length, training_range
-from statebench.bench.train import default_val_lengths
+from statebench.bench.config.lengths import eval_lengths, nearest_valid_length, training_range
+from statebench.bench.run.train import default_val_lengths
 
 
 @pytest.mark.parametrize("preset", sorted(list_presets()))

@@ -1,7 +1,7 @@
 """Cell expansion and keys: stable, content-addressed, insensitive to where a run happens."""
 
 from statebench.bench.config import load_config
-from statebench.bench.matrix import derive_seed, expand
+from statebench.bench.run.matrix import derive_seed, expand
 
 
 def test_expand_is_the_full_product():

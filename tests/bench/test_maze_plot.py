@@ -12,7 +12,7 @@ from statebench.bench.config import load_config
 from statebench.bench.plots import figure_applies, make_figure, output
 from statebench.bench.plots.maze import maze_tasks
 from statebench.bench.report import load_run
-from statebench.bench.runner import run_matrix
+from statebench.bench.run.runner import run_matrix
 from statebench.tasks.maze import interior_walls
 from typer.testing import CliRunner
 

@@ -11,7 +11,7 @@ import pytest
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.config import load_config
-from statebench.bench.runner import run_matrix
+from statebench.bench.run.runner import run_matrix
 from typer.testing import CliRunner
 
 TINY = ["train.steps=4", "eval.samples=4", "eval.lengths=[8]", "tasks=['parity']"]

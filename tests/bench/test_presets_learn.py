@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import statebench.tasks as tasks
-from statebench.bench.cell import build_cell_model
 from statebench.bench.config import load_config
-from statebench.bench.matrix import expand
+from statebench.bench.run.cell import build_cell_model
+from statebench.bench.run.matrix import expand
 
 
 @pytest.mark.parametrize("preset", ["quick", "quick-probe"])

@@ -10,13 +10,13 @@ import statebench.models as models
 import torch
 import typer
 from statebench.bench import store
+from statebench.bench.cli.probe import probe
 from statebench.bench.config import ConfigError, load_config
-from statebench.bench.probe.cli import probe
 from statebench.bench.probe.estimator import geometric_edges
 from statebench.bench.probe.runner import expand_sweep, run_probe
 from statebench.bench.probe.stream import ChunkStream, streaming_task
 from statebench.bench.probe.streaming import stream_counts
-from statebench.bench.schema import CURVE_COLUMNS, PROBE_COLUMNS
+from statebench.bench.store.schema import CURVE_COLUMNS, PROBE_COLUMNS
 from statebench.tasks import get_task, list_tasks
 from typer.testing import CliRunner
 
@@ -184,7 +184,7 @@ def test_probing_again_reuses_checkpoints_and_stored_probes(tmp_path, monkeypatc
     cells_before = {p: p.stat().st_mtime_ns for p in (run_dir / "cells").iterdir()}
     probes_before = {p: p.stat().st_mtime_ns for p in (run_dir / "probes").iterdir()}
 
-    import statebench.bench.executors.worker as worker
+    import statebench.bench.run.executors.worker as worker
 
     def no_training(*a, **k):
         raise AssertionError("a stored cell was trained again")
@@ -236,7 +236,7 @@ def test_sweep_expands_depth_and_width_into_cells_of_their_own(tmp_path):
 
 
 def test_probe_settings_do_not_change_the_run_directory():
-    from statebench.bench.runner import default_run_dir
+    from statebench.bench.run.runner import default_run_dir
 
     assert default_run_dir(tiny()) == default_run_dir(tiny("probe.max_len=4096"))
     assert "probe" not in tiny().model_dump()

@@ -11,7 +11,7 @@ import pytest
 import statebench.tasks as tasks
 from oracles import ParityUpTo
 from statebench.bench.analysis.tstar import summarize_t_star
-from statebench.bench.probe.config import ProbeConfig
+from statebench.bench.config.probe import ProbeConfig
 from statebench.bench.probe.estimator import geometric_edges, merge_bins
 from statebench.bench.probe.measure import probe_rows
 from statebench.bench.probe.stream import ChunkStream

@@ -14,11 +14,11 @@ import sys
 
 import pytest
 import torch
-from statebench.bench.cell import build_cell_model
 from statebench.bench.config import load_config
-from statebench.bench.matrix import expand
 from statebench.bench.probe.stream import streaming_task
-from statebench.bench.train import train_model
+from statebench.bench.run.cell import build_cell_model
+from statebench.bench.run.matrix import expand
+from statebench.bench.run.train import train_model
 
 pytestmark = pytest.mark.perf
 
@@ -29,9 +29,9 @@ STREAM_PASS = r"""
 import json, sys, time
 import torch
 torch.set_num_threads(1)
-from statebench.bench.cell import build_cell_model
+from statebench.bench.run.cell import build_cell_model
 from statebench.bench.config import load_config
-from statebench.bench.matrix import expand
+from statebench.bench.run.matrix import expand
 from statebench.bench.probe.estimator import critical_time, geometric_edges
 from statebench.bench.probe.stream import ChunkStream, streaming_task
 from statebench.bench.probe.streaming import stream_counts

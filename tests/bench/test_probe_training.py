@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 from statebench.bench import store
-from statebench.bench.claim_files import claims_dir
 from statebench.bench.cli import app
+from statebench.bench.store.claim_files import claims_dir
 from typer.testing import CliRunner
 
 # smoke's 2 archs x 2 tasks; cells long enough that both pool workers get some.

@@ -6,17 +6,16 @@ import math
 import shutil
 
 import pytest
+import statebench
 import torch
 from statebench.bench import store
-from statebench.bench.cell import build_cell_model
 from statebench.bench.cli import app
 from statebench.bench.config import load_config
-from statebench.bench.matrix import expand
-from statebench.bench.runner import run_matrix
+from statebench.bench.run.cell import build_cell_model
+from statebench.bench.run.matrix import expand
+from statebench.bench.run.runner import run_matrix
 from statebench.tasks import get_task
 from typer.testing import CliRunner
-
-import statebench
 
 TINY = ["train.steps=8", "train.log_every=4", "eval.samples=8", "eval.lengths=[4, 8]"]
 
@@ -28,7 +27,7 @@ def finished(tmp_path_factory):
 
 
 def test_eval_adds_a_length_with_zero_training_steps(finished, monkeypatch):
-    import statebench.bench.cell as cell_module
+    import statebench.bench.run.cell as cell_module
 
     def no_training(*a, **k):
         raise AssertionError("re-evaluation trained a model")
@@ -78,8 +77,8 @@ def test_load_model_round_trips_a_checkpoint_to_identical_logits(tmp_path):
 
 
 def test_load_model_of_a_trained_run_reproduces_its_stored_accuracy(finished):
-    from statebench.bench.evaluate import evaluate
-    from statebench.bench.reevaluate import stored_cell
+    from statebench.bench.run.evaluate import evaluate
+    from statebench.bench.run.reevaluate import stored_cell
 
     key = store.manifest_cells(store.read_manifest(finished))[0]
     cell = stored_cell(finished, key)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from statebench.bench.doctor import missing_fused
+from statebench.bench.cli.doctor import missing_fused
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST = (

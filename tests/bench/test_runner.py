@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from statebench.bench import store
 from statebench.bench.config import ConfigError, load_config, validate
-from statebench.bench.runner import run_matrix
-from statebench.bench.schema import ROW_COLUMNS
+from statebench.bench.run.runner import run_matrix
+from statebench.bench.store.schema import ROW_COLUMNS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = ["train.steps=8", "train.log_every=2", "eval.samples=8", "eval.lengths=[4, 8]"]
@@ -58,7 +58,7 @@ def test_same_config_is_deterministic(tmp_path):
 def test_second_run_trains_nothing(tmp_path, monkeypatch):
     run_dir = run_matrix(tiny(), tmp_path / "run")
     mtimes = {p: p.stat().st_mtime_ns for p in (run_dir / "cells").iterdir()}
-    import statebench.bench.executors.worker as worker
+    import statebench.bench.run.executors.worker as worker
 
     def boom(*a, **k):
         raise AssertionError("a stored cell was run again")

@@ -12,9 +12,9 @@ from statebench.bench.analysis.learning import label_training_log
 from statebench.bench.analysis.seqlen import final_losses, scaling_exponents
 from statebench.bench.analysis.stats import fit_power_law_ci
 from statebench.bench.config import MatrixConfig, preset_dict
-from statebench.bench.matrix import expand
 from statebench.bench.plots import make_figure, output
 from statebench.bench.report import report_blocks
+from statebench.bench.run.matrix import expand
 
 LENGTHS = (16, 32, 64, 128, 256)
 

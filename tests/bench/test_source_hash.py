@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from statebench.bench.config import load_config, validate
-from statebench.bench.matrix import expand
+from statebench.bench.run.matrix import expand
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -53,7 +53,7 @@ class Mod3(Task):
 
 def test_editing_an_outside_task_reruns_its_cells(tmp_path, monkeypatch):
     from statebench.bench import store
-    from statebench.bench.runner import run_matrix
+    from statebench.bench.run.runner import run_matrix
 
     module = tmp_path / "outside_task.py"
     module.write_text(TASK)

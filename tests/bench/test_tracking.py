@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 from statebench.bench import store
-from statebench.bench.cell import CellJob, execute_cell
 from statebench.bench.cli import app
 from statebench.bench.config import load_config
-from statebench.bench.matrix import expand
-from statebench.bench.runner import config_hash, prepare_run, run_matrix
-from statebench.bench.tracking import TrackingConfig, require, run_name
+from statebench.bench.config.tracking import TrackingConfig
+from statebench.bench.run.cell import CellJob, execute_cell
+from statebench.bench.run.matrix import expand
+from statebench.bench.run.runner import config_hash, prepare_run, run_matrix
+from statebench.bench.run.tracking import require, run_name
 from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -121,10 +122,10 @@ def test_a_failing_tracker_warns_and_loses_nothing(tmp_path, monkeypatch, caplog
     cfg = tiny(*ONE, "tracking.backend=wandb")
     run_dir, run_id, (cell,) = prepare_run(cfg, tmp_path / "run")
     job = CellJob(str(run_dir), run_id, "cpu", tracking=cfg.tracking)  # no dir: the run's
-    with caplog.at_level(logging.WARNING, logger="statebench.bench.tracking"):
+    with caplog.at_level(logging.WARNING, logger="statebench.bench.run.tracking"):
         assert execute_cell(cell, job) == "ok"
     assert "tracking (wandb) failed" in caplog.text and cell.label in caplog.text
-    warned = [r for r in caplog.records if r.name == "statebench.bench.tracking"]
+    warned = [r for r in caplog.records if r.name == "statebench.bench.run.tracking"]
     assert len(warned) == 1, "one warning, then the tracker stays quiet"
     assert (store.load(run_dir)["status"] == "ok").all()
     assert store.load_training_log(run_dir)["step"].tolist() == [2, 4, 6, 8]

@@ -8,8 +8,8 @@ import pytest
 import statebench.tasks as tasks
 import torch
 from statebench.bench.config import TrainConfig
-from statebench.bench.optim import no_decay_names, parameter_groups
-from statebench.bench.train import train_model, validation_set
+from statebench.bench.run.optim import no_decay_names, parameter_groups
+from statebench.bench.run.train import train_model, validation_set
 from statebench.models import build_model
 
 CPU = torch.device("cpu")
@@ -69,7 +69,7 @@ def test_no_weight_decay_on_biases_norms_embeddings_and_marked_parameters():
 
 def test_learning_rate_is_chosen_on_validation_not_on_test_lengths():
     import pandas as pd
-    from statebench.bench.selection import best_lr_on_validation, select_lr_on_validation
+    from statebench.bench.analysis.selection import best_lr_on_validation, select_lr_on_validation
 
     rows = pd.DataFrame(
         {
@@ -90,7 +90,7 @@ def test_learning_rate_is_chosen_on_validation_not_on_test_lengths():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_every_device_sees_the_same_training_validation_and_eval_batches(monkeypatch):
     from statebench.bench.config import EvalConfig
-    from statebench.bench.evaluate import evaluate
+    from statebench.bench.run.evaluate import evaluate
 
     task = tasks.get_task("parity")
     cls, real = type(task), type(task).sample

@@ -6,10 +6,10 @@ import pydantic
 import pytest
 from statebench.bench import store
 from statebench.bench.config import TrainConfig, load_config
-from statebench.bench.matrix import expand
 from statebench.bench.plots import make_figure, output
 from statebench.bench.report import load_run, report
-from statebench.bench.runner import run_matrix
+from statebench.bench.run.matrix import expand
+from statebench.bench.run.runner import run_matrix
 
 TINY = ["train.steps=8", "train.log_every=2", "eval.samples=8", "eval.lengths=[4, 8]"]
 

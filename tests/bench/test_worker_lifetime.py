@@ -9,13 +9,13 @@ import sys
 import textwrap
 import time
 
-from statebench.bench.claim_files import pid_alive
+from statebench.bench.store.claim_files import pid_alive
 
 DRIVER = textwrap.dedent(
     """
     import multiprocessing, os, sys, time
     from concurrent.futures import ProcessPoolExecutor
-    from statebench.bench.executors.worker import init_pool_worker
+    from statebench.bench.run.executors.worker import init_pool_worker
 
     if __name__ == "__main__":
         pool = ProcessPoolExecutor(
@@ -61,7 +61,7 @@ def test_a_worker_whose_driver_is_already_gone_exits_at_once():
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     code = (
-        "import time; from statebench.bench.executors.worker import init_pool_worker; "
+        "import time; from statebench.bench.run.executors.worker import init_pool_worker; "
         f"init_pool_worker(1, None, {dead.pid}); time.sleep(60)"
     )
     start = time.monotonic()

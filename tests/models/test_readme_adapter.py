@@ -1,6 +1,7 @@
-"""The README's "Add an architecture" section as a user meets it: its example adapter, copied
-out of the README into a fresh directory, passes `check_adapter` and resolves by dotted path
-from that directory with no PYTHONPATH; the scans it documents have the signatures it gives."""
+"""The "Add an architecture" section of docs/extending.md (where the README's journey points)
+as a user meets it: its example adapter, copied out of the page into a fresh directory, passes
+`check_adapter` and resolves by dotted path from that directory with no PYTHONPATH; the scans it
+documents have the signatures it gives."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ import pytest
 from statebench.models.ops import rglru, scan, selective_scan
 from statebench.models.testing import check_adapter
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 
 
 def section(title: str) -> str:
-    return README.read_text().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    return PAGE.read_text().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def python_blocks(text: str) -> list[str]:
@@ -28,7 +29,7 @@ def python_blocks(text: str) -> list[str]:
 
 
 @pytest.fixture
-def readme_gru(tmp_path, monkeypatch) -> Path:
+def doc_gru(tmp_path, monkeypatch) -> Path:
     source = next(b for b in python_blocks(section("Add an architecture")) if "# mypkg/gru.py" in b)
     (tmp_path / "mypkg").mkdir()
     (tmp_path / "mypkg" / "__init__.py").write_text("")
@@ -39,18 +40,18 @@ def readme_gru(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def test_readme_adapter_passes_check_adapter(readme_gru):
+def test_doc_adapter_passes_check_adapter(doc_gru):
     report = check_adapter("mypkg.gru:GRUMixer")
     assert report["checks"][-1] == "kernel" and "step" in report["checks"]
     assert report["state_size"] == {1: 32, 16: 32, 64: 32}  # d_model 16 per layer, 2 layers
 
 
-def test_readme_adapter_resolves_from_the_current_directory(readme_gru):
+def test_doc_adapter_resolves_from_the_current_directory(doc_gru):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     args = ["show-config", "--preset", "smoke", "--arch", "mypkg.gru:GRUMixer"]
     done = subprocess.run(
         [sys.executable, "-m", "statebench", *args],
-        cwd=readme_gru,
+        cwd=doc_gru,
         env=env,
         capture_output=True,
         text=True,
@@ -60,7 +61,7 @@ def test_readme_adapter_resolves_from_the_current_directory(readme_gru):
 
 
 def documented_signatures() -> dict[str, inspect.Signature]:
-    """name -> signature of every scan the README's contract section lists."""
+    """name -> signature of every scan the page's contract section lists."""
     text = section("Add an architecture").split("The built-in scans are public API", 1)[1]
     (block,) = python_blocks(text)
     block = re.sub(r"#[^\n]*", "", block)
@@ -71,7 +72,7 @@ def documented_signatures() -> dict[str, inspect.Signature]:
     return found
 
 
-def test_documented_scans_have_the_signatures_the_readme_gives():
+def test_documented_scans_have_the_signatures_the_page_gives():
     documented = documented_signatures()
     assert set(documented) == {"linear_scan", "linear_scan_naive", "gated_scan", "selective_scan"}
     where = {"gated_scan": rglru, "selective_scan": selective_scan}

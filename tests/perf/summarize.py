@@ -1,4 +1,4 @@
-"""Turn a `nox -s perf` JSON into the README's markdown tables.
+"""Turn a `nox -s perf` JSON into the markdown tables of docs/performance.md.
 
     python tests/perf/summarize.py results/perf/cpu.json [> table.md]
 

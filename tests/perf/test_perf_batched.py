@@ -21,7 +21,7 @@ import statebench.models as models
 import statebench.tasks as tasks
 import torch
 from perfkit import device_clock, interleaved
-from statebench.bench.train import nearest_valid_length
+from statebench.bench.run.train import nearest_valid_length
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 

@@ -1,7 +1,7 @@
 """The chunked delta rule (`delta_rule_torch`, DeltaNet's CPU path) against its loop oracle
 `delta_rule_naive` and against fla's own pure-torch delta rules, forward + backward,
 T = 256..4096, timed in the same run (one thread, alternating rounds, CPU-time minima; the
-ratios land in `extra_info` and in the README's peers table).
+ratios land in `extra_info` and in docs/performance.md).
 
 fla's naive ops are plain torch, but importing fla needs triton even on a CPU: where it does not
 import the peer is recorded as not applicable. Its `delta_rule_recurrence` is a loop like ours;

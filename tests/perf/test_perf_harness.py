@@ -1,4 +1,4 @@
-"""What the harness costs on top of training itself: `bench.train.train_model` against a bare
+"""What the harness costs on top of training itself: `bench.run.train.train_model` against a bare
 loop over the same model, batches and optimizer, and the share of a step spent drawing data.
 
 The setting is the quick preset's (d_model 64, 2 layers, batch 32, lengths 1..32, early stop
@@ -18,7 +18,7 @@ import statebench.tasks as tasks
 import torch
 from perfkit import interleaved
 from statebench.bench.config import load_config
-from statebench.bench.train import nearest_valid_length, train_model
+from statebench.bench.run.train import nearest_valid_length, train_model
 from torch.nn import functional as F
 
 pytestmark = pytest.mark.perf

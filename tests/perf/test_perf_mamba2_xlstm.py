@@ -1,6 +1,6 @@
 """Mamba-2 and mLSTM CPU paths against their loop oracles and their peer, forward + backward,
 T = 256..4096, timed in the same run (one thread, alternating rounds, CPU-time minima; the
-ratios land in `extra_info` and in the README's peers table):
+ratios land in `extra_info` and in docs/performance.md's peers table):
 
 - the mamba2 mixer vs transformers' Mamba2Mixer torch path, same weights (goal: no slower);
 - the chunked SSD scan `ssd_torch` vs its loop oracle `ssd_naive`;

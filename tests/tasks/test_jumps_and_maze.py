@@ -141,7 +141,7 @@ def _quantiles(lengths: torch.Tensor) -> tuple[float, float]:
 
 
 def test_default_jumps_and_the_quick_probe_maze_resynchronise():
-    """What the README says of the two probes at these settings: the skip count forgets
+    """What docs/tasks.md says of the two probes at these settings: the skip count forgets
     itself within a few tokens, the 3x3 maze's walls pin the agent within a few dozen moves."""
     gen = torch.Generator().manual_seed(0)
     jumps = get_task("jumps")

@@ -1,6 +1,6 @@
-"""A task written from the README's "Add a task" section alone, in a temporary directory: it
-runs by dotted path and by entry point through `statebench run` and `statebench probe`, and
-passes `check_task`; a broken copy is rejected naming the failed check."""
+"""A task written from the "Add a task" section of docs/extending.md alone, in a temporary
+directory: it runs by dotted path and by entry point through `statebench run` and `statebench
+probe`, and passes `check_task`; a broken copy is rejected naming the failed check."""
 
 from __future__ import annotations
 
@@ -20,34 +20,34 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 TINY = ["--arch", "lstm", "--seed", "0", "--preset", "smoke", "--set", "train.steps=2"]
 TINY += ["--set", "eval.samples=4", "--set", "eval.lengths=[8]", "--set", "model.d_model=8"]
 PROBE = ["--max-len", "64", "--set", "probe.samples=2"]
 
 
-def readme_section() -> str:
-    return README.read_text().split("## Add a task", 1)[1].split("\n## ", 1)[0]
+def page_section() -> str:
+    return PAGE.read_text().split("## Add a task", 1)[1].split("\n## ", 1)[0]
 
 
-def readme_task_source() -> str:
-    blocks = re.findall(r"```python\n(.*?)```", readme_section(), re.S)
+def page_task_source() -> str:
+    blocks = re.findall(r"```python\n(.*?)```", page_section(), re.S)
     return next(b for b in blocks if b.startswith("# mypkg/mod3.py"))
 
 
-def readme_entry_points() -> dict[str, str]:
-    """The README's `[project.entry-points."statebench.tasks"]` table."""
-    (block,) = re.findall(r"```toml\n(.*?)```", readme_section(), re.S)
+def page_entry_points() -> dict[str, str]:
+    """The page's `[project.entry-points."statebench.tasks"]` table."""
+    (block,) = re.findall(r"```toml\n(.*?)```", page_section(), re.S)
     return tomllib.loads(block)["project"]["entry-points"]["statebench.tasks"]
 
 
 @pytest.fixture
 def outside(tmp_path, monkeypatch) -> Path:
-    """mypkg/mod3.py from the README in a fresh directory, which becomes the cwd."""
+    """mypkg/mod3.py from the page in a fresh directory, which becomes the cwd."""
     pkg = tmp_path / "mypkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "mod3.py").write_text(readme_task_source())
+    (pkg / "mod3.py").write_text(page_task_source())
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))  # the CLI adds the cwd; undone after
     for name in [m for m in sys.modules if m == "mypkg" or m.startswith("mypkg.")]:
@@ -61,7 +61,7 @@ def invoke(*args):
     return result
 
 
-def test_readme_task_by_dotted_path_runs_probes_and_passes_check_task(outside):
+def test_doc_task_by_dotted_path_runs_probes_and_passes_check_task(outside):
     out = outside / "run"
     invoke("run", *TINY, "--task", "mypkg.mod3:RunningMod3", "--out", out)
     df = store.load(out)
@@ -73,11 +73,11 @@ def test_readme_task_by_dotted_path_runs_probes_and_passes_check_task(outside):
     assert report["checks"][-1] == "chance" and abs(report["chance"] - 1 / 3) < 1e-9
 
 
-def test_readme_task_by_entry_point(outside, monkeypatch):
+def test_doc_task_by_entry_point(outside, monkeypatch):
     dist = outside / "mypkg-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mypkg\nVersion: 0.1\n")
-    points = readme_entry_points()  # what pip writes for the README's pyproject.toml table
+    points = page_entry_points()  # what pip writes for the page's pyproject.toml table
     assert points == {"mod3": "mypkg.mod3:RunningMod3"}
     lines = "".join(f"{name} = {target}\n" for name, target in points.items())
     (dist / "entry_points.txt").write_text(f"[statebench.tasks]\n{lines}")
@@ -93,13 +93,13 @@ def test_readme_task_by_entry_point(outside, monkeypatch):
 
 
 def test_a_broken_task_is_rejected_naming_the_check(outside):
-    source = readme_task_source().replace("total = (total + t) % 3", "total = (total + t) % 2")
+    source = page_task_source().replace("total = (total + t) % 3", "total = (total + t) % 2")
     (outside / "mypkg" / "broken.py").write_text(source)
     sys.path.insert(0, str(outside))
     with pytest.raises(TaskConformanceError, match="reference check failed") as info:
         check_task("mypkg.broken:RunningMod3")
     assert info.value.check == "reference"
-    unseeded = readme_task_source().replace("generator=generator, ", "")
+    unseeded = page_task_source().replace("generator=generator, ", "")
     (outside / "mypkg" / "unseeded.py").write_text(unseeded)
     with pytest.raises(TaskConformanceError, match="determinism check failed"):
         check_task("mypkg.unseeded:RunningMod3")

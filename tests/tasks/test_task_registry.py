@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,14 +70,36 @@ def test_default_readouts():
     assert set(defaults.values()) == {"all"}
 
 
-def test_the_readme_has_a_row_for_every_task_and_owns_the_paper_task_definitions():
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = text.split("## Tasks\n", 1)[1].split("\n## ", 1)[0]
-    rows = {
-        line.split("|")[1].strip(" `"): line
-        for line in section.splitlines()
-        if line.startswith("| `")
-    }
+TASKS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "tasks.md"
+
+
+def _table_rows(section: str) -> dict[str, str]:
+    """First cell (backticked names, comma-separated) -> the row, for each name."""
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            for name in re.findall(r"`(\w+)`", line.split("|")[1]):
+                rows[name] = line
+    return rows
+
+
+def test_the_tasks_page_has_a_row_for_every_task_and_owns_the_paper_task_definitions():
+    table = TASKS_PAGE.read_text().split("\n## ", 1)[0]
+    rows = _table_rows(table)
     assert set(rows) == set(tasks.list_tasks())
     for name in ("jumps", "maze"):  # the paper's definitions are not public: ours, said so
         assert "**Our definition**" in rows[name] and "Keiblinger" in rows[name]
+
+
+def test_the_tasks_page_lists_every_option_of_every_task():
+    section = TASKS_PAGE.read_text().split("## Options\n", 1)[1].split("\n## ", 1)[0]
+    rows = _table_rows(section)
+    assert set(rows) == set(tasks.list_tasks())
+    for name, row in rows.items():
+        documented = dict(re.findall(r"`(\w+)` \(([^)]*)\)", row.split("|")[2]))  # `k` (3)
+        assert set(documented) == set(tasks.task_option_names(name)) - {"readout"}, name
+        params = inspect.signature(tasks.task_class(name).__init__).parameters
+        for option, text in documented.items():  # the default is the first value given
+            first = re.match(r'"([^"]*)"|[\d.]+', text)
+            shown = first.group(1) if first.group(1) is not None else float(first.group(0))
+            assert shown == params[option].default, f"{name}.{option}: {text}"

@@ -1,0 +1,155 @@
+"""`statebench probe`: train or reuse a matrix's cells, stream them long, print t* per arch x task.
+
+`bench.cli` registers it on the main app (`app.command("probe")(probe)`); it does not import
+`bench.cli`, so that module can import this one without a cycle.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+from statebench.bench.cli.common import console, fail, resolve
+from statebench.bench.cli.options import (
+    ArchOpt,
+    ConfigOpt,
+    DeviceOpt,
+    OutOpt,
+    SeedsOpt,
+    SetOpt,
+    TaskOpt,
+)
+
+if TYPE_CHECKING:  # pandas loads with the results, not with the command line
+    from pathlib import Path
+
+    import pandas as pd
+    from statebench.bench.run.matrix import Cell
+
+from statebench.bench.config.labels import with_options
+from statebench.bench.store.schema import is_failed
+
+DEFAULT_PRESET = "quick-probe"
+
+
+def probe(
+    preset: Annotated[
+        str | None,
+        typer.Option("--preset", "-p", help=f"A shipped preset (default {DEFAULT_PRESET})."),
+    ] = None,
+    config: ConfigOpt = None,
+    arch: ArchOpt = None,
+    task: TaskOpt = None,
+    seeds: SeedsOpt = None,
+    set_: SetOpt = None,
+    out: OutOpt = None,
+    device: DeviceOpt = None,
+    max_len: Annotated[
+        int | None,
+        typer.Option("--max-len", help="Longest position to stream (probe.max_len).", min=1),
+    ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor", "-e", help="Where cells train: local, pool, ray or slurm (default local)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-j", help="Cells at once (pool: default one per core/GPU)."),
+    ] = None,
+    require_same_code: Annotated[
+        bool,
+        typer.Option(
+            "--require-same-code", help="Refuse to resume a run stored by another code version."
+        ),
+    ] = False,
+) -> None:
+    """Measure the critical time t*: where each trained model's accuracy falls along a stream.
+
+    Trains the cells not yet stored (or reuses their checkpoints), streams `max_len` tokens
+    through each, and prints t* per arch x task; censored results read "> N".
+    """
+    from statebench.bench.probe.progress import make_probe_reporter
+    from statebench.bench.probe.runner import run_probe
+    from statebench.bench.run.progress import make_reporter
+
+    overrides = list(set_ or []) + ([f"probe.max_len={max_len}"] if max_len else [])
+    overrides += [f'executor.kind="{executor}"'] if executor else []
+    overrides += [f"executor.workers={workers}"] if workers else []
+    preset = preset or (None if config else DEFAULT_PRESET)
+    cfg = resolve(preset, config, arch, task, seeds, overrides, device, will_run=True)
+    try:
+        run_dir, cells = run_probe(
+            cfg,
+            out,
+            make_reporter(console),
+            make_probe_reporter(console),
+            require_same_code=require_same_code,
+        )
+    except ValueError as e:  # UserError, and the ValueErrors of a task or an arch
+        fail(str(e))
+        return
+    print_probes(run_dir, cells)
+
+
+def print_probes(run_dir: Path, cells: list[Cell]) -> None:
+    """The stored t* of these cells, one table per threshold, in the config's order."""
+    from statebench.bench.store import RunDir
+
+    order = {c.key: i for i, c in enumerate(cells)}  # the config's arch x task order
+    df = RunDir(run_dir).load_probes()
+    df = df[df["cell"].astype(str).isin(order)]
+    df = df.assign(_order=df["cell"].astype(str).map(order)).sort_values(["_order", "seed"])
+    console.print(f"probes in [bold]{run_dir}[/] ({df['cell'].nunique()} cells)")
+    for name in dict.fromkeys(df["threshold_name"].astype(str)):
+        console.print(t_star_table(df[df["threshold_name"].astype(str) == name], name))
+
+
+def format_t_star(row: pd.Series) -> str:
+    """ "412 [355, 470]"; censored "> 4096" (and why it stopped, if early); failures by status."""
+    status = str(row["status"])
+    if is_failed(status):
+        return status
+    if bool(row["censored"]):
+        why = f" ({row['stopped_by']})" if status == "skipped" and row["stopped_by"] else ""
+        return f"> {int(row['reached_len'])}{why}"
+    hi = row["t_star_hi"]
+    hi_text = "-" if hi is None or (isinstance(hi, float) and math.isnan(hi)) else f"{hi:.0f}"
+    return f"{row['t_star']:.0f} [{row['t_star_lo']:.0f}, {hi_text}]"
+
+
+def _arch_label(row: pd.Series, sized: bool) -> str:
+    label = with_options(str(row["arch"]), row["arch_options"] or None)
+    if sized:
+        label += f" L{int(row['n_layers'])} d{int(row['d_model'])}"
+    return label
+
+
+def t_star_table(df: pd.DataFrame, threshold_name: str) -> Table:
+    """One row per arch (and size, when sizes differ), one column per task; seeds joined.
+
+    Rows and columns keep the order of `df` (the caller sorts it in config order).
+    """
+    title = "critical time t* [95% interval], threshold " + (
+        "halfway between chance and in-distribution accuracy"
+        if threshold_name == "half"
+        else threshold_name
+    )
+    table = Table(title=title)
+    sized = df.groupby("arch")[["n_layers", "d_model"]].nunique().gt(1).any().any()
+    labels = df.apply(lambda r: _arch_label(r, bool(sized)), axis=1) if len(df) else []
+    df = df.assign(label=labels, text=df.apply(format_t_star, axis=1) if len(df) else [])
+    tasks = list(dict.fromkeys(df["task"].astype(str)))
+    table.add_column("arch")
+    for task in tasks:
+        table.add_column(task, justify="right")
+    for label, rows in df.groupby("label", sort=False):
+        cells = []
+        for task in tasks:
+            texts = rows.loc[rows["task"].astype(str) == task, "text"]
+            cells.append(" / ".join(texts) if len(texts) else "")
+        table.add_row(str(label), *cells)
+    return table

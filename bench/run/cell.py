@@ -1,0 +1,243 @@
+"""Run one cell: build, train, evaluate, and turn every outcome (failures too) into result rows."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import torch
+from statebench.bench.config.lengths import eval_lengths
+from statebench.bench.config.tracking import TrackingConfig
+from statebench.bench.run.evaluate import evaluate
+from statebench.bench.run.forward_check import check_forward
+from statebench.bench.run.matrix import Cell, derive_seed
+from statebench.bench.run.oom import is_oom
+from statebench.bench.run.provenance import provenance
+from statebench.bench.run.tracking import Tracker
+from statebench.bench.run.train import CellTimeout, Diverged, LogCallback, StepCallback, train_model
+from statebench.bench.run.training_log import TrainingLog
+from statebench.bench.store import RunDir
+from statebench.bench.store.schema import cell_status
+from statebench.models import arch_class, build_model, match_params
+from statebench.tasks import get_task
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class CellJob:
+    """What a worker needs besides the cell (picklable for process pools and clusters)."""
+
+    run_dir: str
+    run_id: str
+    device: str = "auto"
+    tracking: TrackingConfig | None = None  # the [tracking] table, None when off
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def _peak_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+def build_cell_model(cell: Cell, task) -> torch.nn.Module:
+    d_model = cell.d_model
+    if cell.param_budget:
+        d_model = match_params(
+            cell.arch,
+            cell.param_budget,
+            task.vocab_size,
+            task.num_classes,
+            cell.n_layers,
+            **cell.arch_options,
+        )
+    return build_model(
+        cell.arch,
+        task.vocab_size,
+        task.num_classes,
+        d_model,
+        cell.n_layers,
+        seed=derive_seed("init", cell.seed),
+        **cell.arch_options,
+    )
+
+
+def declared_time_parallel(arch: str, options: dict[str, Any]) -> bool | None:
+    """What the arch class declares (Mixer.is_time_parallel) for these options; None when it
+    declares nothing or cannot be loaded (the cell's own failure says why)."""
+    try:
+        declared = arch_class(arch).is_time_parallel(options)
+    except Exception:  # noqa: BLE001 - a row is written whatever the class does
+        return None
+    return None if declared is None else bool(declared)
+
+
+def base_row(cell: Cell, job: CellJob, device: torch.device) -> dict[str, Any]:
+    """What every row of the cell carries, whatever happens to it: the cell, how its arch
+    declares itself, and the provenance (outside code by its source hash)."""
+    return {
+        "run_id": job.run_id,
+        "cell": cell.key,
+        "arch": cell.arch,
+        "arch_options": json.dumps(cell.arch_options, sort_keys=True),
+        "task": cell.task,
+        "task_options": json.dumps(cell.task_options, sort_keys=True),
+        "time_parallel": declared_time_parallel(cell.arch, cell.arch_options),
+        "arch_source_hash": cell.code.get("arch"),
+        "task_source_hash": cell.code.get("task"),
+        "seed": cell.seed,
+        "lr": cell.lr,
+        "d_model": cell.d_model,
+        "n_layers": cell.n_layers,
+        "param_budget": cell.param_budget,
+        "train_len_min": cell.train.len_min,
+        "train_len_max": cell.train.len_max,
+        "device": device.type,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance(device),
+    }
+
+
+def _train(cell: Cell, model, task, device, on_step, deadline, training_log) -> dict[str, Any]:
+    """Train the cell's model; the training results every row of the cell carries."""
+    result = train_model(
+        model,
+        task,
+        cell.train,
+        cell.lr,
+        derive_seed("train", cell.seed),
+        device,
+        on_step=on_step,
+        deadline=deadline,
+        on_log=training_log,
+        val_seed=derive_seed("val", cell.seed, cell.task, sorted(cell.task_options.items())),
+    )
+    training_log.flush()
+    return {
+        "learned": result.learned,
+        "val_accuracy": result.val_accuracy,
+        "val_loss": result.val_loss,
+        "steps_to_target": result.steps_to_target,
+        "train_steps": result.steps,
+        "train_seconds": result.seconds,
+        "tokens_per_second": result.tokens_per_second,
+        "final_train_loss": result.final_loss,
+        "final_train_accuracy": result.final_accuracy,
+    }
+
+
+def _eval_rows(cell: Cell, model, task, base: dict, device: torch.device) -> list[dict]:
+    """One ok row per eval length (a length's own status, e.g. diverged, overrides it)."""
+    evals = evaluate(
+        model, task, cell.eval, cell.task, cell.task_options, device, cell.train.len_max
+    )
+    peak = _peak_memory(device)
+    rows = []
+    for ev in evals:
+        row = {**base, "status": "ok", "error": "", "peak_memory_bytes": peak, **ev}
+        row["state_size"] = model.state_size(ev["eval_len"])
+        rows.append(row)
+    return rows
+
+
+def run_cell(
+    cell: Cell,
+    job: CellJob,
+    on_step: StepCallback | None = None,
+    on_log: LogCallback | None = None,
+) -> list[dict]:
+    """Train and evaluate one cell; never raises for a failing model, returns its rows.
+
+    Training-log rows go to the cell's stored training log, and to `on_log` if given."""
+    device = resolve_device(job.device)
+    base = base_row(cell, job, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    limit = cell.train.time_limit_s
+    deadline = time.monotonic() + limit if limit else None
+    stage = "build"
+    training_log = TrainingLog(job.run_dir, job.run_id, cell.key, also=on_log)
+    try:
+        task = get_task(cell.task, **cell.task_options)
+        model = build_cell_model(cell, task).to(device=device, dtype=DTYPES[cell.dtype])
+        base.update(d_model=model.d_model, params=model.num_params(), kernel=model.kernel)
+        stage = "check"
+        check_forward(model, task, device)
+        stage = "train"
+        base.update(_train(cell, model, task, device, on_step, deadline, training_log))
+        RunDir(job.run_dir).save_checkpoint(cell.key, model.state_dict(), cell.to_dict())
+        stage = "eval"
+        return _eval_rows(cell, model, task, base, device)
+    except Diverged as e:
+        training_log.flush()
+        return failure_rows(cell, base, "diverged", str(e), device)
+    except CellTimeout as e:
+        training_log.flush()
+        return failure_rows(cell, base, "timeout", f"{stage}: {e}", device)
+    except Exception as e:  # noqa: BLE001 - a failing cell is a row, never a crash
+        status = "oom" if is_oom(e) else "error"
+        log.warning("cell %s failed in %s: %s", cell.label, stage, e)
+        return failure_rows(cell, base, status, f"{stage}: {type(e).__name__}: {e}", device)
+
+
+def failure_rows(
+    cell: Cell, base: dict, status: str, error: str, device: torch.device
+) -> list[dict]:
+    """The rows of a failed cell: one per eval length, NaN metrics, its status and error.
+
+    Public because executors write them too, for a cell they had to kill (hard time limit).
+    """
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    nan = math.nan
+    try:  # the lengths a finished cell would have rows for
+        lengths = eval_lengths(get_task(cell.task, **cell.task_options), cell.eval.lengths)
+    except ValueError:
+        lengths = cell.eval.lengths
+    return [
+        {
+            **base,
+            "eval_len": length,
+            "n_eval": 0,
+            "accuracy": nan,
+            "seq_accuracy": nan,
+            "scaled_accuracy": nan,
+            "loss": nan,
+            "id_accuracy": nan,
+            "ood_accuracy": nan,
+            "ood_scaled_accuracy": nan,
+            "status": status,
+            "error": error[:2000],
+            "peak_memory_bytes": _peak_memory(device),
+        }
+        for length in lengths
+    ]
+
+
+def execute_cell(cell: Cell, job: CellJob, on_step: StepCallback | None = None) -> str:
+    """Run a cell and store its rows atomically; returns the cell's status.
+
+    With a `[tracking]` backend, the cell is also one tracker run (stored rows come first)."""
+    with Tracker(job.tracking, cell, job.run_id, job.run_dir) as tracker:
+        rows = run_cell(cell, job, on_step, on_log=tracker.log)
+        RunDir(job.run_dir).write_cell(cell.key, rows)
+        tracker.summary(rows)
+    return cell_status(r["status"] for r in rows)

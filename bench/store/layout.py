@@ -1,0 +1,555 @@
+"""The run directory: `RunDir` is the one object that knows its layout; `load` is the way in.
+
+Layout of a run directory:
+    manifest.json            run_id, resolved config, the run's cell keys, environment
+    cells/<key>.parquet      result rows of one cell (one per eval length)
+    checkpoints/<key>.pt     the trained weights of that cell (for probes and re-evaluation)
+    probes/<key>.parquet     critical-time rows; curves/<key>.parquet per-position curves
+    training_logs/<key>.parquet  loss, accuracy, lr every train.log_every steps of that cell
+    claims/                  which driver runs which cell (bench.store.claims) and what runs it
+    slurm/                   submitit's logs and pickles
+    tracking/                TensorBoard or W&B files of the optional [tracking] table
+    report/, figures/        `statebench report` and `statebench plot` write here by default
+Everything else asks a `RunDir` for paths, files and claims. A file appears only once complete
+(temp file + rename), so a killed run leaves no partial cell, and a truncated or corrupted file
+is reported and treated as missing, so the cell runs again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+from statebench.bench.config.errors import RunDirError
+from statebench.bench.store.files import arrow_table, atomic_write
+from statebench.bench.store.schema import (
+    CURVE_COLUMNS,
+    PROBE_COLUMNS,
+    ROW_COLUMNS,
+    TRAINING_LOG_COLUMNS,
+    cell_status,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from statebench.bench.store.claim_files import ClaimInfo
+    from statebench.bench.store.claims import ClaimBook
+    from statebench.bench.store.records import RunRecord
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+TABLES = {
+    "cells": ROW_COLUMNS,
+    "probes": PROBE_COLUMNS,
+    "curves": CURVE_COLUMNS,
+    "training_logs": TRAINING_LOG_COLUMNS,
+}
+CHECKPOINTS = "checkpoints"
+CLAIMS = "claims"
+SLURM = "slurm"
+TRACKING = "tracking"
+REPORT = "report"
+FIGURES = "figures"
+
+
+@dataclass(frozen=True)
+class StoredCells:
+    """What one scan of a run's cell files found."""
+
+    rows: dict[str, list[dict[str, Any]]]  # key -> rows (the scanned columns) of readable files
+    corrupt: list[str]  # keys whose file cannot be read: their cells run again
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        """key -> the stored cell's status (bench.store.schema.cell_status)."""
+        return {k: cell_status(r["status"] for r in rows) for k, rows in self.rows.items()}
+
+
+class RunDir:
+    """One run directory: where each of its files lives, and reading and writing them.
+
+    Cheap to make (it holds a path); every method reads the disk afresh, so several drivers
+    and workers may hold one on the same directory. `os.fspath(run)` is its path.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunDir) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    # -- where things are ----------------------------------------------------------------------
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.path / MANIFEST
+
+    def table_dir(self, table: str) -> Path:
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+        return self.path / table
+
+    def table_file(self, table: str, key: str) -> Path:
+        return self.table_dir(table) / f"{key}.parquet"
+
+    def cell_file(self, key: str) -> Path:
+        return self.table_file("cells", key)
+
+    def checkpoint_file(self, key: str) -> Path:
+        return self.path / CHECKPOINTS / f"{key}.pt"
+
+    @property
+    def claims_dir(self) -> Path:
+        return self.path / CLAIMS
+
+    @property
+    def slurm_dir(self) -> Path:
+        return self.path / SLURM
+
+    @property
+    def tracking_dir(self) -> Path:
+        return self.path / TRACKING
+
+    @property
+    def report_dir(self) -> Path:
+        """Where `statebench report` writes report.<fmt> (and its figures) by default."""
+        return self.path / REPORT
+
+    @property
+    def figures_dir(self) -> Path:
+        """Where `statebench plot` writes its figures by default."""
+        return self.path / FIGURES
+
+    # -- the manifest --------------------------------------------------------------------------
+
+    def manifest(self) -> dict[str, Any] | None:
+        """The run's manifest, or None if the directory has none; RunDirError naming the file if
+        it cannot be read as a JSON object (truncated, corrupt, binary, or another kind of JSON)."""
+        path = self.manifest_file
+        if not path.exists():
+            return None
+        where = str(path)
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise RunDirError(f"cannot read {where}: {e.strerror or e}") from None
+        except UnicodeDecodeError:
+            raise RunDirError(f"{where} is not a run manifest (not UTF-8 text)") from None
+        except json.JSONDecodeError as e:
+            raise RunDirError(
+                f"{where} is truncated or corrupt (invalid JSON at line {e.lineno}, column "
+                f"{e.colno}: {e.msg}); restore it, or run the config again into a fresh --out"
+            ) from None
+        if not isinstance(manifest, dict):
+            raise RunDirError(
+                f"{where} is not a run manifest (a JSON {type(manifest).__name__}, not an object)"
+            )
+        return manifest
+
+    def require_manifest(self) -> dict[str, Any]:
+        """The manifest; RunDirError if the path is not a run (no directory, no manifest)."""
+        if not self.path.is_dir():
+            raise RunDirError(f"no run directory at {str(self.path)!r}")
+        manifest = self.manifest()
+        if manifest is None:
+            raise RunDirError(
+                f"{str(self.path)!r} holds no run (no {MANIFEST}); give a directory that "
+                "`statebench run` wrote (results/<name>-<hash>)"
+            )
+        return manifest
+
+    def manifest_quietly(self) -> dict[str, Any] | None:
+        """The manifest, or None when absent or unreadable (readers that can do without it)."""
+        try:
+            manifest = self.manifest()
+        except (OSError, ValueError) as e:
+            log.warning("cannot read the manifest of %s (%s)", self.path, e)
+            return None
+        return manifest if isinstance(manifest, dict) else None
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        text = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode()
+        atomic_write(self.manifest_file, lambda f: f.write(text))
+
+    def open(self, fresh: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Open the run for writing: drop temp files a killed writer left, and return its
+        manifest; a directory without one gets `fresh()` written as its manifest first."""
+        self.remove_stale_temp_files()
+        manifest = self.manifest()
+        if manifest is None:
+            manifest = fresh()
+            self.write_manifest(manifest)
+        return manifest
+
+    def cells(self) -> list[str]:
+        """The run's cell keys, in run order, as its manifest lists them (none if unreadable)."""
+        return manifest_cells(self.manifest_quietly())
+
+    # -- cell files and the other tables -------------------------------------------------------
+
+    def write_table(self, table: str, key: str, rows: list[dict[str, Any]]) -> Path:
+        """Atomically write the rows of one cell into `<table>/<key>.parquet`."""
+        columns = TABLES[table]
+        extra = sorted({k for r in rows for k in r} - set(columns))
+        if extra:
+            raise ValueError(
+                f"{table} rows carry unknown columns {extra}; add them to bench.store.schema"
+            )
+        data = arrow_table(rows, columns)
+        path = self.table_file(table, key)
+        atomic_write(path, lambda f: pq.write_table(data, f))
+        return path
+
+    def write_cell(self, key: str, rows: list[dict[str, Any]]) -> Path:
+        return self.write_table("cells", key, rows)
+
+    def write_training_log(self, key: str, rows: list[dict[str, Any]]) -> Path:
+        return self.write_table("training_logs", key, rows)
+
+    def read_rows(
+        self, key: str, table: str = "cells", columns: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The stored rows of one cell; raises (FileNotFoundError, arrow errors) when unreadable."""
+        return pq.read_table(self.table_file(table, key), columns=columns).to_pylist()
+
+    def version(self, key: str, table: str = "cells") -> int | None:
+        """An opaque version of a stored file (its mtime in ns), None when absent: a file whose
+        version changed was rewritten."""
+        try:
+            return self.table_file(table, key).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def stored_status(self, key: str) -> str | None:
+        """The stored cell's status (bench.store.schema.cell_status), None when absent or
+        unreadable."""
+        try:
+            return cell_status(r["status"] for r in self.read_rows(key, columns=["status"]))
+        except Exception:  # absent, truncated or corrupted: not stored
+            return None
+
+    def landed_check(self, rerun: Iterable[str] = ()) -> Callable[[str], bool]:
+        """A test of whether a cell's file is in the store now; a cell of `rerun` (stored, and
+        being run again) counts only once its file was rewritten."""
+        before = {key: self.version(key) for key in rerun}
+
+        def landed(key: str) -> bool:
+            version = self.version(key)
+            if version is None or before.get(key) == version:
+                return False
+            return self.stored_status(key) is not None  # truncated or corrupted: not stored
+
+        return landed
+
+    def stored_keys(self, table: str = "cells") -> set[str]:
+        """Keys of cells whose file is complete and readable."""
+        folder = self.table_dir(table)
+        if not folder.is_dir():
+            return set()
+        return {p.stem for p in folder.glob("*.parquet") if _readable(p)}
+
+    def scan(self, columns: tuple[str, ...] = ("status",)) -> StoredCells:
+        """Every cell file at once: the rows of the readable ones (`columns` only), and the
+        keys of those that cannot be read."""
+        rows, corrupt = {}, []
+        folder = self.table_dir("cells")
+        for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+            try:
+                rows[path.stem] = pq.read_table(path, columns=list(columns)).to_pylist()
+            except Exception:  # truncated, corrupted, or a foreign schema
+                corrupt.append(path.stem)
+        return StoredCells(rows, corrupt)
+
+    def load_table(self, table: str) -> pd.DataFrame:
+        """Every stored row of `table`, keyed by cell: a file counts only when its name is a cell
+        of the run (the manifest's list, when it has one) and its rows carry that cell's key,
+        so a stray, copied or foreign file is reported and ignored, never merged."""
+        columns = TABLES[table]
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"no run directory at {str(self.path)!r}")
+        expected = set(self.cells())
+        folder = self.table_dir(table)
+        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        frames = []
+        for path in files:
+            if expected and path.stem not in expected:
+                log.warning("ignoring %s: not a cell of this run (a stray or copied file)", path)
+                continue
+            try:
+                frame = pq.read_table(path).to_pandas()
+            except Exception as e:
+                log.warning("ignoring unreadable result file %s (%s)", path, e)
+                continue
+            missing = sorted({"cell", "status"} & set(columns) - set(frame.columns))
+            if missing:
+                log.warning("ignoring %s: not a statebench %s file (no %s)", path, table, missing)
+                continue
+            frame = frame[[c for c in frame.columns if c in columns]]
+            mine = frame["cell"].astype(str) == path.stem
+            if not mine.all():
+                log.warning(
+                    "ignoring %d row(s) of %s that belong to another cell", (~mine).sum(), path
+                )
+                frame = frame[mine]
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame({n: pd.Series(dtype=t) for n, t in columns.items()})
+        df = pd.concat(frames, ignore_index=True)
+        for name, dtype in columns.items():
+            if name not in df:
+                df[name] = pd.Series([None] * len(df), dtype=object)
+            if dtype == "string":
+                df[name] = df[name].astype("string")
+        return df
+
+    def load(self) -> pd.DataFrame:
+        """All result rows (one per cell x eval length), with the columns of bench.store.schema."""
+        return self.load_table("cells")
+
+    def load_probes(self) -> pd.DataFrame:
+        return self.load_table("probes")
+
+    def load_curves(self) -> pd.DataFrame:
+        return self.load_table("curves")
+
+    def load_training_log(self) -> pd.DataFrame:
+        """Every cell's training log (bench.store.schema.TRAINING_LOG_COLUMNS), in step order
+        per cell."""
+        df = self.load_table("training_logs")
+        return df.sort_values(["cell", "step"], kind="stable", ignore_index=True)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def has_checkpoint(self, key: str) -> bool:
+        return self.checkpoint_file(key).exists()
+
+    def checkpoints(self) -> set[str]:
+        """Keys of the cells that have a checkpoint (one listing of the folder)."""
+        folder = self.path / CHECKPOINTS
+        return {p.stem for p in folder.glob("*.pt")} if folder.is_dir() else set()
+
+    def save_checkpoint(self, key: str, state_dict: dict[str, Any], cell: dict[str, Any]) -> Path:
+        """The trained weights with the resolved cell config beside them (bench.run.matrix.Cell)."""
+        import torch
+
+        path = self.checkpoint_file(key)
+        body = {"format": 1, "cell": cell, "state_dict": state_dict}
+        atomic_write(path, lambda f: torch.save(body, f))
+        return path
+
+    def load_checkpoint(
+        self, key: str, map_location: Any = "cpu"
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """(state_dict, resolved cell config or None for a bare state_dict of an older run).
+
+        Loaded with `weights_only=True`: a checkpoint can hold tensors and plain values only, so
+        opening a run directory never runs code from it."""
+        import torch
+
+        body = torch.load(self.checkpoint_file(key), map_location=map_location, weights_only=True)
+        if isinstance(body, dict) and body.get("format") == 1 and "state_dict" in body:
+            return body["state_dict"], body.get("cell")
+        return body, None
+
+    # -- claims: who runs which cell -----------------------------------------------------------
+
+    def claims(self) -> dict[str, ClaimInfo]:
+        """The current claim of every claimed cell, live or stale (bench.store.claim_files)."""
+        from statebench.bench.store.claim_files import read_claims
+
+        return read_claims(self.path)
+
+    def running(self) -> dict[str, RunRecord]:
+        """What each worker says it is running, since when (bench.store.records)."""
+        from statebench.bench.store.records import read_all_started
+
+        return read_all_started(self.path)
+
+    def claim_book(self, stale_after_s: float) -> ClaimBook:
+        """The claims one driver takes on this run (bench.store.claims.ClaimBook)."""
+        from statebench.bench.store.claims import ClaimBook
+
+        return ClaimBook(self.path, stale_after_s=stale_after_s)
+
+    # -- upkeep --------------------------------------------------------------------------------
+
+    def remove_stale_temp_files(self, older_than_s: float = 3600.0) -> int:
+        """Delete temp files a killed writer left behind (readers already ignore them).
+
+        Only files older than `older_than_s` go, so a live worker's write in progress is safe.
+        """
+        now = time.time()
+        removed = 0
+        for path in self.path.glob("*/.*.tmp"):
+            try:
+                if now - path.stat().st_mtime > older_than_s:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
+
+
+def _readable(path: Path) -> bool:
+    try:
+        pq.read_metadata(path)
+        return True
+    except Exception as e:  # truncated or corrupted: arrow raises several types
+        log.warning("ignoring unreadable result file %s (%s); its cell will run again", path, e)
+        return False
+
+
+def manifest_cells(manifest: dict[str, Any] | None) -> list[str]:
+    """The run's cell keys, in run order, as a manifest lists them."""
+    return [str(k) for k in (manifest or {}).get("cells", [])]
+
+
+# -- the same, one call per question: the store's functions since before RunDir ---------------
+
+
+def load(run_dir: str | Path) -> pd.DataFrame:
+    """All result rows of a run (one per cell x eval length), with the columns of
+    bench.store.schema."""
+    return RunDir(run_dir).load()
+
+
+def load_probes(run_dir: str | Path) -> pd.DataFrame:
+    return RunDir(run_dir).load_probes()
+
+
+def load_curves(run_dir: str | Path) -> pd.DataFrame:
+    return RunDir(run_dir).load_curves()
+
+
+def load_training_log(run_dir: str | Path) -> pd.DataFrame:
+    """Every cell's training log (bench.store.schema.TRAINING_LOG_COLUMNS), in step order per
+    cell."""
+    return RunDir(run_dir).load_training_log()
+
+
+def load_table(run_dir: str | Path, table: str) -> pd.DataFrame:
+    return RunDir(run_dir).load_table(table)
+
+
+def manifest_path(run_dir: str | Path) -> Path:
+    return RunDir(run_dir).manifest_file
+
+
+def table_dir(run_dir: str | Path, table: str) -> Path:
+    return RunDir(run_dir).table_dir(table)
+
+
+def table_path(run_dir: str | Path, table: str, key: str) -> Path:
+    return RunDir(run_dir).table_file(table, key)
+
+
+def cell_path(run_dir: str | Path, key: str) -> Path:
+    return RunDir(run_dir).cell_file(key)
+
+
+def checkpoint_path(run_dir: str | Path, key: str) -> Path:
+    return RunDir(run_dir).checkpoint_file(key)
+
+
+def claims_dir(run_dir: str | Path) -> Path:
+    return RunDir(run_dir).claims_dir
+
+
+def slurm_dir(run_dir: str | Path) -> Path:
+    return RunDir(run_dir).slurm_dir
+
+
+def tracking_dir(run_dir: str | Path) -> Path:
+    return RunDir(run_dir).tracking_dir
+
+
+def has_checkpoint(run_dir: str | Path, key: str) -> bool:
+    return RunDir(run_dir).has_checkpoint(key)
+
+
+def save_checkpoint(
+    run_dir: str | Path, key: str, state_dict: dict[str, Any], cell: dict[str, Any]
+) -> Path:
+    return RunDir(run_dir).save_checkpoint(key, state_dict, cell)
+
+
+def load_checkpoint(
+    run_dir: str | Path, key: str, map_location: Any = "cpu"
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    return RunDir(run_dir).load_checkpoint(key, map_location)
+
+
+def write_table(run_dir: str | Path, table: str, key: str, rows: list[dict[str, Any]]) -> Path:
+    return RunDir(run_dir).write_table(table, key, rows)
+
+
+def write_cell(run_dir: str | Path, key: str, rows: list[dict[str, Any]]) -> Path:
+    return RunDir(run_dir).write_cell(key, rows)
+
+
+def write_training_log(run_dir: str | Path, key: str, rows: list[dict[str, Any]]) -> Path:
+    return RunDir(run_dir).write_training_log(key, rows)
+
+
+def stored_keys(run_dir: str | Path, table: str = "cells") -> set[str]:
+    return RunDir(run_dir).stored_keys(table)
+
+
+def file_version(run_dir: str | Path, key: str, table: str = "cells") -> int | None:
+    return RunDir(run_dir).version(key, table)
+
+
+def read_rows(
+    run_dir: str | Path, key: str, table: str = "cells", columns: list[str] | None = None
+) -> list[dict[str, Any]]:
+    return RunDir(run_dir).read_rows(key, table, columns)
+
+
+def stored_status(run_dir: str | Path, key: str) -> str | None:
+    return RunDir(run_dir).stored_status(key)
+
+
+def scan_cells(
+    run_dir: str | Path, columns: tuple[str, ...] = ("status",)
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """(rows of every readable stored cell, with `columns` only; keys of unreadable files)."""
+    found = RunDir(run_dir).scan(columns)
+    return found.rows, found.corrupt
+
+
+def write_manifest(run_dir: str | Path, manifest: dict[str, Any]) -> None:
+    RunDir(run_dir).write_manifest(manifest)
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
+    return RunDir(run_dir).manifest()
+
+
+def require_manifest(run_dir: str | Path) -> dict[str, Any]:
+    return RunDir(run_dir).require_manifest()
+
+
+def read_manifest_quietly(run_dir: str | Path) -> dict[str, Any] | None:
+    return RunDir(run_dir).manifest_quietly()
+
+
+def remove_stale_temp_files(run_dir: str | Path, older_than_s: float = 3600.0) -> int:
+    return RunDir(run_dir).remove_stale_temp_files(older_than_s)
