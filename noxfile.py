@@ -81,9 +81,9 @@ def perf(session: nox.Session) -> None:
 @nox.session
 def reference(session: nox.Session) -> None:
     """Regenerate results/reference/: the reports and figures of the quick, quick-probe,
-    seqlen-scaling and conjecture runs. One torch thread, as the committed references were made: a 2-core
-    machine doing anything else slows two-thread runs of these small models many times over,
-    and CPU float sums depend on the thread count (rows record it as `cpu_threads`)."""
+    seqlen-scaling and conjecture runs. One torch thread, as the committed references were
+    made: a 2-core machine doing anything else slows two-thread runs of these small models many
+    times over, and CPU float sums depend on the thread count (rows record it as `cpu_threads`)."""
     _install(session)
     session.env["OMP_NUM_THREADS"] = "1"
     runs = (

@@ -7,8 +7,8 @@ import pytest
 import statebench.tasks as tasks
 import torch
 from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL, arch_group
-from statebench.bench.run.cell import build_cell_model
 from statebench.bench.config import load_config
+from statebench.bench.run.cell import build_cell_model
 from statebench.bench.run.matrix import expand
 from statebench.tasks.automaton import identifying_windows, synchronizing_lengths
 from statebench.tasks.testing import check_task
