@@ -14,7 +14,7 @@ from statebench.tasks.automaton import identifying_windows, synchronizing_length
 from statebench.tasks.testing import check_task
 
 CONFIG = load_config(preset="conjecture")
-STREAMS = 256
+STREAMS = 64
 
 
 @pytest.mark.parametrize("spec", CONFIG.tasks, ids=lambda s: f"{s.name}{s.options}")
@@ -43,8 +43,8 @@ def test_the_preset_probes_parity_a_maze_and_jumps_with_both_groups_at_one_size(
     assert groups.count(TIME_PARALLEL) >= 2 and groups.count(RECURRENCE_COMPLETE) >= 2
     budget = CONFIG.model.param_budget
     seen = set()
-    for cell in expand(CONFIG):
-        key = (cell.arch, str(cell.arch_options), cell.task, str(cell.task_options))
+    for cell in expand(CONFIG):  # one task per arch: the tasks' vocabularies differ by 2 tokens
+        key = (cell.arch, str(cell.arch_options))
         if key in seen:
             continue
         seen.add(key)

@@ -122,7 +122,7 @@ def test_the_resynchronising_probes_are_identified_by_short_windows():
     ):
         task = get_task(name, **options)
         machine = task.state_machine()
-        tokens = task.sample(1000, 500, gen).inputs
+        tokens = task.sample(200, 500, gen).inputs
         reach = reachable_states(machine.table, machine.starts)
         windows = identifying_windows(machine.table, tokens, reach, machine.target_of)
         assert (windows > 0).all()
