@@ -80,13 +80,18 @@ def perf(session: nox.Session) -> None:
 
 @nox.session
 def reference(session: nox.Session) -> None:
-    """Regenerate results/reference/: the reports and figures of the quick, quick-probe and
-    seqlen-scaling runs. One torch thread, as the committed references were made: a 2-core
-    machine doing anything else slows two-thread runs of these small models many times over,
-    and CPU float sums depend on the thread count (rows record it as `cpu_threads`)."""
+    """Regenerate results/reference/: the reports and figures of the quick, quick-probe,
+    seqlen-scaling and conjecture runs. One torch thread, as the committed references were
+    made: a 2-core machine doing anything else slows two-thread runs of these small models many
+    times over, and CPU float sums depend on the thread count (rows record it as `cpu_threads`)."""
     _install(session)
     session.env["OMP_NUM_THREADS"] = "1"
-    runs = (("quick", "run"), ("quick-probe", "probe"), ("seqlen-scaling", "run"))
+    runs = (
+        ("quick", "run"),
+        ("quick-probe", "probe"),
+        ("seqlen-scaling", "run"),
+        ("conjecture", "probe"),
+    )
     for preset, command in runs:
         run_dir, report_dir = f"results/{preset}-reference", f"results/reference/{preset}"
         for stale in (run_dir, report_dir):  # regenerate: never resume an older code's run

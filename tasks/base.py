@@ -248,6 +248,13 @@ class Task(metaclass=_TaskMeta):
         """Best blind-guess accuracy at each position (default: uniform targets)."""
         return torch.full((length,), 1.0 / self.num_classes, dtype=torch.float64)
 
+    # -- hidden state ----------------------------------------------------------------------
+    def state_machine(self):
+        """The task's hidden state as a `tasks.automaton.StateMachine`, where it is a finite
+        automaton over the input tokens (None otherwise). It lets `synchronizing_lengths` and
+        `identifying_windows` say whether a window of recent inputs answers the task."""
+        return None
+
     # -- streaming -------------------------------------------------------------------------
     @property
     def streams(self) -> bool:

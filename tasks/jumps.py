@@ -7,7 +7,7 @@ The paper's exact definition is not public; this is our operational version.
 from __future__ import annotations
 
 import torch
-from statebench.tasks.automaton import run_automaton
+from statebench.tasks.automaton import StateMachine, run_automaton
 from statebench.tasks.base import Batch, Task, _last_true
 from statebench.tasks.chance import markov_mode_probability
 from statebench.tasks.registry import register_task
@@ -69,6 +69,22 @@ class Jumps(Task):
         table[0, self.n_instructions :] = torch.arange(1, k + 1)
         table[1:, :] = torch.arange(k)[:, None]
         self._table = table
+
+    def state_machine(self) -> StateMachine:
+        """State r * m + s: the skip count r and, for target="sum", the running sum s (m = 1
+        for target="executed", whose target reads the state before the token, not after)."""
+        m = self.m if self.target == "sum" else 1
+        k, n_instr = self.max_jump, self.n_instructions
+        table = torch.empty((k + 1) * m, self.vocab_size, dtype=torch.int64)
+        for r in range(k + 1):
+            for s in range(m):
+                for token in range(self.vocab_size):
+                    r_next, s_next = int(self._table[r, token]), s
+                    if r == 0 and token < n_instr:  # an executed instruction adds its value
+                        s_next = (s + token) % m
+                    table[r * m + s, token] = r_next * m + s_next
+        target_of = torch.arange((k + 1) * m) % m if self.target == "sum" else None
+        return StateMachine(table, torch.tensor([0]), target_of)
 
     def _tokens(self, batch_size, length, generator, device) -> torch.Tensor:
         jump = torch.rand(batch_size, length, generator=generator, device=device) < self.p_jump

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 import torch
-from statebench.tasks.automaton import run_automaton
+from statebench.tasks.automaton import StateMachine, run_automaton
 from statebench.tasks.base import Batch, Task, _last_true
 from statebench.tasks.chance import markov_mode_probability
 from statebench.tasks.registry import register_task
@@ -57,16 +57,22 @@ class Maze(Task):
     each position is its cell (row * size + column). A move into a wall leaves it in place.
 
     The maze is a perfect maze drawn with `maze_seed`, plus `extra_openings` walls removed at
-    random (loops: more than one route between cells). With start="fixed" the agent starts in
-    the top-left cell; with start="shown" the first token (4 + cell) places it at a uniform
-    cell. The position is never shown again. Moves are uniform.
+    random (loops: more than one route between cells). With torus=True there are no walls and
+    moves wrap around the edges: every move is valid from every cell, so the agent is never
+    pinned and its moves never give its cell away; its cell is the start plus the sum of the
+    moves in Z_size x Z_size (a group, not only an automaton). It is the maze probe that a
+    window of recent moves cannot answer (see `tasks.automaton.identifying_windows`).
 
-    Wall bumps make the update maps non-invertible and non-commuting, so the state is no group
-    element: it is a finite automaton's state (run without a loop over time by
+    With start="fixed" the agent starts in the top-left cell; with start="shown" the first
+    token (4 + cell) places it at a uniform cell. The position is never shown again. Moves are
+    uniform.
+
+    With walls, bumps make the update maps non-invertible and non-commuting, so the state is no
+    group element: it is a finite automaton's state (run without a loop over time by
     `tasks.automaton`). Chance is exact by a Markov chain over the agent's cell.
     """
 
-    description = "moves N/E/S/W in a fixed maze, walls block; target: the agent's cell (withheld)"
+    description = "moves N/E/S/W in a maze (walls block) or on a torus; target: the agent's cell"
     family = "regular"
     display_order = 80
 
@@ -76,18 +82,29 @@ class Maze(Task):
         maze_seed: int = 0,
         extra_openings: int = 0,
         start: str = "fixed",
+        torus: bool = False,
         readout: str | None = None,
     ) -> None:
         super().__init__(readout)
         self.size = self._int_option("size", size, 2, 16)
         self.maze_seed = self._int_option("maze_seed", maze_seed, 0)
+        if not isinstance(torus, bool):
+            raise self._error(f"torus={torus!r} is not allowed; torus must be true or false")
+        self.torus = torus
         passages = perfect_maze(self.size, self.maze_seed)
         walls = interior_walls(self.size, passages)
+        if torus and extra_openings:
+            raise self._error(
+                f"extra_openings={extra_openings!r} is not allowed with torus=true; a torus has "
+                "no walls to open (leave extra_openings at 0)"
+            )
         self.extra_openings = self._int_option("extra_openings", extra_openings, 0, len(walls))
         passages |= set(random.Random(self.maze_seed).sample(walls, self.extra_openings))
         if start not in STARTS:
             raise self._error(f"start={start!r} is not allowed; choose one of {', '.join(STARTS)}")
         self.start = start
+        if torus:  # no interior walls (the edges wrap: see `neighbour`)
+            passages |= set(walls)
         self.passages = frozenset(passages)
         self.n_cells = self.size * self.size
         self.start_cell = 0 if start == "fixed" else None
@@ -105,10 +122,18 @@ class Maze(Task):
             table[:, len(MOVES) :] = torch.arange(self.n_cells)
         return table
 
+    def state_machine(self) -> StateMachine:
+        """The agent's cell; it starts top-left, or anywhere when the start is shown."""
+        starts = torch.arange(self.n_cells if self.start == "shown" else 1)
+        return StateMachine(self._table, starts, torch.arange(self.n_cells))
+
     def neighbour(self, cell: int, move: int) -> int:
-        """The cell a move leads to from `cell` (itself when a wall or the border is in the way)."""
+        """The cell a move leads to from `cell` (itself when a wall or the border is in the way;
+        on a torus, the next cell around)."""
         row, col = divmod(cell, self.size)
         dr, dc = STEPS[move]
+        if self.torus:
+            return (row + dr) % self.size * self.size + (col + dc) % self.size
         if not (0 <= row + dr < self.size and 0 <= col + dc < self.size):
             return cell
         other = (row + dr) * self.size + col + dc
@@ -147,6 +172,9 @@ class Maze(Task):
         for t in tokens:
             if t >= len(MOVES):  # a start token: the agent is placed there
                 row, col = divmod(t - len(MOVES), self.size)
+            elif self.torus:  # no walls: the walk wraps around the edges
+                dr, dc = STEPS[t]
+                row, col = (row + dr) % self.size, (col + dc) % self.size
             else:
                 dr, dc = STEPS[t]
                 r, c = row + dr, col + dc

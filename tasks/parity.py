@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from statebench.tasks.automaton import StateMachine
 from statebench.tasks.base import Batch, Task
 from statebench.tasks.registry import register_task
 
@@ -22,6 +23,10 @@ class Parity(Task):
         y = torch.cumsum(x, dim=1).bitwise_and_(1)
         mask = torch.ones_like(x, dtype=torch.bool)
         return Batch(x, y, mask)
+
+    def state_machine(self) -> StateMachine:
+        """The prefix XOR: a bit flipped by every 1."""
+        return StateMachine(torch.tensor([[0, 1], [1, 0]]), torch.tensor([0]), torch.arange(2))
 
     def continue_targets(self, prefix, carry):
         return (prefix + carry[:, None]) % self.num_classes

@@ -29,6 +29,7 @@ from statebench.bench.plots.style import (
     new_figure,
     style,
     task_order,
+    wrap_label,
 )
 
 METRIC_LABELS = {
@@ -145,7 +146,7 @@ def _panel(ax, all_rows: pd.DataFrame, rows: pd.DataFrame, task: str, metric, ar
             va="bottom", ha="left", zorder=5,
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5},
         )  # fmt: skip
-    ax.set_title(task)
+    ax.set_title(wrap_label(task))
     log2_length_axis(ax, "x")
     return drawn
 

@@ -28,6 +28,7 @@ from statebench.bench.plots.style import (
     new_figure,
     style,
     task_order,
+    wrap_label,
 )
 
 
@@ -216,7 +217,8 @@ def plot_critical_time(probes: pd.DataFrame, threshold_name: str | None = None) 
             shown += _task_slot(ax, i, rows[rows["task"] == task], archs, offsets, spread)
         for i in range(1, len(tasks)):  # faint separators between task slots
             ax.axvline(i - 0.5, color=GRID_COLOR, linewidth=0.8)
-        ax.set_xticks(range(len(tasks)), tasks, rotation=20 if len(tasks) > 4 else 0)
+        labels = [wrap_label(t) for t in tasks]
+        ax.set_xticks(range(len(tasks)), labels, rotation=20 if len(tasks) > 4 else 0)
         ax.set_xlim(-0.5, len(tasks) - 0.5)
         ax.grid(False, axis="x")
         log2_length_axis(ax, "y")

@@ -23,6 +23,7 @@ from statebench.bench.plots.style import (
     new_figure,
     style,
     task_order,
+    wrap_label,
 )
 
 CMAP = colormaps["viridis"]
@@ -96,7 +97,7 @@ def _label_axes(ax, panel: str, archs, tasks) -> None:
     tilt = len(tasks) > 3 or max((len(t) for t in tasks), default=0) > 12
     ax.set_xticks(
         range(len(tasks)),
-        tasks,
+        [wrap_label(t) for t in tasks],
         rotation=30 if tilt else 0,
         ha="right" if tilt else "center",
     )

@@ -73,7 +73,8 @@ def draw_maze(ax, task: Maze) -> None:
             ax.plot([col + 1, col + 1], [n - row - 1, n - row], color="black", lw=2.2)
         else:  # a wall to the south of a
             ax.plot([col, col + 1], [n - row - 1, n - row - 1], color="black", lw=2.2)
-    ax.plot([0, n, n, 0, 0], [0, 0, n, n, 0], color="black", lw=2.2)
+    torus = getattr(task, "torus", False)  # edges wrap: a dashed border, no wall there
+    ax.plot([0, n, n, 0, 0], [0, 0, n, n, 0], color="black", lw=2.2, ls="--" if torus else "-")
     for cell in range(task.n_cells):
         x, y = centre(cell)
         ax.text(x - 0.42, y + 0.42, str(cell), fontsize=6, color=NEUTRAL_COLOR, va="top")
@@ -82,7 +83,7 @@ def draw_maze(ax, task: Maze) -> None:
     sx, sy = centre(path[0])
     ax.add_patch(_square(sx, sy, START_COLOR))
     ax.text(sx, sy, "S", ha="center", va="center", fontsize=8, color="white", weight="bold")
-    xs, ys = zip(*(centre(c) for c in path), strict=True)
+    xs, ys = _walk_line([centre(c) for c in path])
     ax.plot(xs, ys, color=WALK_COLOR, lw=1.4, alpha=0.7, zorder=2)
     ax.plot(xs[-1], ys[-1], "o", color=WALK_COLOR, ms=6, zorder=3)
     for move, before, after in zip(moves, path[:-1], path[1:], strict=True):
@@ -136,3 +137,15 @@ def plot_maze(results: pd.DataFrame) -> Figure:
             fontsize=8,
         )
     return fig
+
+
+def _walk_line(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """The walk as a polyline, broken (NaN) where a torus walk wraps around an edge."""
+    xs, ys = [points[0][0]], [points[0][1]]
+    for (x0, y0), (x1, y1) in zip(points[:-1], points[1:], strict=True):
+        if abs(x1 - x0) + abs(y1 - y0) > 1:
+            xs.append(float("nan"))
+            ys.append(float("nan"))
+        xs.append(x1)
+        ys.append(y1)
+    return xs, ys

@@ -156,6 +156,17 @@ def format_length(value: float, _pos=None) -> str:
     return f"{value:g}"
 
 
+def wrap_label(label: str, width: int = 26) -> str:
+    """A long label on lines of about `width` characters, broken after its options' commas
+    (jumps(m=2,max_jump=1,n_instructions=2,target=sum) would overrun its neighbours)."""
+    lines = [""]
+    for piece in str(label).replace(",", ",\0").split("\0"):
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append("")
+        lines[-1] += piece
+    return "\n".join(lines)
+
+
 def log2_length_axis(ax, which: str = "x") -> None:
     """Base-2 log scale with length labels (1k, 4k): eval grids are powers of two."""
     axis = ax.xaxis if which == "x" else ax.yaxis

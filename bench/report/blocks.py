@@ -21,6 +21,7 @@ from statebench.bench.analysis.seqlen import (
     is_length_study,
     scaling_exponents,
 )
+from statebench.bench.analysis.verdict import conjecture_verdicts
 from statebench.bench.plots import FIGURE_CAPTIONS, FIGURES, figure_applies, make_figure
 from statebench.bench.plots.output import note_below
 from statebench.bench.report.tables import (
@@ -147,8 +148,33 @@ def _critical_time_blocks(probes: pd.DataFrame) -> list[Block]:
                 "declaration of each arch class.",
             ),
             Block("table", table=conjecture),
+            *_verdict_blocks(probes),
         ]
     return blocks
+
+
+def _verdict_blocks(probes: pd.DataFrame) -> list[Block]:
+    """One verdict line per task, by the rule `bench.analysis.verdict` defines."""
+    verdicts = conjecture_verdicts(probes)
+    if verdicts.empty:
+        return []
+    lines = [f"- **{row.task}**: {row.verdict} ({row.why})" for row in verdicts.itertuples()]
+    return [
+        Block("heading", "Verdict per task", level=3),
+        Block(
+            "text",
+            "A model counts as learned on a task when more than half of its seeds learned "
+            "it (2 of 3); its t* is the median over those seeds, censored (> L) once half or "
+            "more of them held to the probe's end. **supports the conjecture**: every learned "
+            "time-parallel model has a finite t* and every learned recurrence-complete one is "
+            "censored; **contradicts it**: a learned time-parallel model is censored or a "
+            "learned recurrence-complete one has a finite t*; **cannot tell**: fewer than two "
+            "learned models on a side. A verdict holds for this run's budget and probe length "
+            "only.",
+        ),
+        Block("text", "\n".join(lines)),
+        Block("table", table=verdicts.drop(columns=["why"])),
+    ]
 
 
 def _seqlen_blocks(results: pd.DataFrame, logs: pd.DataFrame | None) -> list[Block]:

@@ -12,16 +12,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statebench.bench.analysis.grouping import (
-    RECURRENCE_COMPLETE,
-    TIME_PARALLEL,
-    UNDECLARED,
-    arch_group,
-)
+from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL
 from statebench.bench.analysis.probes import prepare_probes, split_configs
 from statebench.bench.analysis.scores import prepare
 from statebench.bench.analysis.summary import split_train_lengths, summarize_headline
 from statebench.bench.analysis.tstar import summarize_t_star
+from statebench.bench.analysis.verdict import label_groups
 from statebench.bench.plots.size import size_table
 from statebench.bench.plots.style import arch_order, format_count, format_length, task_order
 
@@ -134,14 +130,7 @@ def conjecture_table(probes: pd.DataFrame) -> pd.DataFrame:
     rows = split_configs(prepare_probes(probes))
     if rows.empty:
         return pd.DataFrame()
-    raw = probes.loc[rows.index]
-    names = raw["arch"].astype(str) if "arch" in raw else rows["arch"]
-    options = raw["arch_options"] if "arch_options" in raw else pd.Series("", index=rows.index)
-    declared = raw["time_parallel"] if "time_parallel" in raw else pd.Series(None, index=rows.index)
-    groups: dict[str, str] = {}
-    for label, name, opts, flag in zip(rows["arch"], names, options, declared, strict=True):
-        if label not in groups or (groups[label] == UNDECLARED and not _missing(flag)):
-            groups[label] = arch_group(name, "" if _missing(opts) else str(opts), flag)
+    groups = label_groups(probes, rows)
     order = {TIME_PARALLEL: 0, RECURRENCE_COMPLETE: 1}
     archs = sorted(
         arch_order(rows["arch"]), key=lambda a: order.get(groups[a], 2)

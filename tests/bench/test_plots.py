@@ -34,6 +34,7 @@ from statebench.bench.plots.style import (
     arch_order,
     format_length,
     task_order,
+    wrap_label,
 )
 
 ARCHS = ("transformer", "mamba", "lstm", "griffin")
@@ -483,3 +484,12 @@ def test_cells_with_failed_lengths_are_flagged_not_hidden(synthetic_results_fact
     assert any(t.get_text().startswith("0.") and "†" in t.get_text() for t in heat.axes[0].texts)
     accuracy = plot_accuracy_vs_length(results)
     assert "transformer: oom at 2k" in [t.get_text() for t in accuracy.axes[0].texts]
+
+
+def test_a_long_task_label_wraps_after_its_commas_and_a_short_one_stays():
+    label = "jumps(m=2,max_jump=1,n_instructions=2,target=sum)"
+    lines = wrap_label(label).split("\n")
+    assert "".join(lines) == label
+    assert len(lines) > 1 and all(len(line) <= 26 for line in lines)
+    assert all(line.endswith(",") for line in lines[:-1])
+    assert wrap_label("parity") == "parity"

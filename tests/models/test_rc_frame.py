@@ -40,6 +40,23 @@ def test_the_lstm_carries_information_across_frames_and_the_head_works_inside_th
     assert (moved[1:] > 0).all()  # inside frame 0 (the head) and every later frame (the LSTM)
 
 
+def test_a_frames_last_token_reads_the_lstm_state_after_its_own_frame():
+    """Inside the first frame the tokens before the last have seen no frame whole (they read
+    the zero state, whatever the LSTM's weights); the last one has, and reads the state after
+    it. With frame=1 every token is a frame's last: each reads the state after itself."""
+    for frame, untouched in ((4, 3), (1, 0)):
+        torch.manual_seed(0)
+        mixer = RCFrameMixer(16, frame=frame)
+        x = torch.randn(2, 8, 16)
+        with torch.no_grad():
+            before = mixer(x)
+            for p in mixer.lstm.parameters():
+                p.add_(0.5 * torch.randn_like(p))
+            after = mixer(x)
+        moved = (before - after).abs().amax(dim=(0, 2))
+        assert (moved[:untouched] == 0).all() and (moved[untouched:] > 0).all()
+
+
 def test_matches_a_parameter_budget_and_records_its_kernel():
     d = match_params("rc_frame", 100_000, vocab_size=16, num_classes=8, n_layers=2)
     got = build_model("rc_frame", 16, 8, d, 2).num_params()

@@ -21,6 +21,9 @@ CONFIGS: list[tuple[str, dict]] = [(name, {}) for name in tasks.list_tasks()] + 
     ("jumps", {"n_instructions": 1, "max_jump": 5, "p_jump": 0.6}),
     ("maze", {"size": 5, "maze_seed": 3, "extra_openings": 4}),
     ("maze", {"start": "shown"}),
+    ("maze", {"size": 3, "torus": True}),
+    ("maze", {"size": 2, "torus": True, "start": "shown"}),
+    ("jumps", {"target": "sum", "m": 2, "max_jump": 1, "n_instructions": 2}),
 ]
 READOUTS = ("all", "last")
 

@@ -59,6 +59,8 @@ BAD_OPTIONS = [
     ("maze", {"maze_seed": -1}, "maze_seed must be an integer >= 0"),
     ("maze", {"extra_openings": 10}, r"extra_openings must be an integer in \[0, 9\]"),
     ("maze", {"start": "random"}, "start='random' is not allowed; choose one of fixed, shown"),
+    ("maze", {"torus": "yes"}, "torus='yes' is not allowed; torus must be true or false"),
+    ("maze", {"torus": True, "extra_openings": 2}, "extra_openings=2 is not allowed with torus"),
 ]
 
 

@@ -49,6 +49,10 @@ def test_maze_chance_is_exact_on_enumerated_inputs(readout):
     for length in range(1, 7):
         exact = weighted_chance(task, length, lambda t: 0.25)
         assert task.chance_at(length) == pytest.approx(exact)
+    torus = tasks.get_task("maze", size=3, torus=True, readout=readout)
+    for length in range(1, 6):
+        exact = weighted_chance(torus, length, lambda t: 0.25)
+        assert torus.chance_at(length) == pytest.approx(exact)
     shown = tasks.get_task("maze", size=2, start="shown", readout=readout)
     for length in range(1, 5):
         # Start tokens are drawn only first (uniformly), moves after: weight by position.
@@ -91,6 +95,14 @@ def test_maze_is_a_perfect_maze_plus_the_extra_openings():
     assert base.passages < opened.passages and len(opened.passages) == len(base.passages) + 3
     assert len(interior_walls(5, set(opened.passages))) == 2 * 5 * 4 - len(opened.passages)
     assert tasks.get_task("maze", maze_seed=1).passages != base.passages
+
+
+def test_torus_moves_wrap_around_every_edge():
+    task = tasks.get_task("maze", size=3, torus=True)
+    # N from the top row, W from the left column, S and E back: every move is taken.
+    assert task.reference([0, 3, 2, 1]) == [6, 8, 2, 0]
+    assert all(task.neighbour(c, m) != c for c in range(9) for m in range(4))
+    assert not interior_walls(3, set(task.passages))
 
 
 def test_maze_walls_block_and_the_border_holds():
