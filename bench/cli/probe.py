@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+
 from statebench.bench.cli.common import console, fail, resolve
 from statebench.bench.cli.options import (
     ArchOpt,
@@ -19,6 +20,7 @@ from statebench.bench.cli.options import (
     OutOpt,
     SeedsOpt,
     SetOpt,
+    SkipConformanceOpt,
     TaskOpt,
 )
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:  # pandas loads with the results, not with the command line
     from pathlib import Path
 
     import pandas as pd
+
     from statebench.bench.run.matrix import Cell
 
 from statebench.bench.config.labels import with_options
@@ -66,6 +69,7 @@ def probe(
             "--require-same-code", help="Refuse to resume a run stored by another code version."
         ),
     ] = False,
+    skip_conformance: SkipConformanceOpt = False,
 ) -> None:
     """Measure the critical time t*: where each trained model's accuracy falls along a stream.
 
@@ -78,7 +82,8 @@ def probe(
 
     overrides = list(set_ or []) + ([f"probe.max_len={max_len}"] if max_len else [])
     overrides += [f'executor.kind="{executor}"'] if executor else []
-    overrides += [f"executor.workers={workers}"] if workers else []
+    # `is not None`: --workers 0 is refused by the config (workers >= 1), never ignored
+    overrides += [f"executor.workers={workers}"] if workers is not None else []
     preset = preset or (None if config else DEFAULT_PRESET)
     cfg = resolve(preset, config, arch, task, seeds, overrides, device, will_run=True)
     try:
@@ -88,6 +93,7 @@ def probe(
             make_reporter(console),
             make_probe_reporter(console),
             require_same_code=require_same_code,
+            skip_conformance=skip_conformance,
         )
     except ValueError as e:  # UserError, and the ValueErrors of a task or an arch
         fail(str(e))

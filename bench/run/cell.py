@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import torch
+
 from statebench.bench.config.lengths import eval_lengths
 from statebench.bench.config.tracking import TrackingConfig
 from statebench.bench.run.evaluate import evaluate
@@ -41,6 +42,8 @@ class CellJob:
     run_id: str
     device: str = "auto"
     tracking: TrackingConfig | None = None  # the [tracking] table, None when off
+    # How outside code got in: "passed" the conformance door, or "skipped" it on request.
+    conformance: str = "passed"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -96,6 +99,7 @@ def base_row(cell: Cell, job: CellJob, device: torch.device) -> dict[str, Any]:
         "train_len_min": cell.train.len_min,
         "train_len_max": cell.train.len_max,
         "device": device.type,
+        "conformance": job.conformance if cell.code else "built-in",
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **provenance(device),
     }
