@@ -9,6 +9,8 @@ import types
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.config import load_config
@@ -17,7 +19,6 @@ from statebench.bench.run.cell import CellJob, execute_cell
 from statebench.bench.run.matrix import expand
 from statebench.bench.run.runner import config_hash, prepare_run, run_matrix
 from statebench.bench.run.tracking import require, run_name
-from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = ["train.steps=8", "train.log_every=2", "eval.samples=8", "eval.lengths=[4, 8]"]
@@ -30,7 +31,7 @@ def tiny(*extra: str):
 
 def test_off_by_default_and_outside_every_cells_identity(tmp_path):
     plain = tiny()
-    tracked = tiny("tracking.backend=tensorboard", "tracking.dir=x", "tracking.tags=['a']")
+    tracked = tiny("tracking.backend=wandb", "tracking.dir=x", "tracking.tags=['a']")
     assert plain.tracking == TrackingConfig() and plain.tracking.backend == "none"
     assert [c.key for c in expand(plain)] == [c.key for c in expand(tracked)]
     assert config_hash(plain) == config_hash(tracked)
@@ -110,7 +111,7 @@ def test_a_failed_cell_ends_its_tracker_run_as_failed(tmp_path, monkeypatch):
     calls = fake_wandb(monkeypatch)
     monkeypatch.syspath_prepend(str(FIXTURES))
     cfg = tiny("archs=['bench_archs:BrokenMixer']", "tasks=['parity']", "tracking.backend=wandb")
-    run_matrix(cfg, tmp_path / "run")
+    run_matrix(cfg, tmp_path / "run", skip_conformance=True)  # fails at run time
     assert calls["summary"]["status"] == "error"
     assert "broken on purpose" in calls["summary"]["error"]
     assert calls["finish"] == [1]
