@@ -16,10 +16,9 @@ import numbers
 from typing import Any
 
 import torch
-from torch.nn import functional as F
-
 from statebench.models.backbone import SequenceModel
 from statebench.models.registry import arch_class, arch_label, build_model
+from torch.nn import functional as F
 
 VOCAB, CLASSES = 11, 7
 # 7 does not divide 16, so the last chunk is ragged; 8 lines up with frame- or block-wise

@@ -14,7 +14,6 @@ import contextlib
 from typing import Any
 
 import torch
-
 from statebench.tasks.base import READOUTS, Task
 from statebench.tasks.registry import get_task, task_class
 

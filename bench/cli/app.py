@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
 from statebench.bench.cli import inspection
 from statebench.bench.cli.common import console, err_console, fail, resolve
 from statebench.bench.cli.options import (

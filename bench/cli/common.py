@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-
 from statebench.bench.config import MatrixConfig, check_device, load_config
 
 console = Console()

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
-
 from statebench.bench.cli.common import console, fail, resolve
 from statebench.bench.cli.options import (
     ArchOpt,
@@ -28,7 +27,6 @@ if TYPE_CHECKING:  # pandas loads with the results, not with the command line
     from pathlib import Path
 
     import pandas as pd
-
     from statebench.bench.run.matrix import Cell
 
 from statebench.bench.config.labels import with_options

@@ -22,7 +22,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 import tomli_w
-
 from statebench.bench.config.errors import ConfigError
 from statebench.bench.config.executor import ExecutorConfig, SlurmConfig, drop_unused
 from statebench.bench.config.probe import ProbeConfig

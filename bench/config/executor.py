@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-
 from statebench.bench.config.typed import Strict as _Strict
 
 KINDS = ("local", "pool", "ray", "slurm")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, field_validator
-
 from statebench.bench.config.typed import Strict as _Strict
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, model_validator
-
 from statebench.bench.config.typed import Strict
 
 # The fields only the W&B backend reads (`dir` is read by both backends).

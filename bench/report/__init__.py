@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
 from statebench.bench.analysis.coverage import coverage, incomplete_note, with_absent_cells
 from statebench.bench.config.errors import OutputPathError, RunDirError, UserError
 from statebench.bench.plots import FIGURES, figure_applies, make_figure, save_figure

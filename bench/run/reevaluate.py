@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from statebench.bench.config import CellEval, ConfigError
 from statebench.bench.config.lengths import valid_length_at_most
 from statebench.bench.run.cell import DTYPES, build_cell_model, resolve_device

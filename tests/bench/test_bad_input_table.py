@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from statebench.bench.cli import app
+from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 AS_TESTED = ["--preset", "smoke", "--set", "train.steps=20", "--no-report"]

@@ -15,16 +15,15 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-from pydantic import BaseModel
-from typer.testing import CliRunner
-
 import statebench.models as models
+from pydantic import BaseModel
 from statebench import __version__
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.cli.options import FIGURE_KINDS
 from statebench.bench.config import MatrixConfig, load_config
 from statebench.bench.plots import FIGURES
+from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = ["--set", "train.steps=2", "--set", "eval.samples=4", "--set", "eval.lengths=[8]"]
@@ -181,7 +180,6 @@ def test_progress_lines_reach_a_file_while_the_run_runs(tmp_path):
 
 def test_library_runs_show_progress_in_a_notebook_and_nowhere_else(monkeypatch):
     from rich.console import Console
-
     from statebench.bench.run.progress import (
         LogReporter,
         Reporter,
@@ -199,7 +197,6 @@ def test_library_runs_show_progress_in_a_notebook_and_nowhere_else(monkeypatch):
 
 def test_probe_progress_is_plain_lines_off_a_terminal():
     from rich.console import Console
-
     from statebench.bench.probe.progress import (
         LogProbeReporter,
         RichProbeReporter,

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.config import load_config
 from statebench.bench.run.runner import prepare_run
+from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = ["--set", "train.steps=2", "--set", "eval.samples=4", "--set", "eval.lengths=[4]"]

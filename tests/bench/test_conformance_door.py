@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 import statebench.tasks as tasks
 from statebench.bench import store
 from statebench.bench.cli import app
@@ -22,6 +20,7 @@ from statebench.bench.run.conformance import (
     config_plugins,
 )
 from statebench.models import arch_class, list_archs
+from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = ["--set", "train.steps=2", "--set", "eval.samples=4", "--set", "eval.lengths=[8, 16]"]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+import statebench.tasks as tasks
 import torch
 from oracles import ParityUpTo
-
-import statebench.tasks as tasks
 from statebench.bench.config import EvalConfig
 from statebench.bench.run.evaluate import evaluate, evaluate_length
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-
 from statebench.bench import store
 from statebench.bench.config import load_config, validate
 from statebench.bench.run.forward_check import ForwardCheckFailed, check_forward

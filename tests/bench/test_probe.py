@@ -6,11 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import statebench.models as models
 import torch
 import typer
-from typer.testing import CliRunner
-
-import statebench.models as models
 from statebench.bench import store
 from statebench.bench.cli.probe import probe
 from statebench.bench.config import ConfigError, load_config
@@ -20,6 +18,7 @@ from statebench.bench.probe.stream import ChunkStream, streaming_task
 from statebench.bench.probe.streaming import stream_counts
 from statebench.bench.store.schema import CURVE_COLUMNS, PROBE_COLUMNS
 from statebench.tasks import get_task, list_tasks
+from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = [

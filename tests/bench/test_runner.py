@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from statebench.bench import store
 from statebench.bench.config import ConfigError, load_config, validate
 from statebench.bench.run.runner import run_matrix

@@ -9,8 +9,6 @@ import types
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.config import load_config
@@ -19,6 +17,7 @@ from statebench.bench.run.cell import CellJob, execute_cell
 from statebench.bench.run.matrix import expand
 from statebench.bench.run.runner import config_hash, prepare_run, run_matrix
 from statebench.bench.run.tracking import require, run_name
+from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = ["train.steps=8", "train.log_every=2", "eval.samples=8", "eval.lengths=[4, 8]"]

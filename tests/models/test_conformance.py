@@ -8,12 +8,11 @@ import inspect
 from pathlib import Path
 
 import pytest
-import torch
-from torch import nn
-
 import statebench.models as models
+import torch
 from statebench.models import Mixer, arch_class, arch_option_names, build_model, list_archs
 from statebench.models.testing import ConformanceError, causal_cuts, check_adapter
+from torch import nn
 
 EXT_GRU = Path(__file__).parents[1] / "fixtures" / "ext_gru"
 ALL_CHECKS = [

@@ -4,10 +4,9 @@ a third party would run it, with every check and the chance the task declares.""
 from __future__ import annotations
 
 import pytest
-from task_cases import CONFIGS, config_id
-
 import statebench.tasks as tasks
 from statebench.tasks.testing import check_task
+from task_cases import CONFIGS, config_id
 
 ALL_CHECKS = [
     "build", "attributes", "sample", "reference", "determinism", "lengths", "readouts", "chance"
