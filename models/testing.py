@@ -48,14 +48,15 @@ def check_adapter(
     device: str | torch.device = "cpu",
     every_option_set: bool | None = None,
     causal_len: int | None = None,
-    stream: bool = False,
+    stream_len: int | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Check `arch` (a name, an entry point, a dotted path or a class) built with `options`.
 
-    `causal_len` adds a causality check at that length (`check_causal_at`): a mixer can be
-    causal on the short inputs above and read the future on long ones; with `stream`, `step`
-    fed the whole length as one chunk is held to the same test.
+    `causal_len` adds a causality check of `forward` at that length (`check_causal_at`): a
+    mixer can be causal on the short inputs above and read the future on long ones;
+    `stream_len` holds `step`, fed that many tokens as one chunk (as a probe streams), to the
+    same test.
 
     Without options (or with `every_option_set=True`), every option set the class lists in
     `conformance_options` (default `[{}]`) is checked in turn; the report is the first set's,
@@ -67,7 +68,7 @@ def check_adapter(
     """
     settings = dict(d_model=d_model, n_layers=n_layers, train_len=train_len,
                     batch_size=batch_size, seed=seed, atol=atol, device=device,
-                    causal_len=causal_len, stream=stream)  # fmt: skip
+                    causal_len=causal_len, stream_len=stream_len)  # fmt: skip
     if not (every_option_set if every_option_set is not None else not options):
         return _check_one(arch, **settings, **options)
     option_sets = getattr(arch_class(arch), "conformance_options", None) or [{}]
@@ -86,7 +87,7 @@ def _check_one(
     atol: float = 1e-5,
     device: str | torch.device = "cpu",
     causal_len: int | None = None,
-    stream: bool = False,
+    stream_len: int | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Check `arch` (a name, an entry point, a dotted path or a class) built with `options`.
@@ -160,10 +161,12 @@ def _check_one(
             if not isinstance(kernel, str) or not kernel:
                 fail("kernel", f"kernel must be a non-empty string, got {kernel!r}")
             report["kernel"] = kernel
-        if causal_len is not None:
-            with checking("long causality"), torch.no_grad():
-                report["causal_len"] = _check_causal_at(fail, model, causal_len, seed, atol,
-                                                        stream)  # fmt: skip
+        for length, path, key in ((causal_len, "forward", "causal_len"),
+                                  (stream_len, "step", "stream_len")):  # fmt: skip
+            if length is None:
+                continue
+            with checking(CAUSAL_CHECKS[path]), torch.no_grad():
+                report[key] = _check_causal_at(fail, model, length, seed, atol, path)
     return report
 
 
@@ -197,6 +200,7 @@ def _check_parameters(fail, model) -> None:
                  "parameter_free = True on the class if that is meant)")  # fmt: skip
 
 
+CAUSAL_CHECKS = {"forward": "long causality", "step": "streamed causality"}
 # Cut positions for the long causality check, as fractions of the length (plus fixed ones).
 CUT_FRACTIONS = (0.5,)
 RANDOM_CUTS = 2
@@ -218,18 +222,19 @@ def check_causal_at(
     arch: str | type,
     length: int,
     *,
+    step: bool = False,
     d_model: int = 16,
     n_layers: int = 2,
     seed: int = 0,
     atol: float = 1e-5,
-    stream: bool = False,
     device: str | torch.device = "cpu",
     **options: Any,
 ) -> int:
     """Causality at `length`: for each cut s (`causal_cuts`), every token after s is replaced
-    by another and the logits at positions <= s must not move. With `stream`, `step` fed the
-    whole length as one chunk is checked the same way. Returns the length checked (a declared
-    smaller max_length wins); raises ConformanceError naming "long causality"."""
+    by another and the logits at positions <= s must not move. `forward` is checked, or with
+    `step`, `step` fed the whole length as one chunk. Returns the length checked (a declared
+    smaller max_length wins); raises ConformanceError naming "long causality" (forward) or
+    "streamed causality" (step)."""
     label = arch_label(arch) + (f" {options}" if options else "")
 
     def fail(name: str, detail: str) -> None:
@@ -237,10 +242,11 @@ def check_causal_at(
 
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         model = build_model(arch, VOCAB, CLASSES, d_model, n_layers, seed=seed, **options)
-        return _check_causal_at(fail, model.to(device).eval(), length, seed, atol, stream)
+        path = "step" if step else "forward"
+        return _check_causal_at(fail, model.to(device).eval(), length, seed, atol, path)
 
 
-def _check_causal_at(fail, model, length: int, seed: int, atol: float, stream: bool) -> int:
+def _check_causal_at(fail, model, length: int, seed: int, atol: float, path: str) -> int:
     if model.max_length is not None:
         length = min(length, model.max_length)
     cuts = causal_cuts(length, seed)
@@ -257,21 +263,21 @@ def _check_causal_at(fail, model, length: int, seed: int, atol: float, stream: b
         other[:, s + 1 :] = (base[:, s + 1 :] + shift) % VOCAB
         rows.append(other)
     tokens = torch.cat(rows).to(model.device)
-    paths = [("forward", model)]
-    if stream:
-        paths.append(("step", lambda t: model.step(t, model.init_state(t.shape[0], t.device))[0]))
-    for path, run in paths:
-        logits = run(tokens).float()
-        scale = 1.0 + float(logits[0].abs().max())
-        for i, s in enumerate(cuts, start=1):
-            moved = (logits[i, : s + 1] - logits[0, : s + 1]).abs().amax(dim=-1)
-            bad = ~(moved <= 10 * atol * scale)  # `~(<=)` also catches NaN
-            if bool(bad.any()):
-                first = int(bad.nonzero()[0])
-                diff = float(moved.max())
-                fail("long causality", f"not causal at length {length}: {path}() changed its "
-                     f"output at position {first} when only tokens after position {s} changed "
-                     f"(by up to {diff:.2e})")  # fmt: skip
+    if path == "step":
+        logits = model.step(tokens, model.init_state(tokens.shape[0], tokens.device))[0]
+    else:
+        logits = model(tokens)
+    logits = logits.float()
+    scale = 1.0 + float(logits[0].abs().max())
+    for i, s in enumerate(cuts, start=1):
+        moved = (logits[i, : s + 1] - logits[0, : s + 1]).abs().amax(dim=-1)
+        bad = ~(moved <= 10 * atol * scale)  # `~(<=)` also catches NaN
+        if bool(bad.any()):
+            first = int(bad.nonzero()[0])
+            diff = float(moved.max())
+            fail(CAUSAL_CHECKS[path], f"not causal at length {length}: {path}() changed its "
+                 f"output at position {first} when only tokens after position {s} changed "
+                 f"(by up to {diff:.2e})")  # fmt: skip
     return length
 
 

@@ -6,7 +6,7 @@ longer than a short check feeds it, one returning integers or nothing trainable,
 state size; a task whose `sample` contradicts its own `reference`, or that ignores its
 generator. Every such row would be a wrong number. So before anything is written, each outside
 plugin the command will use passes `models.testing.check_adapter` (tiny sizes, plus causality
-at the longest length the command feeds at once, and `step` causality for probes) or
+at the longest length the command feeds `forward`, and for probes of `step` fed a whole chunk) or
 `tasks.testing.check_task` (plus `sample` == `reference` at the longest length drawn). A
 failure is a `ConformanceRefused` (one line, exit 2) naming the plugin and the check.
 
@@ -47,17 +47,17 @@ class Plugin:
     kind: str  # "arch" or "task"
     name: str
     options: dict[str, Any] = field(default_factory=dict)
-    length: int = 0  # arch: longest sequence fed at once; task: longest length drawn
-    stream: bool = False  # arch: `step` fed whole chunks too (probes)
+    length: int = 0  # arch: longest sequence `forward` is fed; task: longest length drawn
+    stream_len: int = 0  # arch: the chunk a probe feeds `step` at once (0: no probe)
     d_model: int = DOOR_D_MODEL  # arch: the run's width, tried if the door's does not build
 
     def describe(self) -> dict[str, Any]:
-        """What a verdict depends on (its cache key), the module's source hash included."""
+        """What a verdict depends on (its cache key), the module's source hash included; the
+        lengths are not: a pass records the ones it covered."""
         return {
             "kind": self.kind,
             "name": self.name,
             "options": json.loads(json.dumps(self.options, sort_keys=True, default=str)),
-            "stream": self.stream,
             "source": source_hash(self),
         }
 
@@ -88,8 +88,8 @@ def is_outside(kind: str, name: str) -> bool:
 
 
 def config_plugins(config: MatrixConfig, stream_len: int | None = None) -> list[Plugin]:
-    """The outside archs and tasks of a config, each with the longest length the run (and,
-    with `stream_len`, a probe streaming chunks of that length) feeds it."""
+    """The outside archs and tasks of a config, each with the longest length the run feeds
+    it at once (and, with `stream_len`, the chunk a probe feeds `step`)."""
     import statebench.tasks as tasks
 
     train_max = max(config.train_lengths or [config.train.len_max])
@@ -97,21 +97,21 @@ def config_plugins(config: MatrixConfig, stream_len: int | None = None) -> list[
     for spec in config.tasks:
         task = tasks.get_task(spec.name, **spec.options)
         drawn = eval_lengths(task, [*config.eval.lengths, *(config.train.val_lengths or [])])
-        wanted = [*drawn, train_max, *([stream_len] if stream_len else [])]
-        made = [n for n in (valid_length_at_most(task, w) for w in wanted) if n is not None]
+        made = [n for n in (valid_length_at_most(task, w) for w in [*drawn, train_max]) if n]
         longest = max(made, default=train_max)
         longest_model = max(longest_model, longest + task.extra_positions)
         if is_outside("task", spec.name):
-            task_plugins.append(Plugin("task", spec.name, dict(spec.options), longest))
-    if stream_len:
-        longest_model = max(longest_model, stream_len)
+            streamed = valid_length_at_most(task, stream_len) if stream_len else None
+            task_plugins.append(
+                Plugin("task", spec.name, dict(spec.options), max(longest, streamed or 0))
+            )
     arch_plugins = [
         Plugin(
             "arch",
             spec.name,
             dict(spec.options),
             longest_model,
-            stream_len is not None,
+            stream_len or 0,
             spec.d_model or config.model.d_model,
         )  # fmt: skip
         for spec in config.archs
@@ -141,19 +141,24 @@ def admit(plugins: Iterable[Plugin]) -> None:
     for plugin in _unique(plugins):
         what = plugin.describe()
         key = cache.verdict_key(what) if what["source"] else None
-        if key and cache.passed_up_to(key) >= plugin.length:
-            log.info("conformance of %s %s: cached pass", plugin.kind, plugin.name)
-            continue
+        if key:
+            covered, streamed = cache.passed_up_to(key)
+            if covered >= plugin.length and streamed >= plugin.stream_len:
+                log.info("conformance of %s %s: cached pass", plugin.kind, plugin.name)
+                continue
         start = time.perf_counter()
-        checked = check_plugin(plugin)
+        check_plugin(plugin)
         seconds = time.perf_counter() - start
         log.info("conformance of %s %s: passed in %.2f s", plugin.kind, plugin.name, seconds)
         if key:
-            cache.record_pass(key, what, checked, seconds)
+            cache.record_pass(key, what, plugin.length, plugin.stream_len, seconds)
 
 
-def check_plugin(plugin: Plugin) -> int:
-    """Run the conformance suite on one plugin; returns the length covered."""
+def check_plugin(plugin: Plugin) -> None:
+    """Run the conformance suite on one plugin at its lengths; ConformanceRefused if it fails.
+
+    A declared max_length below a length caps the check there (the model refuses longer
+    inputs itself), so a pass covers every length the command can feed it."""
     from statebench.models.testing import ConformanceError, check_adapter
     from statebench.tasks.testing import TaskConformanceError, check_task
 
@@ -161,9 +166,8 @@ def check_plugin(plugin: Plugin) -> int:
     try:
         if plugin.kind == "task":
             check_task(plugin.name, extra_lengths=(plugin.length,), **plugin.options)
-            return plugin.length
-        report = _check_arch(plugin, check_adapter, ConformanceError)
-        return int(report.get("causal_len") or plugin.length)
+        else:
+            _check_arch(plugin, check_adapter, ConformanceError)
     except (ConformanceError, TaskConformanceError) as e:
         raise ConformanceRefused(
             f"conformance: {what} {one_line(str(e))}; nothing was run (fix the {what}, or "
@@ -172,7 +176,8 @@ def check_plugin(plugin: Plugin) -> int:
 
 
 def _check_arch(plugin: Plugin, check_adapter, error: type) -> dict[str, Any]:
-    kwargs = dict(every_option_set=False, causal_len=plugin.length, stream=plugin.stream)
+    kwargs = dict(every_option_set=False, causal_len=plugin.length,
+                  stream_len=plugin.stream_len or None)  # fmt: skip
     try:
         return check_adapter(plugin.name, d_model=DOOR_D_MODEL, **kwargs, **plugin.options)
     except error as e:

@@ -44,27 +44,34 @@ def verdict_key(what: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def passed_up_to(key: str) -> int:
-    """The longest length a stored pass covers (0: none stored, or unreadable)."""
+def passed_up_to(key: str) -> tuple[int, int]:
+    """The lengths a stored pass covers: (forward or drawn, a streamed chunk); (0, 0) when
+    none is stored, or it cannot be read."""
     path = cache_dir() / f"{key}.json"
     try:
-        return int(json.loads(path.read_text(encoding="utf-8"))["checked_len"])
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        return int(entry["checked_len"]), int(entry.get("checked_stream_len", 0))
     except FileNotFoundError:
-        return 0
+        return 0, 0
     except (OSError, ValueError, KeyError, TypeError) as e:
         log.info("ignoring unreadable conformance verdict %s (%s)", path, e)
-        return 0
+        return 0, 0
 
 
-def record_pass(key: str, what: dict[str, Any], checked_len: int, seconds: float) -> None:
+def record_pass(
+    key: str, what: dict[str, Any], checked_len: int, stream_len: int, seconds: float
+) -> None:
     """Keep a pass (atomically: temp file, then rename); a failure to write only logs."""
     folder = cache_dir()
+    old_len, old_stream = passed_up_to(key)  # a pass covers what earlier ones did too
     entry = {
         **what,
-        "checked_len": checked_len,
+        "checked_len": max(checked_len, old_len),
+        "checked_stream_len": max(stream_len, old_stream),
         "seconds": round(seconds, 3),
         "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".tmp")
@@ -73,3 +80,5 @@ def record_pass(key: str, what: dict[str, Any], checked_len: int, seconds: float
         os.replace(tmp, folder / f"{key}.json")
     except OSError as e:
         log.info("conformance verdict not cached in %s (%s)", folder, e)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)

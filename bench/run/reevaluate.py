@@ -190,7 +190,7 @@ def eval_plugins(cells: dict[str, Cell], length: int) -> list[Plugin]:
         made = valid_length_at_most(task, length) or length
         if cell.code.get("arch"):
             fed = made + task.extra_positions
-            plugins.append(Plugin("arch", cell.arch, dict(cell.arch_options), fed, False,
+            plugins.append(Plugin("arch", cell.arch, dict(cell.arch_options), fed, 0,
                                   cell.d_model))  # fmt: skip
         if cell.code.get("task"):
             plugins.append(Plugin("task", cell.task, dict(cell.task_options), made))

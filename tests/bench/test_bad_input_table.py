@@ -68,7 +68,7 @@ CASES = [
     Case("probe: step reads ahead within a streamed chunk",
          (*PROBE, "--arch", ARCH.format("StreamPeekMixer"), "--task", "parity",
           "--max-len", "64"),
-         2, ("StreamPeekMixer", "long causality", "step()"), command="probe"),
+         2, ("StreamPeekMixer", "streamed causality check failed", "step()"), command="probe"),
     Case("eval: mixer reads the future beyond 8 tokens",
          ("{run}", "--lengths", "64", "--allow-import", ARCH.format("FutureBeyond8Mixer")),
          2, ("FutureBeyond8Mixer", "causality check failed"), command="eval"),

@@ -11,6 +11,7 @@ import statebench.tasks as tasks
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.config import load_config
+from statebench.bench.report import provenance_tables
 from statebench.bench.run import conformance, conformance_cache
 from statebench.bench.run.conformance import (
     ConformanceRefused,
@@ -57,14 +58,14 @@ BUILT_IN_ARCHS = [
 @pytest.mark.parametrize("name, options", BUILT_IN_ARCHS)
 def test_every_built_in_arch_passes_the_door_a_probe_would_use(name, options):
     """At 256 tokens (past any short trick), forward and a streamed `step` chunk."""
-    assert check_plugin(Plugin("arch", name, options, length=256, stream=True)) == 256
+    check_plugin(Plugin("arch", name, options, length=256, stream_len=256))
 
 
 @pytest.mark.parametrize("name, options", CONFIGS)
 def test_every_built_in_task_passes_the_door(name, options):
     task = tasks.get_task(name, **options)
     length = max(n for n in range(200, 260) if task._length_ok(n))
-    assert check_plugin(Plugin("task", name, options, length=length)) == length
+    check_plugin(Plugin("task", name, options, length=length))
 
 
 def test_built_ins_are_not_checked_at_run_time():
@@ -82,15 +83,15 @@ def test_the_door_feeds_an_outside_arch_the_longest_length_the_command_uses():
                    "tasks=['parity', 'door_plugins:RunningMod3']", "train.val_lengths=[4, 120]"],
     )  # fmt: skip
     arch, task = config_plugins(cfg)
-    assert (arch.kind, arch.name, arch.length, arch.stream) == (
+    assert (arch.kind, arch.name, arch.length, arch.stream_len) == (
         "arch",
         "ext_gru:GRUMixer",
         120,
-        False,
+        0,
     )
     assert (task.kind, task.name, task.length) == ("task", "door_plugins:RunningMod3", 120)
-    probe = config_plugins(cfg, stream_len=2048)[0]
-    assert (probe.length, probe.stream) == (2048, True)
+    probe, task = config_plugins(cfg, stream_len=2048)
+    assert (probe.length, probe.stream_len, task.length) == (120, 2048, 2048)
 
 
 def test_a_query_readout_adds_its_position_to_what_the_model_is_fed():
@@ -126,8 +127,11 @@ def test_a_pass_is_cached_per_source_and_covers_shorter_lengths(cache, monkeypat
     (entry,) = cache.glob("*.json")
     assert '"checked_len": 64' in entry.read_text()
     admit([Plugin("arch", "ext_gru:GRUMixer", {}, length=128)])  # longer: checked again
-    admit([Plugin("arch", "ext_gru:GRUMixer", {}, length=64, stream=True)])  # step too
+    admit([Plugin("arch", "ext_gru:GRUMixer", {}, length=64, stream_len=32)])  # step too
     assert len(calls) == 3
+    admit([Plugin("arch", "ext_gru:GRUMixer", {}, length=128, stream_len=16)])  # covered
+    assert len(calls) == 3
+    assert '"checked_stream_len": 32' in entry.read_text()
 
 
 def test_edited_code_is_checked_again(cache, monkeypatch, tmp_path):
@@ -191,6 +195,9 @@ def test_rows_say_whether_outside_code_passed_or_skipped_the_door(tmp_path):
     df = store.load(skipped)
     assert set(df.loc[df["arch"] != "lstm", "conformance"]) == {"skipped"}
     assert set(df.loc[df["arch"] == "lstm", "conformance"]) == {"built-in"}
+    tables = dict(provenance_tables(df, {}))  # the report says so too
+    outside = tables["Outside code (source hashes)"].set_index("name")["conformance"]
+    assert set(outside) == {"skipped"} and "door_plugins:NegativeStateMixer" in outside
 
     result = invoke("eval", passed, "--lengths", "24", "--allow-import", "ext_gru:GRUMixer",
                     "--skip-conformance")  # fmt: skip

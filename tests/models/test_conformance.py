@@ -323,14 +323,16 @@ def test_causality_at_a_long_length_catches_what_the_short_check_cannot():
     with pytest.raises(ConformanceError, match="long causality check failed") as info:
         check_adapter(PeeksBeyond32, causal_len=64)
     assert "at length 64" in str(info.value) and "forward()" in str(info.value)
-    report = check_adapter(PrefixMean, causal_len=64, stream=True)
-    assert report["checks"] == [*ALL_CHECKS, "long causality"] and report["causal_len"] == 64
+    report = check_adapter(PrefixMean, causal_len=64, stream_len=128)
+    assert report["checks"] == [*ALL_CHECKS, "long causality", "streamed causality"]
+    assert (report["causal_len"], report["stream_len"]) == (64, 128)
 
 
 def test_streamed_causality_checks_step_on_a_whole_chunk():
     assert "long causality" in check_adapter(StepPeeks, causal_len=64)["checks"]
-    with pytest.raises(ConformanceError, match="step\\(\\) changed its output"):
-        check_adapter(StepPeeks, causal_len=64, stream=True)
+    with pytest.raises(ConformanceError, match="streamed causality check failed") as info:
+        check_adapter(StepPeeks, causal_len=16, stream_len=64)
+    assert "step() changed its output" in str(info.value)
 
 
 def test_long_cuts_reach_past_the_short_check_and_cover_the_length():
