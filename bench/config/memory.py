@@ -45,7 +45,6 @@ def size_text(n: float) -> str:
         if n < 1024:
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
-    n /= 1024
     return f"{n:.1f} PiB" if n < 1e4 else f"{n:.3g} PiB"
 
 
