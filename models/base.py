@@ -27,6 +27,8 @@ class Mixer(nn.Module):
     - `default_mlp` ("gelu", "gated" or "none"): the MLP each block gets unless `mlp=` is passed.
     - `max_length`: None when any length works; otherwise the longest sequence the mixer accepts
       (it must raise beyond it). Set it on the instance when it depends on an option.
+    - `parameter_free`: True for a mixer that has no trainable parameter on purpose (a fixed
+      filter); conformance refuses a mixer without one otherwise, since nothing in it learns.
     - `conformance_options`: the option sets `models.testing.check_adapter` is run with by the
       test suite, one check per dict. List the options that change the code path (positional
       encodings, kernels, eigenvalue ranges, windows); the default is one check with defaults.
@@ -49,6 +51,7 @@ class Mixer(nn.Module):
         return cls.time_parallel
 
     max_length: int | None = None
+    parameter_free: ClassVar[bool] = False
     conformance_options: ClassVar[list[dict[str, Any]]] = [{}]
 
     def __init__(self, d_model: int, layer_idx: int = 0) -> None:

@@ -47,9 +47,16 @@ def check_adapter(
     atol: float = 1e-5,
     device: str | torch.device = "cpu",
     every_option_set: bool | None = None,
+    causal_len: int | None = None,
+    stream_len: int | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Check `arch` (a name, an entry point, a dotted path or a class) built with `options`.
+
+    `causal_len` adds a causality check of `forward` at that length (`check_causal_at`): a
+    mixer can be causal on the short inputs above and read the future on long ones;
+    `stream_len` holds `step`, fed that many tokens as one chunk (as a probe streams), to the
+    same test.
 
     Without options (or with `every_option_set=True`), every option set the class lists in
     `conformance_options` (default `[{}]`) is checked in turn; the report is the first set's,
@@ -60,7 +67,8 @@ def check_adapter(
     step-vs-forward error per chunk size.
     """
     settings = dict(d_model=d_model, n_layers=n_layers, train_len=train_len,
-                    batch_size=batch_size, seed=seed, atol=atol, device=device)  # fmt: skip
+                    batch_size=batch_size, seed=seed, atol=atol, device=device,
+                    causal_len=causal_len, stream_len=stream_len)  # fmt: skip
     if not (every_option_set if every_option_set is not None else not options):
         return _check_one(arch, **settings, **options)
     option_sets = getattr(arch_class(arch), "conformance_options", None) or [{}]
@@ -78,6 +86,8 @@ def _check_one(
     seed: int = 0,
     atol: float = 1e-5,
     device: str | torch.device = "cpu",
+    causal_len: int | None = None,
+    stream_len: int | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Check `arch` (a name, an entry point, a dotted path or a class) built with `options`.
@@ -116,6 +126,10 @@ def _check_one(
             train_len = max(2, min(train_len, model.max_length))
         gen = torch.Generator().manual_seed(seed)
         tokens = torch.randint(VOCAB, (batch_size, train_len), generator=gen).to(device)
+        with checking("mixer output"), torch.no_grad():
+            _check_mixer_output(fail, model, tokens.shape, device)
+        with checking("parameters"):
+            _check_parameters(fail, model)
         with checking("shapes"), torch.no_grad():
             logits = model(tokens)
             _check_logits(fail, "shapes", logits, batch_size, train_len)
@@ -147,7 +161,126 @@ def _check_one(
             if not isinstance(kernel, str) or not kernel:
                 fail("kernel", f"kernel must be a non-empty string, got {kernel!r}")
             report["kernel"] = kernel
+        for length, path, key in ((causal_len, "forward", "causal_len"),
+                                  (stream_len, "step", "stream_len")):  # fmt: skip
+            if length is None:
+                continue
+            with checking(CAUSAL_CHECKS[path]), torch.no_grad():
+                report[key] = _check_causal_at(fail, model, length, seed, atol, path)
     return report
+
+
+def _check_mixer_output(fail, model, shape, device) -> None:
+    """Each mixer, fed a float [B, T, D], returns a float tensor of that shape and dtype: the
+    residual stream would broadcast a [B, 1, D] and promote an integer tensor back to float."""
+    batch, length = shape
+    d_model = model.d_model
+    x = torch.randn(batch, length, d_model, generator=torch.Generator().manual_seed(1)).to(device)
+    for i, block in enumerate(model.blocks):
+        y = block.mixer(x)
+        if not isinstance(y, torch.Tensor):
+            fail("mixer output", f"layer {i}: forward returned {type(y).__name__}, not a tensor")
+        if tuple(y.shape) != tuple(x.shape):
+            fail("mixer output", f"layer {i}: forward of a [B, T, D] = {list(x.shape)} input "
+                 f"returned shape {list(y.shape)}")  # fmt: skip
+        if y.dtype != x.dtype:
+            fail("mixer output", f"layer {i}: forward of a {x.dtype} input returned {y.dtype}, "
+                 "not the input's float dtype")  # fmt: skip
+
+
+def _check_parameters(fail, model) -> None:
+    """A mixer with nothing to train would be scored on the backbone's MLP alone; one that
+    means it (a fixed filter) says so with `parameter_free = True`."""
+    for i, block in enumerate(model.blocks):
+        mixer = block.mixer
+        if getattr(mixer, "parameter_free", False):
+            continue
+        if not any(p.requires_grad and p.numel() for p in mixer.parameters()):
+            fail("parameters", f"layer {i}: the mixer has no trainable parameter (declare "
+                 "parameter_free = True on the class if that is meant)")  # fmt: skip
+
+
+CAUSAL_CHECKS = {"forward": "long causality", "step": "streamed causality"}
+# Cut positions for the long causality check, as fractions of the length (plus fixed ones).
+CUT_FRACTIONS = (0.5,)
+RANDOM_CUTS = 2
+
+
+def causal_cuts(length: int, seed: int = 0, drawn: int = RANDOM_CUTS) -> list[int]:
+    """Positions s at which the long check replaces every token after s: near the start (past
+    the 8 a short check sees), the middle, the end, and `drawn` more at random."""
+    last = length - 2
+    if last < 0:
+        return []
+    fixed = {min(8, last), last, *(int(f * length) for f in CUT_FRACTIONS)}
+    gen = torch.Generator().manual_seed(seed + 7)
+    extra = torch.randint(0, last + 1, (drawn,), generator=gen).tolist()
+    return sorted({min(s, last) for s in (*fixed, *extra)})
+
+
+def check_causal_at(
+    arch: str | type,
+    length: int,
+    *,
+    step: bool = False,
+    d_model: int = 16,
+    n_layers: int = 2,
+    seed: int = 0,
+    atol: float = 1e-5,
+    device: str | torch.device = "cpu",
+    **options: Any,
+) -> int:
+    """Causality at `length`: for each cut s (`causal_cuts`), every token after s is replaced
+    by another and the logits at positions <= s must not move. `forward` is checked, or with
+    `step`, `step` fed the whole length as one chunk. Returns the length checked (a declared
+    smaller max_length wins); raises ConformanceError naming "long causality" (forward) or
+    "streamed causality" (step)."""
+    label = arch_label(arch) + (f" {options}" if options else "")
+
+    def fail(name: str, detail: str) -> None:
+        raise ConformanceError(label, name, detail)
+
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        model = build_model(arch, VOCAB, CLASSES, d_model, n_layers, seed=seed, **options)
+        path = "step" if step else "forward"
+        return _check_causal_at(fail, model.to(device).eval(), length, seed, atol, path)
+
+
+def _check_causal_at(fail, model, length: int, seed: int, atol: float, path: str) -> int:
+    if model.max_length is not None:
+        length = min(length, model.max_length)
+    # A streamed chunk is checked at the fixed cuts only: its cost is the probe chunk's, and
+    # the random cuts of forward already cover positions (attention pays T^2 per row).
+    cuts = causal_cuts(length, seed, drawn=RANDOM_CUTS if path == "forward" else 0)
+    if not cuts:
+        return length
+    gen = torch.Generator().manual_seed(seed + 11)
+    base = torch.randint(VOCAB, (1, length), generator=gen)
+    # Row 0 is the input; row i+1 has every token after cuts[i] changed (batch rows are
+    # independent, checked above), so one call tests every cut.
+    rows = [base]
+    for s in cuts:
+        other = base.clone()
+        shift = torch.randint(1, VOCAB, (1, length - s - 1), generator=gen)
+        other[:, s + 1 :] = (base[:, s + 1 :] + shift) % VOCAB
+        rows.append(other)
+    tokens = torch.cat(rows).to(model.device)
+    if path == "step":
+        logits = model.step(tokens, model.init_state(tokens.shape[0], tokens.device))[0]
+    else:
+        logits = model(tokens)
+    logits = logits.float()
+    scale = 1.0 + float(logits[0].abs().max())
+    for i, s in enumerate(cuts, start=1):
+        moved = (logits[i, : s + 1] - logits[0, : s + 1]).abs().amax(dim=-1)
+        bad = ~(moved <= 10 * atol * scale)  # `~(<=)` also catches NaN
+        if bool(bad.any()):
+            first = int(bad.nonzero()[0])
+            diff = float(moved.max())
+            fail(CAUSAL_CHECKS[path], f"not causal at length {length}: {path}() changed its "
+                 f"output at position {first} when only tokens after position {s} changed "
+                 f"(by up to {diff:.2e})")  # fmt: skip
+    return length
 
 
 def _check_logits(fail, check: str, logits, batch: int, length: int) -> None:

@@ -18,3 +18,14 @@ def pytest_sessionstart(session):
     if missing:
         lines = "\n  ".join(missing)
         pytest.exit(f"{REQUIRE_FUSED}=1 but fused paths are missing:\n  {lines}", returncode=3)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def conformance_cache(tmp_path_factory):
+    """Conformance verdicts go to a folder of this test session, never the user's cache (and
+    a test that checks the cache itself points STATEBENCH_CACHE_DIR at its own folder)."""
+    from statebench.bench.run.conformance_cache import CACHE_ENV
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("statebench-cache")))
+        yield

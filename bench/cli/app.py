@@ -23,6 +23,7 @@ from statebench.bench.cli.options import (
     ReportFormat,
     SeedsOpt,
     SetOpt,
+    SkipConformanceOpt,
     TaskOpt,
 )
 from statebench.bench.cli.probe import probe as probe_command
@@ -109,6 +110,7 @@ def run(
     partition: Annotated[
         str | None, typer.Option("--partition", help="Slurm partition (slurm executor).")
     ] = None,
+    skip_conformance: SkipConformanceOpt = False,
 ) -> None:
     """Train and evaluate the architecture x task x seed matrix (quick preset by default).
 
@@ -131,6 +133,7 @@ def run(
             retry_failed=retry_failed,
             force=force,
             require_same_code=require_same_code,
+            skip_conformance=skip_conformance,
         )
     except UserError as e:
         fail(str(e))
@@ -187,7 +190,7 @@ def plot(
     try:
         paths = plot_command(run_dir, kind, out)
     except UserError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
         return
     for path in paths:
         console.print(f"wrote {path}")
@@ -212,7 +215,7 @@ def report(
     try:
         path = report_command(run_dir, format_, out)
     except UserError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
         return
     console.print(f"wrote {path}")
 
@@ -234,15 +237,15 @@ def eval_command(
             help="A dotted path (module:Class) the run's checkpoints may import (repeat).",
         ),
     ] = None,
+    skip_conformance: SkipConformanceOpt = False,
 ) -> None:
     """Measure a finished run's stored checkpoints at new lengths, without training."""
-    from statebench.bench.run.reevaluate import reevaluate_run
+    from statebench.bench.run.reevaluate import parse_lengths, reevaluate_run
 
     try:
-        wanted = sorted({int(x) for x in lengths.replace(",", " ").split()})
-        if not wanted or min(wanted) < 1:
-            raise ValueError(f"--lengths {lengths!r}: give integers >= 1, e.g. 128,256")
-        outcome = reevaluate_run(run_dir, wanted, samples, device or "auto", allow_import or [])
+        wanted = parse_lengths(lengths)
+        outcome = reevaluate_run(run_dir, wanted, samples, device or "auto", allow_import or [],
+                                 skip_conformance=skip_conformance)  # fmt: skip
     except ValueError as e:
         fail(str(e))
         return

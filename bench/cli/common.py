@@ -13,12 +13,13 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def fail(message: str) -> None:
-    """Print `error: message` (not wrapped, so a one-line message stays one line) and exit 2.
+def fail(message: str, code: int = 2) -> None:
+    """Print `error: message` (not wrapped, so a one-line message stays one line) and exit
+    with `code` (2: bad input; 1: an output that could not be written).
 
     The message is plain text: `pip install -e '.[ray]'` keeps its brackets."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
 
 
 def resolve(

@@ -60,3 +60,10 @@ OutOpt = Annotated[
     Path | None,
     typer.Option("--out", "-o", help="Run directory (default: results/<name>-<hash>)."),
 ]
+SkipConformanceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-conformance",
+        help="Use outside archs and tasks without the conformance check (rows record it).",
+    ),
+]

@@ -19,6 +19,7 @@ from statebench.bench.cli.options import (
     OutOpt,
     SeedsOpt,
     SetOpt,
+    SkipConformanceOpt,
     TaskOpt,
 )
 
@@ -66,6 +67,7 @@ def probe(
             "--require-same-code", help="Refuse to resume a run stored by another code version."
         ),
     ] = False,
+    skip_conformance: SkipConformanceOpt = False,
 ) -> None:
     """Measure the critical time t*: where each trained model's accuracy falls along a stream.
 
@@ -78,7 +80,8 @@ def probe(
 
     overrides = list(set_ or []) + ([f"probe.max_len={max_len}"] if max_len else [])
     overrides += [f'executor.kind="{executor}"'] if executor else []
-    overrides += [f"executor.workers={workers}"] if workers else []
+    # `is not None`: --workers 0 is refused by the config (workers >= 1), never ignored
+    overrides += [f"executor.workers={workers}"] if workers is not None else []
     preset = preset or (None if config else DEFAULT_PRESET)
     cfg = resolve(preset, config, arch, task, seeds, overrides, device, will_run=True)
     try:
@@ -88,6 +91,7 @@ def probe(
             make_reporter(console),
             make_probe_reporter(console),
             require_same_code=require_same_code,
+            skip_conformance=skip_conformance,
         )
     except ValueError as e:  # UserError, and the ValueErrors of a task or an arch
         fail(str(e))

@@ -23,7 +23,7 @@ else:  # pragma: no cover
 
 import tomli_w
 from statebench.bench.config.errors import ConfigError
-from statebench.bench.config.executor import ExecutorConfig, SlurmConfig
+from statebench.bench.config.executor import ExecutorConfig, SlurmConfig, drop_unused
 from statebench.bench.config.probe import ProbeConfig
 from statebench.bench.config.tables import (
     ArchSpec,
@@ -117,6 +117,14 @@ class MatrixConfig(_Strict):
             raise ValueError("must name at least one entry")
         return v
 
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_in_range(cls, v: list[int]) -> list[int]:
+        bad = [s for s in v if not 0 <= s < 1 << 63]
+        if bad:
+            raise ValueError(f"seeds are integers in [0, 2**63); bad: {bad}")
+        return v
+
     @model_validator(mode="after")
     def _lengths_evaluable(self) -> MatrixConfig:
         """Every task trains within [len_min, len_max] and can make every eval length (or one
@@ -138,7 +146,46 @@ class MatrixConfig(_Strict):
                     eval_lengths(task, lengths)
                 except ValueError as e:
                     raise ValueError(f"{field_name}: {e}") from None
+        self._lengths_fit()
         return self
+
+    def _longest_training_length(self) -> tuple[int, str]:
+        if self.train_lengths:
+            return max(self.train_lengths), "train_lengths"
+        return self.train.len_max, "train.len_max"
+
+    @model_validator(mode="after")
+    def _probe_beyond_training(self) -> MatrixConfig:
+        """A probe measures where accuracy falls beyond training: it must stream past it."""
+        longest, field_name = self._longest_training_length()
+        if self.probe.max_len <= longest:
+            raise ValueError(
+                f"probe.max_len={self.probe.max_len} does not reach past the longest training "
+                f"length ({field_name} = {longest}); a probe streams beyond training to find "
+                f"t*: give probe.max_len > {longest}"
+            )
+        return self
+
+    def _lengths_fit(self) -> None:
+        """Refuse lengths whose memory floor (bench.config.memory) exceeds this machine's."""
+        import statebench.tasks as tasks
+        from statebench.bench.config.memory import check_fits
+
+        classes = max(tasks.get_task(t.name, **t.options).num_classes for t in self.tasks)
+        width = max(a.d_model or self.model.d_model for a in self.archs)
+        if self.model.param_budget:  # widths are fitted later; the floor counts tokens only
+            width = 1
+        layers = max(a.n_layers or self.model.n_layers for a in self.archs)
+        for field_name, lengths in (
+            ("eval.lengths", self.eval.lengths),
+            ("train.val_lengths", self.train.val_lengths or []),
+        ):
+            if lengths:
+                check_fits(field_name, max(lengths), width, classes, self.device)
+        longest, field_name = self._longest_training_length()
+        check_fits(field_name, longest, width, classes, self.device, self.train.batch_size,
+                   layers, f"for a training batch of {self.train.batch_size}",
+                   "train on shorter sequences or a smaller train.batch_size")  # fmt: skip
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -235,11 +282,13 @@ def validate(data: dict) -> MatrixConfig:
     except ValidationError as e:
         lines = []
         for err in e.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "config"
+            loc = ".".join(str(p) for p in err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
             value = err.get("input")
             shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
-            lines.append(f"{loc}: {msg}{shown}")
+            # A check across fields (of the whole config or one table) names them itself.
+            named = not loc or msg.startswith(f"{loc}.")
+            lines.append(msg if named else f"{loc}: {msg}{shown}")
         if len(lines) == 1:
             raise ConfigError(f"invalid config: {lines[0]}") from None
         raise ConfigError("invalid config:\n  " + "\n  ".join(lines)) from None
@@ -258,9 +307,19 @@ def load_config(
     for name, value in fields.items():
         if value is not None:
             data[name] = value
+    base_kind = _executor_kind(data)
     for assignment in overrides or []:
         apply_override(data, assignment)
+    given = {a.partition("=")[0].strip() for a in overrides or []}
+    if _executor_kind(data) != base_kind and isinstance(data.get("executor"), dict):
+        keep = {g.removeprefix("executor.") for g in given if g.startswith("executor.")}
+        drop_unused(data["executor"], keep)
     return validate(data)
+
+
+def _executor_kind(data: dict) -> object:
+    table = data.get("executor")
+    return table.get("kind", "local") if isinstance(table, dict) else "local"
 
 
 def check_device(config: MatrixConfig) -> None:

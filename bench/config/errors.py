@@ -10,6 +10,8 @@ from __future__ import annotations
 class UserError(ValueError):
     """A problem with what the user gave (a config, an option, a run directory), not a bug."""
 
+    exit_code = 2  # the command line's exit status for it
+
 
 class ConfigError(UserError):
     """A configuration problem, stated for the user (field, value, what is allowed)."""
@@ -17,3 +19,10 @@ class ConfigError(UserError):
 
 class RunDirError(UserError):
     """A run directory that holds no run, or whose files cannot be read (names the file)."""
+
+
+class OutputPathError(UserError):
+    """An output path (`--out` of report or plot) that cannot be written: the command exits 1,
+    as for any failure to produce its output, with one line naming the path."""
+
+    exit_code = 1

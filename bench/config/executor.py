@@ -8,17 +8,32 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from statebench.bench.config.typed import Strict as _Strict
+
+KINDS = ("local", "pool", "ray", "slurm")
+# Which executors read each field (claim_stale_s: every one); a field set away from its default
+# for an executor that ignores it is refused, naming the executors that use it.
+USED_BY: dict[str, tuple[str, ...]] = {
+    "workers": ("pool", "ray", "slurm"),
+    "address": ("ray",),
+    "cpus_per_cell": ("ray", "slurm"),
+    "gpus_per_cell": ("ray", "slurm"),
+    "grace_s": ("pool", "ray", "slurm"),
+    "slurm": ("slurm",),
+}
+FLAGS = {"workers": "--workers", "address": "--address", "slurm.partition": "--partition"}
 
 
 class SlurmConfig(_Strict):
-    """Slurm resources per cell (via submitit); `cluster` "local" or "debug" runs without Slurm."""
+    """Slurm resources per cell (via submitit); `cluster` "local" or "debug" runs without Slurm.
+
+    Left unset (or "slurm"), it needs Slurm (sbatch on PATH) and is refused without it."""
 
     partition: str | None = None
     time_min: int = Field(default=60, ge=1)  # per job; raised to cover train.time_limit_s + grace
     mem_gb: float | None = Field(default=None, gt=0)
-    cluster: Literal["slurm", "local", "debug"] | None = None  # None: Slurm if sbatch exists
+    cluster: Literal["slurm", "local", "debug"] | None = None  # None: Slurm (refused without)
     additional: dict[str, Any] = Field(default_factory=dict)  # extra #SBATCH options
     array_parallelism: int | None = Field(default=None, ge=1)  # array tasks running at once
 
@@ -39,3 +54,49 @@ class ExecutorConfig(_Strict):
     grace_s: float = Field(default=60.0, ge=0)  # hard kill at train.time_limit_s + grace_s
     claim_stale_s: float = Field(default=600.0, gt=0)  # another driver's silent claim expires
     slurm: SlurmConfig = Field(default_factory=SlurmConfig)
+
+    @model_validator(mode="after")
+    def _every_field_used(self) -> ExecutorConfig:
+        for name, value in unused_settings(self).items():
+            flag = FLAGS.get(name)
+            users = USED_BY[name.partition(".")[0]]
+            named = users[0] if len(users) == 1 else f"{', '.join(users[:-1])} and {users[-1]}"
+            raise ValueError(
+                f"executor.{name} = {value!r}{f' ({flag})' if flag else ''} is used only by "
+                f"the {named} executor{'s' if len(users) > 1 else ''}, not by {self.kind!r} "
+                f"(executor.kind): drop it, or choose {'one of them' if len(users) > 1 else 'it'}"
+                " with --executor"
+            )
+        return self
+
+
+def unused_settings(config: ExecutorConfig | dict) -> dict[str, Any]:
+    """The fields (dotted, `slurm.partition`) set away from their defaults that the chosen
+    executor never reads."""
+    data = config.model_dump() if isinstance(config, ExecutorConfig) else config
+    kind = data.get("kind", "local")
+    unused: dict[str, Any] = {}
+    for name, users in USED_BY.items():
+        if kind in users or name not in data:
+            continue
+        if name == "slurm":
+            table = data["slurm"] if isinstance(data["slurm"], dict) else {}
+            defaults = SlurmConfig().model_dump()
+            unused |= {f"slurm.{k}": v for k, v in table.items() if defaults.get(k) != v}
+        elif data[name] != ExecutorConfig.model_fields[name].default:
+            unused[name] = data[name]
+    return unused
+
+
+def drop_unused(table: dict, keep: set[str]) -> None:
+    """Remove from an `[executor]` dict the settings its kind never reads, except those in
+    `keep` (dotted names the user gave): choosing another executor on the command line drops a
+    preset's settings for the one it replaces, and still refuses what the user set."""
+    for name in unused_settings(table):
+        if name in keep:
+            continue
+        head, _, sub = name.partition(".")
+        if sub:
+            table[head].pop(sub, None)
+        else:
+            table.pop(head, None)

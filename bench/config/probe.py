@@ -42,7 +42,7 @@ class ProbeConfig(_Strict):
     min_bin_tokens: int = Field(default=256, ge=1)  # early bins merge until they hold this many
     bootstrap: int = Field(default=1000, ge=0)
     level: float = Field(default=0.95, gt=0, lt=1)
-    seed: int = 4321  # data seed base: every model sees the same streams
+    seed: int = Field(default=4321, ge=0)  # data seed base: every model sees the same streams
     time_budget_s: float | None = Field(default=600.0, gt=0)  # per cell's streaming pass
     memory_budget_bytes: int | None = Field(default=1 << 31, ge=1)  # carried state, all streams
     step_work: int = Field(default=1 << 22, ge=1)  # growing-state models: n_seq*step*context cap

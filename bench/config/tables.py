@@ -82,11 +82,37 @@ class ModelConfig(_Strict):
     param_budget: int | None = Field(default=None, ge=1)
 
 
+MAX_TABLE_LENGTHS = 100_000  # lengths one {start, stop, step} table may make
+
+
 def _length_range(v: Any) -> Any:
-    """`{start = 41, stop = 500, step = 1}` is every length in [start, stop]; else v as given."""
-    if isinstance(v, dict) and set(v) <= {"start", "stop", "step"}:
-        return list(range(int(v["start"]), int(v["stop"]) + 1, int(v.get("step", 1))))
-    return v
+    """`{start = 41, stop = 500, step = 1}` is every length in [start, stop]; else v as given.
+
+    A table missing start or stop, with other keys, non-integer values, a step below 1 or
+    more than MAX_TABLE_LENGTHS lengths is refused, before any list is built."""
+    if not isinstance(v, dict):
+        return v
+    shown = "{" + ", ".join(f"{k} = {x!r}" for k, x in v.items()) + "}"
+    extra = sorted(set(v) - {"start", "stop", "step"})
+    missing = [k for k in ("start", "stop") if k not in v]
+    if extra or missing:
+        what = f"unknown key(s) {', '.join(extra)}" if extra else f"no {' or '.join(missing)}"
+        raise ValueError(
+            f"a length table has start and stop (step optional, default 1), e.g. "
+            f"{{start = 16, stop = 512, step = 16}}; {shown} has {what}"
+        )
+    start, stop, step = v["start"], v["stop"], v.get("step", 1)
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, stop, step)):
+        raise ValueError(f"a length table's start, stop and step are integers; got {shown}")
+    if step < 1 or start < 1 or stop < start:
+        raise ValueError(f"a length table needs 1 <= start <= stop and step >= 1; got {shown}")
+    count = (stop - start) // step + 1
+    if count > MAX_TABLE_LENGTHS:
+        raise ValueError(
+            f"the table {shown} makes {count} lengths, each its own evaluation; at most "
+            f"{MAX_TABLE_LENGTHS} (raise its step)"
+        )
+    return list(range(start, stop + 1, step))
 
 
 class TrainConfig(_Strict):
@@ -156,7 +182,7 @@ class TrainConfig(_Strict):
 class EvalConfig(_Strict):
     lengths: list[int] = Field(default_factory=lambda: [16, 32, 64, 128, 256])
     samples: int = Field(default=256, ge=1)
-    seed: int = 1234
+    seed: int = Field(default=1234, ge=0)
     batch_size: int = Field(default=128, ge=1)
     max_tokens_per_batch: int = Field(default=1 << 17, ge=1)
 
@@ -191,4 +217,5 @@ class ScoreConfig(_Strict):
     """How the headline number is summarised (the Deletang protocol reports max over seeds)."""
 
     aggregate: Literal["mean", "max"] = "mean"
-    min_len: int | None = None  # score over eval lengths >= min_len (default: beyond training)
+    # score over eval lengths >= min_len (default: beyond training)
+    min_len: int | None = Field(default=None, ge=1)

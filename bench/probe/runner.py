@@ -38,6 +38,7 @@ from statebench.bench.run.cell import (
     resolve_device,
 )
 from statebench.bench.run.competence import not_held
+from statebench.bench.run.conformance import BUILT_IN, PASSED, SKIPPED
 from statebench.bench.run.executors import Executor
 from statebench.bench.run.matrix import Cell, derive_seed
 from statebench.bench.run.progress import Reporter
@@ -96,11 +97,13 @@ def run_probe(
     probe_reporter: ProbeReporter | None = None,
     executor: Executor | None = None,
     require_same_code: bool = False,
+    skip_conformance: bool = False,
 ) -> tuple[Path, list[Cell]]:
     """Train what is missing, probe what is not yet probed with these settings.
 
     Training is `statebench run`'s: the matrix runner, its executors and claims (a cell stored
     ok without a checkpoint counts as pending), so probe drivers share cells like run drivers.
+    Its conformance door also feeds outside archs a probe chunk through `step`.
     """
     probe_reporter = probe_reporter or ProbeReporter()
     config = expand_sweep(config)
@@ -111,7 +114,10 @@ def run_probe(
         executor=executor,
         need_checkpoints=True,
         require_same_code=require_same_code,
+        skip_conformance=skip_conformance,
+        stream_len=min(config.probe.chunk, config.probe.max_len),
     )
+    verdict = SKIPPED if skip_conformance else PASSED
     run_dir, run_id, cells = prepare_run(config, run_dir)
     run = RunDir(run_dir)
     statuses = run.scan().statuses
@@ -125,7 +131,8 @@ def run_probe(
         for cell in probes_todo:
             probe_reporter.cell_start(cell, config.probe.max_len)
             rows, curve = probe_cell(cell, config.probe, run_dir, run_id, config.device,
-                                     on_progress=probe_reporter.advance)  # fmt: skip
+                                     on_progress=probe_reporter.advance,
+                                     conformance=verdict)  # fmt: skip
             run.write_table("curves", cell.key, curve)  # curves first: a probe
             run.write_table("probes", cell.key, rows)  # file implies its curve
             probe_reporter.cell_end(cell, rows)
@@ -164,8 +171,11 @@ def probe_cell(
     run_id: str,
     device: str = "auto",
     on_progress=None,
+    conformance: str = PASSED,
 ) -> tuple[list[dict], list[dict]]:
-    """Probe one stored cell: (t* rows, one per threshold; curve rows, one per bin)."""
+    """Probe one stored cell: (t* rows, one per threshold; curve rows, one per bin).
+
+    `conformance`: how the cell's outside code got past the door (built-ins say so)."""
     settings = probe_settings(probe)
     stored = _cell_row(run_dir, cell)
     base = {
@@ -191,6 +201,7 @@ def probe_cell(
         "train_len_max": cell.train.len_max,
         "max_len": probe.max_len,
         "kernel": stored["kernel"],
+        "conformance": conformance if cell.code else BUILT_IN,
         "probe_config": settings,
     }
     chance = float(streaming_task(cell.task, cell.task_options).chance)

@@ -10,13 +10,14 @@ it is testable without a store); `report` loads a run directory through `bench.s
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from statebench.bench.analysis.coverage import coverage, incomplete_note, with_absent_cells
-from statebench.bench.config.errors import RunDirError, UserError
+from statebench.bench.config.errors import OutputPathError, RunDirError, UserError
 from statebench.bench.plots import FIGURES, figure_applies, make_figure, save_figure
 from statebench.bench.plots.output import note_below
 from statebench.bench.report.blocks import Block, report_blocks
@@ -30,6 +31,7 @@ from statebench.bench.report.tables import (
     provenance_tables,
 )
 from statebench.bench.store import RunDir, manifest_cells
+from statebench.bench.store.writable import unwritable
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +96,27 @@ def build_report(
     """
     _check_format(fmt)
     path = _report_path(out, fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    blocks = report_blocks(results, probes, manifest or {}, logs=logs, unreadable=unreadable)
-    text = render_markdown(blocks, path) if fmt == "md" else render_html(blocks)
-    path.write_text(text, encoding="utf-8")
+    with writing(path, path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        blocks = report_blocks(results, probes, manifest or {}, logs=logs, unreadable=unreadable)
+        text = render_markdown(blocks, path) if fmt == "md" else render_html(blocks)
+        path.write_text(text, encoding="utf-8")
     log.info("wrote report %s", path)
     return path
+
+
+@contextmanager
+def writing(target: Path, folder: Path):
+    """Refuse an output `folder` no file can be created in before drawing anything, and turn a
+    failed write (a full disk, a folder removed meanwhile) into one line naming `target`."""
+    why = unwritable(folder)
+    if why:
+        raise OutputPathError(f"cannot write {str(target)!r}: {why}")
+    try:
+        yield
+    except OSError as e:
+        where = e.filename or target
+        raise OutputPathError(f"cannot write {str(where)!r}: {e.strerror or e}") from None
 
 
 def report(run_dir: str | Path, fmt: str = "md", out: str | Path | None = None) -> Path:
@@ -147,19 +164,19 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
 
     if kind == "all":
         folder = Path(out) if out is not None else RunDir(run_dir).figures_dir
-        return [
-            path
-            for name in FIGURES
-            if figure_applies(name, results)
-            for path in save_figure(draw(name), folder / name)
-        ]
-    fig = draw(kind)
-    if out is None:
-        return save_figure(fig, RunDir(run_dir).figures_dir / kind)
-    out = Path(out)
-    if out.suffix.lstrip(".") in FIGURE_FORMATS:
-        return save_figure(fig, out.with_suffix(""), formats=(out.suffix.lstrip("."),))
-    return save_figure(fig, out)
+        with writing(folder, folder):
+            return [
+                path
+                for name in FIGURES
+                if figure_applies(name, results)
+                for path in save_figure(draw(name), folder / name)
+            ]
+    target = Path(out) if out is not None else RunDir(run_dir).figures_dir / kind
+    with writing(target, target.parent):
+        fig = draw(kind)
+        if target.suffix.lstrip(".") in FIGURE_FORMATS:
+            return save_figure(fig, target.with_suffix(""), formats=(target.suffix.lstrip("."),))
+        return save_figure(fig, target)
 
 
 __all__ = [

@@ -225,8 +225,10 @@ def provenance_tables(results: pd.DataFrame, manifest: dict) -> list[tuple[str, 
 
 def _outside_code(results: pd.DataFrame) -> pd.DataFrame:
     """Archs and tasks from outside statebench, by the source hash their rows carry: their
-    code is not covered by the statebench version and git commit."""
+    code is not covered by the statebench version and git commit. `conformance` says whether
+    it passed the conformance door or was let in unchecked (--skip-conformance)."""
     records = []
+    door = "conformance" in results
     for kind in ("arch", "task"):
         column = f"{kind}_source_hash"
         if column not in results:
@@ -235,8 +237,13 @@ def _outside_code(results: pd.DataFrame) -> pd.DataFrame:
         rows = rows[rows[column] != ""]
         for name, group in rows.groupby(kind, sort=True):
             hashes = ", ".join(sorted(set(group[column])))
-            records.append({"kind": kind, "name": name, "source hash": hashes})
-    return pd.DataFrame.from_records(records, columns=["kind", "name", "source hash"])
+            record = {"kind": kind, "name": name, "source hash": hashes}
+            if door:
+                seen = results.loc[group.index, "conformance"]
+                record["conformance"] = ", ".join(sorted({str(v) for v in seen.dropna()}))
+            records.append(record)
+    columns = ["kind", "name", "source hash", *(["conformance"] if door else [])]
+    return pd.DataFrame.from_records(records, columns=columns)
 
 
 def _missing(value) -> bool:

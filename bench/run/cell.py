@@ -41,6 +41,8 @@ class CellJob:
     run_id: str
     device: str = "auto"
     tracking: TrackingConfig | None = None  # the [tracking] table, None when off
+    # How outside code got in: "passed" the conformance door, or "skipped" it on request.
+    conformance: str = "passed"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -111,6 +113,7 @@ def base_row(cell: Cell, job: CellJob, device: torch.device) -> dict[str, Any]:
         "train_len_min": cell.train.len_min,
         "train_len_max": cell.train.len_max,
         "device": device.type,
+        "conformance": job.conformance if cell.code else "built-in",
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **provenance(device),
     }

@@ -9,6 +9,7 @@ the trained model from the run directory alone.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Collection
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +17,9 @@ from typing import Any
 
 import torch
 from statebench.bench.config import CellEval, ConfigError
+from statebench.bench.config.lengths import valid_length_at_most
 from statebench.bench.run.cell import DTYPES, build_cell_model, resolve_device
+from statebench.bench.run.conformance import BUILT_IN, PASSED, SKIPPED, Plugin, admit
 from statebench.bench.run.evaluate import evaluate
 from statebench.bench.run.matrix import Cell
 from statebench.bench.store import RunDir, manifest_cells
@@ -31,7 +34,7 @@ MEASURED = {
     "eval_len", "n_eval", "chance", "eval_seconds", "accuracy", "seq_accuracy",
     "scaled_accuracy", "loss", "id_accuracy", "ood_accuracy", "ood_chance",
     "ood_scaled_accuracy", "per_position_accuracy", "state_size", "status", "error",
-    "created_at",
+    "created_at", "conformance",
 }  # fmt: skip
 
 
@@ -70,20 +73,48 @@ def outside_names(run_dir: str | Path, keys: list[str]) -> set[str]:
     return names
 
 
+def parse_lengths(text: str) -> list[int]:
+    """`--lengths 128,256` (or spaces) as sorted distinct integers >= 1; `1e6` is 1000000."""
+    wanted = set()
+    for word in text.replace(",", " ").split():
+        try:
+            value = int(word)
+        except ValueError:
+            try:
+                number = float(word)
+            except ValueError:
+                number = math.nan
+            if not (math.isfinite(number) and number == int(number)):
+                raise ConfigError(
+                    f"--lengths {text!r}: {word!r} is not a whole number; give integers >= 1, "
+                    "e.g. 128,256"
+                ) from None
+            value = int(number)
+        wanted.add(value)
+    if not wanted or min(wanted) < 1:
+        raise ConfigError(f"--lengths {text!r}: give integers >= 1, e.g. 128,256")
+    return sorted(wanted)
+
+
 def reevaluate_run(
     run_dir: str | Path,
     lengths: list[int],
     samples: int | None = None,
     device: str = "auto",
     allow_import: Collection[str] | None = None,
+    skip_conformance: bool = False,
 ) -> dict[str, str]:
     """Measure every stored cell of a run at `lengths`; returns key -> what happened.
 
     Rebuilding a model imports its class. `allow_import` (the command line's list) names the
     dotted paths the run's checkpoints may import; any other one is refused before anything
     runs, so a run directory cannot make `statebench eval` execute code it carries. None (a
-    Python caller) imports what the checkpoints name.
+    Python caller) imports what the checkpoints name. The outside archs and tasks then pass the
+    conformance door at these lengths (`skip_conformance`: unchecked, and the rows say so), and
+    lengths whose memory floor exceeds the machine's are refused, before anything is written.
     """
+    if samples is not None and samples < 1:
+        raise ConfigError(f"--samples {samples}: sequences per length must be an integer >= 1")
     run = RunDir(run_dir)
     manifest = run.manifest()
     if manifest is None:
@@ -97,6 +128,11 @@ def reevaluate_run(
                 f"the checkpoints in {str(run_dir)!r} name outside code ({', '.join(names)}); "
                 f"importing it runs that code, so eval imports only what you name: add {flags}"
             )
+    cells = stored_cells(run_dir, manifest_cells(manifest))
+    check_lengths_fit(cells, max(lengths), device)
+    verdict = SKIPPED if skip_conformance else PASSED
+    if not skip_conformance:
+        admit(eval_plugins(cells, max(lengths)))
     torch_device = resolve_device(device)
     outcome = {}
     for key in manifest_cells(manifest):
@@ -109,6 +145,8 @@ def reevaluate_run(
             outcome[key] = "not stored"
             continue
         new = _measure(run, key, rows, lengths, samples, torch_device)
+        for row in new:
+            row["conformance"] = verdict if key in cells and cells[key].code else BUILT_IN
         measured = {r["eval_len"] for r in new}
         kept = [r for r in rows if r["eval_len"] not in measured]
         merged = sorted(kept + new, key=lambda r: r["eval_len"])
@@ -120,6 +158,43 @@ def reevaluate_run(
     )
     run.write_manifest({**manifest, "evaluations": evaluations})
     return outcome
+
+
+def stored_cells(run_dir: str | Path, keys: list[str]) -> dict[str, Cell]:
+    """The resolved cells of the checkpoints that exist and carry their config."""
+    cells = {}
+    for key in keys:
+        try:
+            cells[key] = stored_cell(run_dir, key)
+        except Exception:  # absent or unreadable: measured (as a failure) later
+            continue
+    return cells
+
+
+def check_lengths_fit(cells: dict[str, Cell], length: int, device: str) -> None:
+    """Refuse `length` when even its memory floor exceeds the machine's, for the widest cell."""
+    from statebench.bench.config.memory import check_fits
+
+    if not cells:
+        return
+    widest = max(cells.values(), key=lambda c: c.d_model)
+    classes = max(get_task(c.task, **c.task_options).num_classes for c in cells.values())
+    check_fits("--lengths", length, widest.d_model, classes, device)
+
+
+def eval_plugins(cells: dict[str, Cell], length: int) -> list[Plugin]:
+    """The outside archs and tasks of the stored cells, as the door checks them at `length`."""
+    plugins = []
+    for cell in cells.values():
+        task = get_task(cell.task, **cell.task_options)
+        made = valid_length_at_most(task, length) or length
+        if cell.code.get("arch"):
+            fed = made + task.extra_positions
+            plugins.append(Plugin("arch", cell.arch, dict(cell.arch_options), fed, 0,
+                                  cell.d_model))  # fmt: skip
+        if cell.code.get("task"):
+            plugins.append(Plugin("task", cell.task, dict(cell.task_options), made))
+    return plugins
 
 
 def _measure(

@@ -18,6 +18,7 @@ from statebench.bench.config import ConfigError, MatrixConfig
 from statebench.bench.run import tracking
 from statebench.bench.run.cell import CellJob, execute_cell  # noqa: F401  (re-exported for callers)
 from statebench.bench.run.competence import unholdable
+from statebench.bench.run.conformance import SKIPPED, admit_config
 from statebench.bench.run.executors import LOST, Executor, from_config
 from statebench.bench.run.matrix import Cell, cell_key, expand
 from statebench.bench.run.progress import Reporter, notebook_reporter
@@ -151,9 +152,15 @@ def run_matrix(
     need_checkpoints: bool = False,
     force: bool = False,
     require_same_code: bool = False,
+    skip_conformance: bool = False,
+    stream_len: int | None = None,
 ) -> Path:
     """Run every cell not yet stored through `executor` (default: the config's); returns the
     run directory.
+
+    Outside archs and tasks pass the conformance door first (`bench.run.conformance`; a probe
+    gives `stream_len`, the chunk its `step` is fed), before anything is written;
+    `skip_conformance` opens it unchecked and the rows say so.
 
     Cells are claimed one at a time, so other drivers on the same directory share the work; at
     the end this driver waits for the cells they hold, and takes over those whose driver died.
@@ -164,6 +171,7 @@ def run_matrix(
     reporter = reporter or notebook_reporter()  # progress shows in notebooks, nowhere else
     executor = executor or from_config(config.executor)  # a missing extra fails before any work
     tracking.require(config.tracking)  # so does a tracker's
+    verdict = SKIPPED if skip_conformance else admit_config(config, stream_len)
     stale_after = config.executor.claim_stale_s
     run_dir, run_id, cells = prepare_run(config, run_dir)
     if not force:
@@ -177,6 +185,7 @@ def run_matrix(
         run_id=run_id,
         device=config.device,
         tracking=tracking.for_workers(config.tracking, run_dir),
+        conformance=verdict,
     )
     run = RunDir(run_dir)
     landed = run.landed_check(rerun=[c.key for c in todo])

@@ -24,6 +24,7 @@ from statebench.bench.config.errors import ConfigError
 from statebench.bench.config.tracking import TrackingConfig
 from statebench.bench.store import RunDir
 from statebench.bench.store.schema import cell_status
+from statebench.bench.store.writable import unwritable
 
 if TYPE_CHECKING:
     from statebench.bench.run.matrix import Cell
@@ -55,7 +56,8 @@ class TrackingUnavailable(ConfigError):
 
 
 def require(config: TrackingConfig) -> None:
-    """Refuse a backend whose package is missing, before the run writes anything."""
+    """Refuse a backend whose package is missing, or a `tracking.dir` no file can be written
+    in, before the run writes anything (a failing tracker only warns once cells run)."""
     if config.backend == "none":
         return
     module, extra = BACKENDS[config.backend]
@@ -67,6 +69,12 @@ def require(config: TrackingConfig) -> None:
             f"installed: pip install 'state-tracking-bench[{extra}]' (from a checkout: "
             f"pip install -e '.[{extra}]'), or set tracking.backend = 'none'"
         ) from None
+    why = unwritable(config.dir) if config.dir else None
+    if why:
+        raise ConfigError(
+            f"tracking.dir = {config.dir!r} cannot hold the tracker's files: {why}; choose a "
+            "writable folder, or leave tracking.dir out (the run directory's tracking/)"
+        )
 
 
 def for_workers(config: TrackingConfig, run_dir: str | Path) -> TrackingConfig | None:

@@ -82,6 +82,9 @@ ROW_COLUMNS: dict[str, str] = {
     "kernel": "string",
     "status": "string",  # one of STATUSES
     "error": "string",
+    # outside code: "passed" the conformance door or "skipped" it (--skip-conformance);
+    # "built-in" for statebench's own archs and tasks (the test suite checks them)
+    "conformance": "string",
     # provenance
     "statebench_version": "string",
     "git_sha": "string",
@@ -127,6 +130,7 @@ PROBE_COLUMNS: dict[str, str] = {
     "probe_seconds": "float64",  # wall-clock of the streaming pass
     "probe_config": "string",  # JSON of the [probe] settings that produced the row
     "kernel": "string",
+    "conformance": "string",  # as on result rows: built-in | passed | skipped
     "status": "string",  # ok | skipped (stopped early, no drop seen) | not_learned | diverged ...
     "error": "string",  # for ok/skipped rows: why the probe stopped before max_len, if it did
 }

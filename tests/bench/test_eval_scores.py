@@ -83,7 +83,9 @@ def test_a_mixer_that_blows_up_beyond_position_20_is_diverged_through_the_harnes
                    "eval.lengths=[16, 32, 64]", "tasks=['parity']"],
     )  # fmt: skip
     cfg = validate({**cfg.model_dump(mode="json"), "archs": ["bench_archs:BlowUpBeyondMixer"]})
-    df = store.load(run_matrix(cfg, tmp_path / "run")).set_index("eval_len")
+    # past the door on purpose: the conformance check refuses non-finite logits up front
+    run_dir = run_matrix(cfg, tmp_path / "run", skip_conformance=True)
+    df = store.load(run_dir).set_index("eval_len")
     assert df.loc[16, "status"] == "ok" and not math.isnan(df.loc[16, "accuracy"])
     for length in (32, 64):
         assert df.loc[length, "status"] == "diverged"

@@ -120,7 +120,7 @@ def test_its_options_label_it_and_its_hash_is_in_the_provenance(outside_run):
         "Outside code (source hashes)"
     ]
     assert outside.to_dict("records") == [
-        {"kind": "arch", "name": ARCH, "source hash": source_hash}
+        {"kind": "arch", "name": ARCH, "source hash": source_hash, "conformance": "passed"}
     ]
 
 

@@ -216,7 +216,8 @@ def test_budget_stopped_probe_is_skipped_and_censored(tmp_path):
 
 def test_failed_cells_become_probe_rows_with_their_status(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(FIXTURES))
-    run_dir, _ = run_probe(tiny("archs=['bench_archs:NaNMixer']"), tmp_path / "run")
+    cfg = tiny("archs=['bench_archs:NaNMixer']")
+    run_dir, _ = run_probe(cfg, tmp_path / "run", skip_conformance=True)  # fails at run time
     probes = store.load_probes(run_dir)
     assert set(probes["status"]) == {"diverged"} and len(probes) == 2
     assert probes["error"].str.contains("did not train").all()

@@ -30,7 +30,7 @@ def tiny(*extra: str):
 
 def test_off_by_default_and_outside_every_cells_identity(tmp_path):
     plain = tiny()
-    tracked = tiny("tracking.backend=tensorboard", "tracking.dir=x", "tracking.tags=['a']")
+    tracked = tiny("tracking.backend=wandb", "tracking.dir=x", "tracking.tags=['a']")
     assert plain.tracking == TrackingConfig() and plain.tracking.backend == "none"
     assert [c.key for c in expand(plain)] == [c.key for c in expand(tracked)]
     assert config_hash(plain) == config_hash(tracked)
@@ -110,7 +110,7 @@ def test_a_failed_cell_ends_its_tracker_run_as_failed(tmp_path, monkeypatch):
     calls = fake_wandb(monkeypatch)
     monkeypatch.syspath_prepend(str(FIXTURES))
     cfg = tiny("archs=['bench_archs:BrokenMixer']", "tasks=['parity']", "tracking.backend=wandb")
-    run_matrix(cfg, tmp_path / "run")
+    run_matrix(cfg, tmp_path / "run", skip_conformance=True)  # fails at run time
     assert calls["summary"]["status"] == "error"
     assert "broken on purpose" in calls["summary"]["error"]
     assert calls["finish"] == [1]

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
@@ -20,6 +21,10 @@ from statebench.bench.cli import app
 from typer.testing import CliRunner
 
 CONFIG_OPTIONS = {"--preset", "-p", "--arch", "-a", "--task", "-t", "--seed", "--seeds", "--set"}
+# executor options show-config lacks, as the executor fields they set (some settings are
+# refused unless the executor that reads them is chosen)
+EXECUTOR_OPTIONS = {"--executor": "kind", "--workers": "workers", "--address": "address",
+                    "--partition": "slurm.partition"}  # fmt: skip
 # needs files or packages a reader makes first (the adapter and task examples are tested
 # in tests/models/test_readme_adapter.py and tests/tasks/test_outside_task.py)
 NEEDS_OUTSIDE = ("my.toml", "mypkg")
@@ -58,6 +63,9 @@ def _config_args(command: str) -> list[str]:
     for option, value in zip(words, words[1:], strict=False):
         if option in CONFIG_OPTIONS:
             args += [option, value]
+        elif option in EXECUTOR_OPTIONS:
+            value = value if value.isdigit() else json.dumps(value)
+            args += ["--set", f"executor.{EXECUTOR_OPTIONS[option]}={value}"]
     return args
 
 

@@ -11,12 +11,14 @@ import pytest
 import statebench.models as models
 import torch
 from statebench.models import Mixer, arch_class, arch_option_names, build_model, list_archs
-from statebench.models.testing import ConformanceError, check_adapter
+from statebench.models.testing import ConformanceError, causal_cuts, check_adapter
 from torch import nn
 
 EXT_GRU = Path(__file__).parents[1] / "fixtures" / "ext_gru"
 ALL_CHECKS = [
     "build",
+    "mixer output",
+    "parameters",
     "shapes",
     "determinism",
     "batch independence",
@@ -214,6 +216,48 @@ class NoStep(Mixer):
         return self.proj(x)
 
 
+class IntegerOut(PrefixMean):
+    """Returns integers: the residual stream would promote them back to float unnoticed."""
+
+    def forward(self, x):
+        return super().forward(x).round().long()
+
+
+class OnePosition(PrefixMean):
+    """Returns [B, 1, D]: the residual stream would broadcast it over every position."""
+
+    def forward(self, x):
+        return super().forward(x)[:, -1:]
+
+
+class NoWeights(PrefixMean):
+    """The prefix mean without its projection: nothing in the mixer can learn."""
+
+    def __init__(self, d_model: int, layer_idx: int = 0) -> None:
+        Mixer.__init__(self, d_model, layer_idx)
+        self.proj = nn.Identity()
+
+
+class DeclaredNoWeights(NoWeights):
+    parameter_free = True
+
+
+class PeeksBeyond32(PrefixMean):
+    """Causal on inputs up to 32 tokens; on longer ones every position sees the last token."""
+
+    def forward(self, x):
+        y = super().forward(x)
+        return y if x.shape[1] <= 32 else y + x[:, -1:]
+
+
+class StepPeeks(PrefixMean):
+    """forward is causal; step mixes the end of each chunk in (a probe streams chunks)."""
+
+    def step(self, x, state):
+        y, state = super().step(x, state)
+        return (y + x[:, -1:] if x.shape[1] > 8 else y), state
+
+
 def test_the_control_adapter_passes():
     assert check_adapter(PrefixMean)["checks"] == ALL_CHECKS
 
@@ -229,6 +273,9 @@ def test_the_control_adapter_passes():
         (UnenforcedMax, "length", ["max_length=8"]),
         (FloatState, "state_size", ["not a non-negative int"]),
         (NoStep, "step", ["NotImplementedError", "init_state"]),
+        (IntegerOut, "mixer output", ["torch.int64", "float"]),
+        (OnePosition, "mixer output", ["shape [2, 1, 16]"]),
+        (NoWeights, "parameters", ["no trainable parameter", "parameter_free"]),
     ],
     ids=lambda v: v.__name__ if isinstance(v, type) else None,
 )
@@ -265,3 +312,31 @@ def test_check_adapter_by_name_runs_every_listed_option_set():
     assert [r["options"] for r in report["option_sets"]] == [{}, {"scale": 2.0}]
     assert all(r["checks"] == ALL_CHECKS for r in report["option_sets"])
     assert "option_sets" not in check_adapter(ScaledPrefixMean, scale=3.0)
+
+
+def test_a_declared_parameter_free_mixer_passes():
+    assert check_adapter(DeclaredNoWeights)["checks"] == ALL_CHECKS
+
+
+def test_causality_at_a_long_length_catches_what_the_short_check_cannot():
+    assert check_adapter(PeeksBeyond32)["checks"] == ALL_CHECKS  # 16 tokens: looks causal
+    with pytest.raises(ConformanceError, match="long causality check failed") as info:
+        check_adapter(PeeksBeyond32, causal_len=64)
+    assert "at length 64" in str(info.value) and "forward()" in str(info.value)
+    report = check_adapter(PrefixMean, causal_len=64, stream_len=128)
+    assert report["checks"] == [*ALL_CHECKS, "long causality", "streamed causality"]
+    assert (report["causal_len"], report["stream_len"]) == (64, 128)
+
+
+def test_streamed_causality_checks_step_on_a_whole_chunk():
+    assert "long causality" in check_adapter(StepPeeks, causal_len=64)["checks"]
+    with pytest.raises(ConformanceError, match="streamed causality check failed") as info:
+        check_adapter(StepPeeks, causal_len=16, stream_len=64)
+    assert "step() changed its output" in str(info.value)
+
+
+def test_long_cuts_reach_past_the_short_check_and_cover_the_length():
+    cuts = causal_cuts(4096)
+    assert {8, 2048, 4094} <= set(cuts) and len(cuts) >= 4
+    assert all(0 <= c <= 4094 for c in cuts) and cuts == causal_cuts(4096)
+    assert causal_cuts(1) == [] and causal_cuts(2) == [0]

@@ -18,3 +18,34 @@ def test_builtin_task_passes_check_task(name, options):
     report = check_task(name, **options)
     assert report["checks"] == ALL_CHECKS
     assert report["chance"] == tasks.get_task(name, **options).chance_at(report["lengths"][-1])
+
+
+class _DriftsAfter40(tasks.Task):
+    """Agrees with its reference on short draws; past 40 tokens `sample` stops counting."""
+
+    description = "prefix sum mod 3 that drifts from its spec after 40 tokens"
+    vocab_size = 3
+    num_classes = 3
+
+    def _sample(self, batch_size, length, generator, device):
+        import torch
+
+        x = torch.randint(0, 3, (batch_size, length), generator=generator, device=device)
+        y = torch.cumsum(x, dim=1) % 3
+        y[:, 40:] = 0
+        return tasks.Batch(x, y, torch.ones_like(x, dtype=torch.bool))
+
+    def _reference(self, tokens):
+        out, total = [], 0
+        for t in tokens:
+            total = (total + t) % 3
+            out.append(total)
+        return out
+
+
+def test_extra_lengths_hold_sample_to_its_reference_where_a_run_draws():
+    from statebench.tasks.testing import TaskConformanceError
+
+    assert check_task(_DriftsAfter40)["checks"] == ALL_CHECKS  # its own lengths stay short
+    with pytest.raises(TaskConformanceError, match="reference check failed: length 100"):
+        check_task(_DriftsAfter40, extra_lengths=(100,))

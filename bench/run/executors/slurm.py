@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from typing import Any
 
@@ -43,6 +44,18 @@ def import_submitit():
     return submitit
 
 
+def require_slurm() -> None:
+    """Refuse to "submit" where there is no Slurm: submitit would quietly run the cells as local
+    processes instead, and a user who meant a cluster would get a local run. Its local runner
+    is used only when asked for by name (`executor.slurm.cluster = "local"`)."""
+    if shutil.which("sbatch") is None:
+        raise ExecutorUnavailable(
+            "executor slurm: no Slurm here (sbatch is not on PATH), so no job can be submitted; "
+            "run from a Slurm login node, or set executor.slurm.cluster = 'local' to run the "
+            "jobs as local processes"
+        )
+
+
 class SlurmExecutor(RemoteExecutor):
     kind = "slurm"
 
@@ -63,6 +76,8 @@ class SlurmExecutor(RemoteExecutor):
         local = cluster in ("local", "debug")
         super().__init__(grace_s=grace_s, poll_s=poll_s or (0.5 if local else 10.0))
         self._submitit = import_submitit()  # here, so a missing extra fails before any work
+        if not local:
+            require_slurm()
         self.partition = partition
         self.time_min = time_min
         self.mem_gb = mem_gb
