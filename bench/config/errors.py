@@ -17,3 +17,8 @@ class ConfigError(UserError):
 
 class RunDirError(UserError):
     """A run directory that holds no run, or whose files cannot be read (names the file)."""
+
+
+class DiskFull(UserError):
+    """The disk filled up while a file was written (ENOSPC): named as such, nothing half-written
+    kept, so the same command resumes once there is room."""

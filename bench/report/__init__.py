@@ -30,6 +30,7 @@ from statebench.bench.report.tables import (
     provenance_tables,
 )
 from statebench.bench.store import RunDir, manifest_cells
+from statebench.bench.store.files import atomic_write, check_inside
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +88,22 @@ def build_report(
     fmt: str = "md",
     logs: pd.DataFrame | None = None,
     unreadable: tuple[str, ...] = (),
+    root: str | Path | None = None,
 ) -> Path:
     """Write the report from preloaded tables; returns the report file's path.
 
     md: report.md plus figures/*.png (and .svg) beside it. html: one self-contained file.
+    `root` (the run directory): a folder on the way inside it that is a symbolic link leading
+    out of it is refused before anything is written; files replace links, never follow them.
     """
     _check_format(fmt)
     path = _report_path(out, fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if root is not None:  # nothing is written through a link that leads out of the run
+        check_inside(root, path)
+        check_inside(root, path.parent / "figures" / "figure.png")
     blocks = report_blocks(results, probes, manifest or {}, logs=logs, unreadable=unreadable)
     text = render_markdown(blocks, path) if fmt == "md" else render_html(blocks)
-    path.write_text(text, encoding="utf-8")
+    atomic_write(path, text.encode("utf-8"))
     log.info("wrote report %s", path)
     return path
 
@@ -114,6 +120,7 @@ def report(run_dir: str | Path, fmt: str = "md", out: str | Path | None = None) 
         fmt,
         logs=tables.logs,
         unreadable=tables.unreadable,
+        root=run_dir,
     )
 
 
@@ -138,6 +145,10 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
     # As in the report: absent cells are failed placeholders, and an incomplete run says so.
     cells = coverage(tables.results, tables.manifest, tables.unreadable)
     results, note = with_absent_cells(tables.results, cells), incomplete_note(cells)
+
+    # Refused before drawing: a folder on the way that is a symbolic link out of the run.
+    where = Path(out) if out is not None else RunDir(run_dir).figures_dir
+    check_inside(run_dir, where / "figure.png" if kind == "all" or out is None else where)
 
     def draw(name: str):
         fig = make_figure(name, results, tables.probes, logs=tables.logs)

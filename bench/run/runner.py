@@ -123,15 +123,23 @@ def pending_cells(
     if force:
         return list(cells)
     run = RunDir(run_dir)
-    statuses = run.scan().statuses
-    checkpoints = run.checkpoints() if need_checkpoints else set()
+    found = run.scan()
+    statuses = found.statuses
+    mine = {c.key for c in cells}
+    for key, why in found.foreign.items():
+        if key in mine:
+            log.warning("%s; ignored: its cell runs again", why)
+    for key in found.corrupt:
+        if key in mine:
+            log.warning("%s cannot be read; its cell runs again", run.cell_file(key))
+    checkpoints = run.checkpoints(verify=True) if need_checkpoints else set()
     todo = []
     for cell in cells:
         status = statuses.get(cell.key)
         if status is None or (retry_failed and is_failed(status)):
             todo.append(cell)
         elif need_checkpoints and status == "ok" and cell.key not in checkpoints:
-            log.warning("cell %s has no checkpoint; training it again", cell.label)
+            log.warning("cell %s has no checkpoint of its own; training it again", cell.label)
             todo.append(cell)
     return todo
 
@@ -261,6 +269,9 @@ class RunStatus:
     stale: set[str]  # claims whose owner is gone (the next driver takes them over)
     running: dict[str, RunRecord]  # what a worker says it is running, since when
     stray: list[str] = field(default_factory=list)  # files of no cell of the run: ignored
+    # cell files that are not their cell's own (a copy, another run's, duplicate rows): key ->
+    # why; their cells run again
+    foreign: dict[str, str] = field(default_factory=dict)
 
     @property
     def pending(self) -> list[str]:
@@ -285,9 +296,10 @@ def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S
     stored, corrupt = found.rows, found.corrupt
     # As load(): only files named after a cell of the run count; copies and strays are listed.
     expected = set(cells)
-    stray = sorted(k for k in [*stored, *corrupt] if expected and k not in expected)
+    stray = sorted(k for k in [*stored, *corrupt, *found.foreign] if expected and k not in expected)
     stored = {k: rows for k, rows in stored.items() if k not in stray}
     corrupt = [k for k in corrupt if k not in stray]
+    foreign = {k: why for k, why in found.foreign.items() if k not in stray}
     statuses = {k: cell_status(r["status"] for r in rows) for k, rows in stored.items()}
     labels = {k: _row_label(rows[0]) for k, rows in stored.items() if rows}
     labels.update(_manifest_labels(manifest))
@@ -303,6 +315,7 @@ def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S
         stale={k for k, info in claims.items() if is_stale(info, stale_after_s)},
         running=run.running(),
         stray=stray,
+        foreign=foreign,
     )
 
 
