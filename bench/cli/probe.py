@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
-from statebench.bench.cli.common import console, fail, resolve
+from statebench.bench.cli.common import console, fail, plain, resolve, safe
 from statebench.bench.cli.options import (
     ArchOpt,
     ConfigOpt,
@@ -103,7 +103,7 @@ def print_probes(run_dir: Path, cells: list[Cell]) -> None:
     df = RunDir(run_dir).load_probes()
     df = df[df["cell"].astype(str).isin(order)]
     df = df.assign(_order=df["cell"].astype(str).map(order)).sort_values(["_order", "seed"])
-    console.print(f"probes in [bold]{run_dir}[/] ({df['cell'].nunique()} cells)")
+    console.print(f"probes in [bold]{safe(run_dir)}[/] ({df['cell'].nunique()} cells)")
     for name in dict.fromkeys(df["threshold_name"].astype(str)):
         console.print(t_star_table(df[df["threshold_name"].astype(str) == name], name))
 
@@ -145,11 +145,11 @@ def t_star_table(df: pd.DataFrame, threshold_name: str) -> Table:
     tasks = list(dict.fromkeys(df["task"].astype(str)))
     table.add_column("arch")
     for task in tasks:
-        table.add_column(task, justify="right")
+        table.add_column(plain(task), justify="right")
     for label, rows in df.groupby("label", sort=False):
         cells = []
         for task in tasks:
             texts = rows.loc[rows["task"].astype(str) == task, "text"]
             cells.append(" / ".join(texts) if len(texts) else "")
-        table.add_row(str(label), *cells)
+        table.add_row(plain(label), *map(plain, cells))
     return table
