@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
 import torch
+from statebench.dotted import import_module
 from statebench.models.backbone import MLP_KINDS, SequenceModel
 from statebench.models.base import Mixer
 
@@ -53,7 +53,7 @@ def list_archs() -> list[str]:
 def _import_dotted(name: str) -> object:
     module, _, attr = name.partition(":")
     try:
-        obj = importlib.import_module(module)
+        obj = import_module(module)  # installed first; from the cwd only the module named
     except ImportError as e:
         raise ValueError(f"architecture {name!r}: cannot import it ({e})") from e
     except Exception as e:  # the module itself is broken: say so, without a traceback

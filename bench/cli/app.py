@@ -4,14 +4,12 @@ status, list, doctor (bench/cli/inspection.py) and probe (bench/cli/probe.py) jo
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from statebench.bench.cli import inspection
-from statebench.bench.cli.common import console, err_console, fail, resolve
+from statebench.bench.cli.common import console, err_console, fail, resolve, safe
 from statebench.bench.cli.options import (
     ArchOpt,
     ConfigOpt,
@@ -58,9 +56,8 @@ def main(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    # Dotted paths (mypkg.gru:GRUMixer) resolve from the current directory, as `python -m` does.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    # The current directory is not put on sys.path: a module lying in a run directory never
+    # runs. Dotted paths (mypkg.gru:GRUMixer) resolve from it all the same (statebench.dotted).
 
 
 @app.command()
@@ -190,7 +187,7 @@ def plot(
         fail(str(e))
         return
     for path in paths:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {safe(path)}")
 
 
 @app.command()
@@ -214,7 +211,7 @@ def report(
     except UserError as e:
         fail(str(e))
         return
-    console.print(f"wrote {path}")
+    console.print(f"wrote {safe(path)}")
 
 
 @app.command("eval")
@@ -235,22 +232,46 @@ def eval_command(
         ),
     ] = None,
 ) -> None:
-    """Measure a finished run's stored checkpoints at new lengths, without training."""
-    from statebench.bench.run.reevaluate import reevaluate_run
+    """Measure a finished run's stored checkpoints at new lengths, without training.
 
+    A cell whose checkpoint is missing or not its own is skipped and named (its rows stay);
+    exits 1 when a stored cell was skipped.
+    """
+    from statebench.bench.run.reevaluate import SKIPPED, reevaluate_run
+
+    wanted = _eval_lengths(lengths)
+    if samples is not None and samples < 1:
+        fail(f"--samples {samples}: give the number of sequences per length, an integer >= 1")
     try:
-        wanted = sorted({int(x) for x in lengths.replace(",", " ").split()})
-        if not wanted or min(wanted) < 1:
-            raise ValueError(f"--lengths {lengths!r}: give integers >= 1, e.g. 128,256")
         outcome = reevaluate_run(run_dir, wanted, samples, device or "auto", allow_import or [])
     except ValueError as e:
         fail(str(e))
         return
     counts: dict[str, int] = {}
-    for status in outcome.values():
-        counts[status] = counts.get(status, 0) + 1
+    for key, status in outcome.items():
+        word = status.split(":", 1)[0]
+        counts[word] = counts.get(word, 0) + 1
+        if word == SKIPPED:
+            err_console.print(
+                f"[yellow]skipped[/] cell {key}: {safe(status.split(': ', 1)[1])}",
+                highlight=False,
+                soft_wrap=True,
+            )
     summary = ", ".join(f"{s}: {n}" for s, n in sorted(counts.items()))
-    console.print(f"measured {run_dir} at {wanted} ({summary})")
+    console.print(f"measured {safe(run_dir)} at {wanted} ({summary})")
+    if counts.get(SKIPPED):
+        raise typer.Exit(code=1)
+
+
+def _eval_lengths(text: str) -> list[int]:
+    """`--lengths 128,256` as sorted distinct integers >= 1; anything else fails naming the flag."""
+    try:
+        wanted = sorted({int(x) for x in text.replace(",", " ").split()})
+    except ValueError:
+        wanted = []
+    if not wanted or min(wanted) < 1:
+        fail(f"--lengths {text!r}: give integers >= 1 separated by commas, e.g. 128,256")
+    return wanted
 
 
 # The probe command lives in bench/probe/cli.py; it never imports this module.
