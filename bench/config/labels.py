@@ -21,9 +21,15 @@ def printable(text: object) -> str:
 
 
 def with_options(name: str, options: dict[str, Any] | str | None) -> str:
-    """`mamba` + {"eigen": "[-1,1]"} -> `mamba(eigen=[-1,1])`; options may be a JSON string."""
+    """`mamba` + {"eigen": "[-1,1]"} -> `mamba(eigen=[-1,1])`; options may be a JSON string
+    (one that is not a JSON object, from a damaged row, is shown as it is)."""
     if isinstance(options, str):
-        options = json.loads(options) if options.strip() else {}
+        try:
+            options = json.loads(options) if options.strip() else {}
+        except ValueError:
+            return f"{name}({options})"
+    if not isinstance(options, dict):
+        return f"{name}({options})" if options else str(name)
     if not options:
         return str(name)
     return f"{name}(" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) + ")"

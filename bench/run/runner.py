@@ -16,6 +16,7 @@ from pathlib import Path
 
 from statebench.bench.config import ConfigError, MatrixConfig
 from statebench.bench.run import tracking
+from statebench.bench.run.buildable import check_buildable
 from statebench.bench.run.cell import CellJob, execute_cell  # noqa: F401  (re-exported for callers)
 from statebench.bench.run.executors import LOST, Executor, from_config
 from statebench.bench.run.matrix import Cell, cell_key, expand
@@ -43,7 +44,8 @@ def check_writable(run_dir: Path) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / f".write-test-{os.getpid()}"
-        probe.write_text("")
+        # O_EXCL | O_NOFOLLOW: a file or link planted under this name is never written through
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
         probe.unlink()
     except OSError as e:
         raise ConfigError(
@@ -54,8 +56,8 @@ def check_writable(run_dir: Path) -> None:
 def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path, str, list[Cell]]:
     """Create or reopen the run directory; refuse one that holds a different config."""
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+    cells = expand(config)  # before the directory is made: a failure here leaves nothing
     check_writable(run_dir)
-    cells = expand(config)
     resolved = config.model_dump(mode="json")
 
     def fresh() -> dict:
@@ -170,6 +172,7 @@ def run_matrix(
     reporter = reporter or notebook_reporter()  # progress shows in notebooks, nowhere else
     executor = executor or from_config(config.executor)  # a missing extra fails before any work
     tracking.require(config.tracking)  # so does a tracker's
+    check_buildable(expand(config))  # an arch option out of range: refused, nothing written
     stale_after = config.executor.claim_stale_s
     run_dir, run_id, cells = prepare_run(config, run_dir)
     if not force:

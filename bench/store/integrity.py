@@ -16,6 +16,7 @@ told apart from a copy, so it is foreign.
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "probes": ("cell", "arch", "task", "seed", "threshold_name", "status"),
     "curves": ("cell", "position", "status"),
     "training_logs": ("cell", "step"),
+}
+# Columns holding a JSON object (options): a value that is not one is a damaged row.
+JSON_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cells": ("arch_options", "task_options"),
+    "probes": ("arch_options", "task_options"),
 }
 # Columns that name a row: two rows with the same values are one result stored twice.
 UNIQUE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -97,6 +103,7 @@ def read_own_table(
             f"{path} belongs to another run (config hash {run}; this run's is {config_hash})"
         )
     checked = [*REQUIRED_COLUMNS[table][:1], *UNIQUE_COLUMNS.get(table, ())]
+    checked += [c for c in JSON_COLUMNS.get(table, ()) if c in schema.names]
     wanted = list(dict.fromkeys([*(columns if columns is not None else schema.names), *checked]))
     try:
         data = parquet.read(columns=[c for c in wanted if c in schema.names])
@@ -110,6 +117,11 @@ def read_own_table(
             f"{path} holds rows of cell {', '.join(others[:3])}, not only {key} (a copied or "
             "merged file)"
         )
+    for column in JSON_COLUMNS.get(table, ()):
+        if column in data.column_names:
+            bad = next((v for v in set(data.column(column).to_pylist()) if not _json_object(v)), 0)
+            if bad != 0:
+                raise ForeignFile(f"{path}: {column} {str(bad)[:80]!r} is not a JSON object")
     unique = UNIQUE_COLUMNS.get(table)
     if unique:
         names = list(zip(*(data.column(c).to_pylist() for c in unique), strict=True))
@@ -135,14 +147,10 @@ def own_checkpoint(
         raise FileNotFoundError(path)
     try:
         body = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
-    except pickle.UnpicklingError as e:
-        if "weights only" in str(e).lower():
-            raise DamagedFile(
-                f"{path} is not a statebench checkpoint: it holds pickled Python objects, which "
-                "statebench never loads (only tensors and plain values)"
-            ) from None
+    except pickle.UnpicklingError:  # weights_only refused it: garbled, or Python objects
         raise DamagedFile(
-            f"{path} is not a readable checkpoint (truncated or garbled: {_first_line(e)})"
+            f"{path} is not a statebench checkpoint: it does not load as tensors and plain "
+            "values (garbled, or pickled Python objects, which statebench never loads)"
         ) from None
     except Exception as e:  # truncated, garbled, not a torch file at all
         raise DamagedFile(
@@ -169,6 +177,20 @@ def own_checkpoint(
     return body["state_dict"], cell
 
 
+def _json_object(value: object) -> bool:
+    """An options value as statebench writes it: null, empty, or a JSON object."""
+    if value is None or value == "":
+        return True
+    try:
+        return isinstance(json.loads(str(value)), dict)
+    except ValueError:
+        return False
+
+
 def _first_line(error: BaseException) -> str:
+    """`Type: first sentence` of an error, short enough for a one-line message."""
     text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    if not text:
+        return type(error).__name__
+    sentence = text[0].split(". ")[0].rstrip(".")
+    return f"{type(error).__name__}: {sentence[:160]}"
