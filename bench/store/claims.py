@@ -29,7 +29,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from statebench.bench.config.errors import DiskFull
-from statebench.bench.store.files import check_inside
 from statebench.bench.store.claim_files import (
     DEFAULT_STALE_AFTER_S,
     claim_name,
@@ -40,6 +39,7 @@ from statebench.bench.store.claim_files import (
     is_stale,
     read_claim,
 )
+from statebench.bench.store.files import check_inside
 from statebench.bench.store.records import clear_started
 
 log = logging.getLogger(__name__)
