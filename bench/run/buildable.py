@@ -10,6 +10,7 @@ is allocated and no weight initialised, so it costs milliseconds per distinct ar
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import torch
 from statebench.bench.config import ConfigError
@@ -31,12 +32,25 @@ def check_buildable(cells: list[Cell]) -> None:
         if what in seen:
             continue
         seen.add(what)
-        try:
-            with torch.device("meta"):
-                build_cell_model(cell, task)
-        except (ValueError, TypeError) as e:
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        reason = _refusal(cell, task)
+        if reason is None:
+            continue
+        arch = cell.label.split(" / ")[0]
+        if cell.param_budget and _refusal(replace(cell, param_budget=None), task) is None:
             raise ConfigError(
-                f"archs: {cell.label.split(' / ')[0]} cannot be built for task {cell.task!r} "
-                f"({reason}); nothing was run"
-            ) from None
+                f"param_budget={cell.param_budget}: no width of {arch} reaches it for task "
+                f"{cell.task!r} ({reason}); nothing was run"
+            )
+        raise ConfigError(
+            f"archs: {arch} cannot be built for task {cell.task!r} ({reason}); nothing was run"
+        )
+
+
+def _refusal(cell: Cell, task) -> str | None:
+    """Why the arch refuses to build this cell's model (first line), None when it builds."""
+    try:
+        with torch.device("meta"):
+            build_cell_model(cell, task)
+    except (ValueError, TypeError) as e:
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    return None
