@@ -13,6 +13,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -318,8 +319,8 @@ CASES: dict[str, Case] = {
     "eval --samples -4": Case(
         lambda w: None, ["eval", "{R}", "--lengths", "128", "--samples", "-4"], 2, "--samples"),
     "ray at an address nothing answers": Case(
-        lambda w: None, ["run", *M, "--executor", "ray", "--address", "127.0.0.1:1", "--out", "{X}"],
-        2, "127.0.0.1:1"),
+        lambda w: None, ["run", *M, "-e", "ray", "--address", "127.0.0.1:1", "--out", "{X}"], 2,
+        "127.0.0.1:1"),
 }
 # fmt: on
 
@@ -346,3 +347,179 @@ def test_reproduction(world, caplog, name):
     assert world.outside() == outside, "a file outside the run directory changed"
     if case.check:
         case.check(world)
+
+
+# -- reproductions that need a process of their own, training, or a crafted outside task --------
+
+PLANTED = ("pandas", "numpy", "pyarrow", "rich", "matplotlib", "typer", "yaml")
+STATEBENCH = [str(Path(sys.executable).with_name("statebench"))]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [*STATEBENCH, "status", "."],
+        [*STATEBENCH, "report", "."],
+        [*STATEBENCH, "plot", ".", "--kind", "accuracy"],
+        [*STATEBENCH, "eval", ".", "--lengths", "12"],
+        [sys.executable, "-m", "statebench", "status", "."],
+    ],
+    ids=["status", "report", "plot", "eval", "python -m"],
+)
+def test_no_module_in_the_run_directory_runs(world, argv):
+    """`cd R && statebench status .` with a pandas.py (and friends) in R: none of them runs."""
+    for name in PLANTED:
+        (world.run / f"{name}.py").write_text(
+            f"open({str(world.root / ('ran_' + name))!r}, 'w').write('x')\n"
+        )
+    outside = world.outside()
+    done = subprocess.run(argv, cwd=world.run, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not list(world.root.glob("ran_*")), "a module lying in the run directory ran"
+    assert world.outside() == outside
+
+
+def test_a_dotted_path_still_resolves_from_the_working_directory(tmp_path):
+    """The one module a dotted path names comes from the cwd; a pandas.py beside it does not."""
+    shutil.copy(FIXTURES / "ext_gru" / "ext_gru.py", tmp_path)
+    (tmp_path / "pandas.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').write('x')\n")
+    argv = [*STATEBENCH, "show-config", "--preset", "smoke", "--arch", "ext_gru:GRUMixer"]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "ext_gru:GRUMixer" in done.stdout and not (tmp_path / "ran").exists()
+
+
+def test_an_empty_claim_left_by_a_crash_is_taken_over_at_once(world):
+    """After a disk-full crash an empty claim file remained: the next run does not wait out
+    claim_stale_s (600 s) for it."""
+    key = world.keys["transformer"]
+    world.cell("transformer").unlink()
+    claims = world.run / "claims"
+    claims.mkdir(exist_ok=True)
+    (claims / f"{key}.0.claim").write_text("")
+    argv = [*STATEBENCH, "run", *M, "--set", "executor.claim_stale_s=600", "--out", str(world.run)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)  # not 600 s
+    assert done.returncode == 0, done.stdout + done.stderr
+    _both_stored_once(world)
+
+
+def test_a_full_disk_is_named_and_nothing_half_written_is_stored(world, monkeypatch):
+    """ENOSPC while a checkpoint is written: one line saying "disk full while writing" the
+    file, exit 2; no error row stored for a cell that trained well, and the next run resumes."""
+    real_fsync = os.fsync
+
+    def full(fd: int) -> None:
+        if ".pt." in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    world.cell("transformer").unlink()
+    world.checkpoint("transformer").unlink()
+    monkeypatch.setattr(os, "fsync", full)
+    result = CliRunner().invoke(app, ["run", *M, "--out", str(world.run)])
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and "disk full while writing" in line, line
+    assert f"{world.keys['transformer']}.pt" in line
+    assert not world.cell("transformer").exists(), "a cell that could not be saved was stored"
+    assert not list((world.run / "checkpoints").glob(".*")), "a half-written file was left"
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert CliRunner().invoke(app, ["run", *M, "--out", str(world.run)]).exit_code == 0
+    _both_stored_once(world)
+
+
+def test_doubled_rows_are_refused_on_load(world, caplog):
+    _doubled(world)
+    df = store.load(world.run)
+    assert list(df["arch"]) == ["lstm"], "a file with every row twice was merged"
+    assert str(world.cell("transformer")) in caplog.text and "twice" in caplog.text
+
+
+PROBE = ["--preset", "smoke", "--max-len", "64", "--set", "probe.samples=2"]
+PROBE += [a for s in ["train.steps=4", "eval.samples=8", "eval.lengths=[8]"] for a in ("--set", s)]
+
+
+def test_probe_trains_again_a_seed_whose_checkpoint_is_a_copy(tmp_path, caplog):
+    """`cp` seed 0's checkpoint over seed 1's: probe reports it and trains seed 1 again, never
+    reporting seed 0's t* as seed 1's."""
+    run_dir = tmp_path / "R"
+    cells = ["--arch", "lstm", "--task", "parity", "--seed", "0", "--seed", "1"]
+    args = ["run", "--preset", "smoke", *PROBE[6:], *cells, "--no-report", "--out", str(run_dir)]
+    trained = CliRunner().invoke(app, args)
+    assert trained.exit_code == 0, trained.output
+    keys = store.manifest_cells(store.read_manifest(run_dir))
+    seed0, seed1 = sorted(keys, key=lambda k: store.load_checkpoint(run_dir, k)[1]["seed"])
+    shutil.copyfile(store.checkpoint_path(run_dir, seed0), store.checkpoint_path(run_dir, seed1))
+    result = CliRunner().invoke(app, ["probe", *PROBE, *cells, "--out", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert f"{seed1}.pt" in caplog.text, "the copied checkpoint was not reported"
+    state1, cell1 = store.load_checkpoint(run_dir, seed1)  # its own again: trained anew
+    state0, _ = store.load_checkpoint(run_dir, seed0)
+    assert cell1["seed"] == 1 and any(not torch.equal(state0[n], state1[n]) for n in state0)
+
+
+def test_probe_exits_non_zero_when_its_rows_failed(tmp_path, monkeypatch):
+    monkeypatch.chdir(FIXTURES)  # bench_archs:NaNMixer by dotted path, from the cwd
+    argv = ["probe", *PROBE, "--arch", "bench_archs:NaNMixer", "--task", "parity"]
+    result = CliRunner().invoke(app, [*argv, "--out", str(tmp_path / "R")])
+    assert result.exit_code == 1, result.output
+    assert "probe failed for 1 diverged of 1 cells" in result.stderr
+    assert set(store.load_probes(tmp_path / "R")["status"]) == {"diverged"}
+
+
+ODD_TASKS = """
+import torch
+from statebench.tasks.base import Batch
+from statebench.tasks.parity import Parity
+
+
+class NoClasses(Parity):
+    num_classes = 0
+
+
+class ScoresNothing(Parity):
+    def _sample(self, batch_size, length, generator, device):
+        batch = super()._sample(batch_size, length, generator, device)
+        return Batch(batch.inputs, batch.targets, torch.zeros_like(batch.mask))
+"""
+
+
+ODD = ["--preset", "smoke", "--set", "train.steps=4", "--set", "eval.lengths=[8]", "--no-report"]
+
+
+@pytest.fixture
+def odd_tasks(tmp_path, monkeypatch) -> Path:
+    (tmp_path / "oddtasks.py").write_text(ODD_TASKS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "oddtasks", raising=False)
+    return tmp_path
+
+
+def test_a_task_declaring_no_classes_is_refused_as_the_tasks_fault(odd_tasks):
+    argv = ["run", *ODD, "--task", "oddtasks:NoClasses", "--out", str(odd_tasks / "X")]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and "num_classes=0" in line, line
+    assert "lstm" not in line and "transformer" not in line, "blamed on the arch"
+    assert not (odd_tasks / "X").exists()
+
+
+def test_a_task_that_scores_nothing_is_an_error_of_the_task_not_diverged(odd_tasks):
+    argv = ["run", *ODD, "--arch", "lstm", "--task", "oddtasks:ScoresNothing"]
+    result = CliRunner().invoke(app, [*argv, "--out", str(odd_tasks / "X")])
+    assert result.exit_code == 1, result.output
+    rows = store.load(odd_tasks / "X")
+    assert set(rows["status"]) == {"error"}, rows[["status", "error"]]
+    assert rows["error"].str.contains("scores no position").all()
+
+
+def test_the_docs_say_one_thing_about_even_modular_arithmetic_lengths():
+    """An even length is mapped to the odd one below it (tests/bench/test_lengths.py holds
+    that); no page may say the harness refuses it."""
+    root = Path(__file__).resolve().parents[2]
+    for page in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
+        prose = " ".join(x for x in page.read_text().splitlines() if not x.startswith("|"))
+        for sentence in prose.split(". "):
+            if "modular_arithmetic" in sentence and re.search(r"\beven\b", sentence):
+                assert "below" in sentence, f"{page.name}: {sentence}"
