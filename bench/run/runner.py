@@ -58,6 +58,7 @@ def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
     cells = expand(config)  # before the directory is made: a failure here leaves nothing
     check_writable(run_dir)
+    RunDir(run_dir).check_folders()  # a folder linked out of the run: refused, nothing written
     resolved = config.model_dump(mode="json")
 
     def fresh() -> dict:

@@ -154,6 +154,15 @@ class RunDir:
         """Where `statebench plot` writes its figures by default."""
         return self.path / FIGURES
 
+    def check_folders(self) -> None:
+        """Refuse (RunDirError naming the link) a folder of the run that is a symbolic link
+        leading outside it: checked when a run opens, before anything is written, so a run
+        never trains a cell it could not store."""
+        folders = [self.table_dir(t) for t in TABLES]
+        folders += [self.path / CHECKPOINTS, self.claims_dir, self.slurm_dir, self.tracking_dir]
+        for folder in [*folders, self.report_dir, self.figures_dir]:
+            check_inside(self.path, folder / "file")
+
     # -- the manifest --------------------------------------------------------------------------
 
     def manifest(self) -> dict[str, Any] | None:

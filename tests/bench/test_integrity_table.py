@@ -176,6 +176,8 @@ def _link(name: str, to_victim: bool = True) -> Callable[[World], None]:
     def craft(w: World) -> None:
         link = w.run / name
         link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_dir():  # a folder of the run replaced by a link
+            shutil.rmtree(link)
         if to_victim:
             link.symlink_to(w.victim)
         else:
@@ -274,6 +276,12 @@ CASES: dict[str, Case] = {
         _no_link_written_through),
     "figures folder a link": Case(
         _link("figures", to_victim=False), ["plot", "{R}", "--kind", "accuracy"], 2,
+        "symbolic link", _no_link_written_through),
+    "cells folder a link, run": Case(
+        _link("cells", to_victim=False), ["run", *M, "--out", "{R}"], 2, "symbolic link",
+        _no_link_written_through),
+    "checkpoints folder a link, run": Case(
+        _link("checkpoints", to_victim=False), ["run", *M, "--force", "--out", "{R}"], 2,
         "symbolic link", _no_link_written_through),
     "escape sequences in labels, status": Case(_labels(ESCAPES), ["status", "{R}"], 0, "FAKE RED"),
     "rich markup in a label, status": Case(
