@@ -47,6 +47,7 @@ class RunTables:
     manifest: dict[str, Any]
     logs: pd.DataFrame = field(default_factory=pd.DataFrame)  # per-cell training logs
     unreadable: tuple[str, ...] = ()  # manifest cells whose result file cannot be read
+    foreign: tuple[str, ...] = ()  # manifest cells whose file is another cell's or run's
 
 
 def load_run(run_dir: str | Path) -> RunTables:
@@ -61,10 +62,14 @@ def load_run(run_dir: str | Path) -> RunTables:
             "where it stands"
         )
     stored = set(results["cell"].astype(str))
-    unreadable = tuple(
+    absent = [
         key for key in manifest_cells(manifest) if key not in stored and run.cell_file(key).exists()
-    )
-    return RunTables(results, run.load_probes(), manifest, run.load_training_log(), unreadable)
+    ]
+    alien = run.scan(columns=()).foreign if absent else {}
+    foreign = tuple(key for key in absent if key in alien)
+    unreadable = tuple(key for key in absent if key not in alien)
+    logs = run.load_training_log()
+    return RunTables(results, run.load_probes(), manifest, logs, unreadable, foreign)
 
 
 def _check_format(fmt: str) -> None:
@@ -89,6 +94,7 @@ def build_report(
     logs: pd.DataFrame | None = None,
     unreadable: tuple[str, ...] = (),
     root: str | Path | None = None,
+    foreign: tuple[str, ...] = (),
 ) -> Path:
     """Write the report from preloaded tables; returns the report file's path.
 
@@ -101,7 +107,9 @@ def build_report(
     if root is not None:  # nothing is written through a link that leads out of the run
         check_inside(root, path)
         check_inside(root, path.parent / "figures" / "figure.png")
-    blocks = report_blocks(results, probes, manifest or {}, logs=logs, unreadable=unreadable)
+    blocks = report_blocks(
+        results, probes, manifest or {}, logs=logs, unreadable=unreadable, foreign=foreign
+    )
     text = render_markdown(blocks, path) if fmt == "md" else render_html(blocks)
     atomic_write(path, text.encode("utf-8"))
     log.info("wrote report %s", path)
@@ -121,6 +129,7 @@ def report(run_dir: str | Path, fmt: str = "md", out: str | Path | None = None) 
         logs=tables.logs,
         unreadable=tables.unreadable,
         root=run_dir,
+        foreign=tables.foreign,
     )
 
 
@@ -143,7 +152,7 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
         )
     tables = load_run(run_dir)
     # As in the report: absent cells are failed placeholders, and an incomplete run says so.
-    cells = coverage(tables.results, tables.manifest, tables.unreadable)
+    cells = coverage(tables.results, tables.manifest, tables.unreadable, tables.foreign)
     results, note = with_absent_cells(tables.results, cells), incomplete_note(cells)
 
     # Refused before drawing: a folder on the way that is a symbolic link out of the run.

@@ -141,6 +141,12 @@ def _copy(src: str, dst: str, kind: str) -> Callable[[World], None]:
     return craft
 
 
+def _report_has_lstm_only(w: World) -> None:
+    """The copy is not reported as the transformer's results, nor as an unreadable file."""
+    text = (w.run / "report" / "report.md").read_text()
+    assert "(foreign 1)" in text and "unreadable 1" not in text, text[:400]
+
+
 def _status_only(w: World) -> None:
     pq.write_table(pa.table({"status": ["ok"]}), w.cell("transformer"))
 
@@ -257,6 +263,8 @@ CASES: dict[str, Case] = {
         _copy("lstm", TR, "cell"), ["run", *M, "--out", "{R}"], 0, "", _both_stored_once),
     "copied cell, status": Case(
         _copy("lstm", TR, "cell"), ["status", "{R}"], 0, "foreign"),
+    "copied cell, report": Case(
+        _copy("lstm", TR, "cell"), ["report", "{R}"], 0, "{transformer}", _report_has_lstm_only),
     "status-only cell, run": Case(
         _status_only, ["run", *M, "--out", "{R}"], 0, "", _both_stored_once),
     "doubled rows, run": Case(
