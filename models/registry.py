@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
 import torch
+from statebench.dotted import import_module
 from statebench.models.backbone import MLP_KINDS, SequenceModel
 from statebench.models.base import Mixer
 
@@ -53,7 +53,7 @@ def list_archs() -> list[str]:
 def _import_dotted(name: str) -> object:
     module, _, attr = name.partition(":")
     try:
-        obj = importlib.import_module(module)
+        obj = import_module(module)  # installed first; from the cwd only the module named
     except ImportError as e:
         raise ValueError(f"architecture {name!r}: cannot import it ({e})") from e
     except Exception as e:  # the module itself is broken: say so, without a traceback
@@ -183,6 +183,27 @@ def match_params(
     """
     if target_params < 1:
         raise ValueError(f"target_params={target_params!r} must be >= 1")
+    # One search per process and question: a run's door check and its cells ask the same one.
+    key = (arch_class(arch), target_params, vocab_size, num_classes, n_layers, multiple,
+           repr(sorted(options.items())))  # fmt: skip
+    if key not in _MATCHED:
+        _MATCHED[key] = _match_params(arch, target_params, vocab_size, num_classes, n_layers,
+                                      multiple, options)  # fmt: skip
+    return _MATCHED[key]
+
+
+_MATCHED: dict[tuple, int] = {}
+
+
+def _match_params(
+    arch: str | type,
+    target_params: int,
+    vocab_size: int,
+    num_classes: int,
+    n_layers: int,
+    multiple: int,
+    options: dict,
+) -> int:
     step = multiple
     while True:
         best, got = _closest_width(arch, target_params, vocab_size, num_classes, n_layers, step,

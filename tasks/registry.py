@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
 from importlib.metadata import entry_points
 
+from statebench.dotted import import_module
 from statebench.tasks.base import Task
 
 ENTRY_POINT_GROUP = "statebench.tasks"
@@ -44,7 +44,7 @@ def registered_task_class(name: str) -> type[Task] | None:
 def _import_dotted(name: str) -> object:
     module, _, attr = name.partition(":")
     try:
-        obj = importlib.import_module(module)
+        obj = import_module(module)  # installed first; from the cwd only the module named
     except ImportError as e:
         raise ValueError(f"task {name!r}: cannot import it ({e})") from e
     except Exception as e:  # the module itself is broken: say so, without a traceback

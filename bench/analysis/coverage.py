@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-ABSENT_STATUSES = ("missing", "unreadable")
+ABSENT_STATUSES = ("missing", "unreadable", "foreign")
 
 
 def _parse_label(label: str) -> dict:
@@ -32,18 +32,30 @@ def _parse_label(label: str) -> dict:
 
 
 def coverage(
-    results: pd.DataFrame, manifest: dict | None, unreadable: Iterable[str] = ()
+    results: pd.DataFrame,
+    manifest: dict | None,
+    unreadable: Iterable[str] = (),
+    foreign: Iterable[str] = (),
 ) -> pd.DataFrame:
     """One row per cell the manifest expects: cell, arch, task, seed, lr and `state`
-    (stored | missing | unreadable). Empty when the manifest lists no cells."""
+    (stored | missing | unreadable | foreign: its file is a copy of another cell's or another
+    run's, bench.store.integrity). Empty when the manifest lists no cells."""
     manifest = manifest or {}
     keys = [str(k) for k in manifest.get("cells") or []]
     labels = manifest.get("labels") or {}
     stored = set(results["cell"].astype(str)) if "cell" in results else set()
-    bad = set(unreadable)
+    bad, alien = set(unreadable), set(foreign)
     records = []
     for key in keys:
-        state = "stored" if key in stored else "unreadable" if key in bad else "missing"
+        state = (
+            "stored"
+            if key in stored
+            else "foreign"
+            if key in alien
+            else "unreadable"
+            if key in bad
+            else "missing"
+        )
         records.append({"cell": key, **_parse_label(labels.get(key, "")), "state": state})
     columns = ["cell", "arch", "task", "seed", "lr", "state"]
     return pd.DataFrame.from_records(records, columns=columns)

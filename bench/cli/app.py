@@ -4,14 +4,12 @@ status, list, doctor (bench/cli/inspection.py) and probe (bench/cli/probe.py) jo
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from statebench.bench.cli import inspection
-from statebench.bench.cli.common import console, err_console, fail, resolve
+from statebench.bench.cli.common import console, err_console, fail, resolve, safe
 from statebench.bench.cli.options import (
     ArchOpt,
     ConfigOpt,
@@ -59,9 +57,8 @@ def main(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    # Dotted paths (mypkg.gru:GRUMixer) resolve from the current directory, as `python -m` does.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    # The current directory is not put on sys.path: a module lying in a run directory never
+    # runs. Dotted paths (mypkg.gru:GRUMixer) resolve from it all the same (statebench.dotted).
 
 
 @app.command()
@@ -193,7 +190,7 @@ def plot(
         fail(str(e), e.exit_code)
         return
     for path in paths:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {safe(path)}")
 
 
 @app.command()
@@ -217,7 +214,7 @@ def report(
     except UserError as e:
         fail(str(e), e.exit_code)
         return
-    console.print(f"wrote {path}")
+    console.print(f"wrote {safe(path)}")
 
 
 @app.command("eval")
@@ -239,9 +236,15 @@ def eval_command(
     ] = None,
     skip_conformance: SkipConformanceOpt = False,
 ) -> None:
-    """Measure a finished run's stored checkpoints at new lengths, without training."""
-    from statebench.bench.run.reevaluate import parse_lengths, reevaluate_run
+    """Measure a finished run's stored checkpoints at new lengths, without training.
 
+    A cell whose checkpoint is missing or not its own is skipped and named (its rows stay);
+    exits 1 when a stored cell was skipped.
+    """
+    from statebench.bench.run.reevaluate import SKIPPED, parse_lengths, reevaluate_run
+
+    if samples is not None and samples < 1:
+        fail(f"--samples {samples}: give the number of sequences per length, an integer >= 1")
     try:
         wanted = parse_lengths(lengths)
         outcome = reevaluate_run(run_dir, wanted, samples, device or "auto", allow_import or [],
@@ -250,10 +253,19 @@ def eval_command(
         fail(str(e))
         return
     counts: dict[str, int] = {}
-    for status in outcome.values():
-        counts[status] = counts.get(status, 0) + 1
+    for key, status in outcome.items():
+        word = status.split(":", 1)[0]
+        counts[word] = counts.get(word, 0) + 1
+        if word == SKIPPED:
+            err_console.print(
+                f"[yellow]skipped[/] cell {key}: {safe(status.split(': ', 1)[1])}",
+                highlight=False,
+                soft_wrap=True,
+            )
     summary = ", ".join(f"{s}: {n}" for s, n in sorted(counts.items()))
-    console.print(f"measured {run_dir} at {wanted} ({summary})")
+    console.print(f"measured {safe(run_dir)} at {wanted} ({summary})")
+    if counts.get(SKIPPED):
+        raise typer.Exit(code=1)
 
 
 # The probe command lives in bench/probe/cli.py; it never imports this module.

@@ -7,18 +7,33 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 from statebench.bench.config import MatrixConfig, check_device, load_config
+from statebench.bench.config.labels import printable
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def plain(value: object) -> Text:
+    """A value read from a run directory (label, name, error), as rich shows it: never parsed
+    as markup (`[/]x[` is text) and with control characters written as escapes."""
+    return Text(printable(value))
+
+
+def safe(value: object) -> str:
+    """`plain` for an f-string that is printed with markup: markup-escaped, control characters
+    written as escapes."""
+    return escape(printable(value))
 
 
 def fail(message: str, code: int = 2) -> None:
     """Print `error: message` (not wrapped, so a one-line message stays one line) and exit
     with `code` (2: bad input; 1: an output that could not be written).
 
-    The message is plain text: `pip install -e '.[ray]'` keeps its brackets."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    The message is plain text: `pip install -e '.[ray]'` keeps its brackets, and a control
+    character in it (from a file name or a label) is written as its escape."""
+    err_console.print(f"[bold red]error:[/] {safe(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=code)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from statebench.bench.cli.common import safe
 
 
 @dataclass(frozen=True)
@@ -88,15 +89,15 @@ def finish_run(
 def _print_stored(console: Console, run_dir: Path, df, n_cells: int, failed) -> None:
     """How many cells are stored, and the last line of each failed cell's error."""
     console.print(
-        f"results in [bold]{run_dir}[/] ({df['cell'].nunique()} of {n_cells} cells stored, "
-        f"{len(failed)} failed)",
+        f"results in [bold]{safe(run_dir)}[/] ({df['cell'].nunique()} of {n_cells} cells "
+        f"stored, {len(failed)} failed)",
         highlight=False,
     )
     for _, r in failed.iterrows():
         first = str(r["error"] or "").strip().splitlines()
         console.print(
-            f"[yellow]{r['status']}[/]: {r['arch']} / {r['task']} / seed {r['seed']}: "
-            f"{first[-1] if first else ''}",
+            f"[yellow]{safe(r['status'])}[/]: {safe(r['arch'])} / {safe(r['task'])} / seed "
+            f"{safe(r['seed'])}: {safe(first[-1] if first else '')}",
             highlight=False,
         )
 
@@ -106,12 +107,12 @@ def _write_report(console: Console, run_dir: Path, args: RunArgs) -> None:
     from statebench.bench.report import report
 
     path = report(run_dir, "md")
-    console.print(f"report: [bold]{path}[/] (figures in {path.parent / 'figures'})")
+    console.print(f"report: [bold]{safe(path)}[/] (figures in {safe(path.parent / 'figures')})")
     console.print("next:")
     html = shlex.join(["statebench", "report", str(run_dir), "--format", "html"])
-    console.print(f"  {html}", highlight=False, soft_wrap=True)
-    console.print(f"  {args.probe_command(run_dir)}", highlight=False, soft_wrap=True)
-    console.print(f"  statebench status {shlex.quote(str(run_dir))}", highlight=False)
+    console.print(f"  {safe(html)}", highlight=False, soft_wrap=True)
+    console.print(f"  {safe(args.probe_command(run_dir))}", highlight=False, soft_wrap=True)
+    console.print(f"  statebench status {safe(shlex.quote(str(run_dir)))}", highlight=False)
 
 
 def warn_unstored(run_dir: Path, claim_stale_s: float, err_console: Console) -> int:

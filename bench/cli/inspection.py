@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
-from statebench.bench.cli.common import console, fail
+from rich.text import Text
+from statebench.bench.cli.common import console, fail, plain
 from statebench.bench.config import list_presets
 from statebench.bench.config.errors import UserError
 from statebench.bench.store.schema import is_failed
@@ -31,7 +32,9 @@ def status(
         fail(str(e))
         return
     console.print(_summary_table(st))
-    for table in (_in_flight_table(st, limit), _failed_table(st, limit), _next_table(st, limit)):
+    tables = (_in_flight_table(st, limit), _failed_table(st, limit), _foreign_table(st, limit),
+              _next_table(st, limit))  # fmt: skip
+    for table in tables:
         if table is not None:
             console.print(table)
 
@@ -40,16 +43,19 @@ def _summary_table(st: RunStatus) -> Table:
     counts: dict[str, int] = {}
     for s in st.statuses.values():
         counts[s] = counts.get(s, 0) + 1
-    summary = Table(title=f"run {st.run_id}", show_header=False)
+    summary = Table(title=plain(f"run {st.run_id}"), show_header=False)
     summary.add_column("what")
     summary.add_column("cells", justify="right")
     summary.add_row("cells", str(len(st.cells)))
     for name, n in sorted(counts.items(), key=lambda kv: (kv[0] != "ok", kv[0])):
-        summary.add_row(f"done: {name}", f"[{'green' if name == 'ok' else 'yellow'}]{n}[/]")
+        color = "green" if name == "ok" else "yellow"
+        summary.add_row(plain(f"done: {name}"), Text(str(n), style=color))
     summary.add_row("pending", str(len(st.pending)))
     summary.add_row("  in flight (claimed)", str(len(st.in_flight)))
     summary.add_row("  stale claims (taken over next run)", str(len(st.stale & set(st.pending))))
     summary.add_row("  unreadable files (run again)", str(len(st.corrupt)))
+    if st.foreign:
+        summary.add_row("  foreign files: copies, other runs' (run again)", str(len(st.foreign)))
     if st.stray:
         summary.add_row("stray or copied files (ignored)", str(len(st.stray)))
     return summary
@@ -66,7 +72,13 @@ def _in_flight_table(st: RunStatus, limit: int) -> Table | None:
         claim, rec = st.claims[key], st.running.get(key)
         worker = f"{rec.host}:{rec.pid}" if rec else "queued"
         since = f"{now - rec.started:.0f}s" if rec else "-"
-        table.add_row(st.labels.get(key, key), key, f"{claim.host}:{claim.pid}", worker, since)
+        table.add_row(
+            plain(st.labels.get(key, key)),
+            key,
+            plain(f"{claim.host}:{claim.pid}"),
+            plain(worker),
+            since,
+        )
     return table
 
 
@@ -79,7 +91,19 @@ def _failed_table(st: RunStatus, limit: int) -> Table | None:
     table.add_column("cell")
     table.add_column("key")
     for key, s in failed[:limit]:
-        table.add_row(s, st.labels.get(key, key), key)
+        table.add_row(plain(s), plain(st.labels.get(key, key)), key)
+    return table
+
+
+def _foreign_table(st: RunStatus, limit: int) -> Table | None:
+    """Cell files that are not their cell's own, and why: ignored, their cells run again."""
+    if not st.foreign:
+        return None
+    table = Table(title="foreign files (ignored; their cells run again)")
+    table.add_column("key")
+    table.add_column("why")
+    for key, why in list(st.foreign.items())[:limit]:
+        table.add_row(key, plain(why))
     return table
 
 
@@ -92,8 +116,9 @@ def _next_table(st: RunStatus, limit: int) -> Table | None:
     table.add_column("note")
     for key in st.next_up[:limit]:
         note = "unreadable file" if key in st.corrupt else ""
+        note = "foreign file" if key in st.foreign else note
         note = "stale claim" if key in st.stale else note
-        table.add_row(st.labels.get(key, key), key, note)
+        table.add_row(plain(st.labels.get(key, key)), key, note)
     return table
 
 

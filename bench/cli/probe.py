@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
-from statebench.bench.cli.common import console, fail, resolve
+from statebench.bench.cli.common import console, err_console, fail, plain, resolve, safe
 from statebench.bench.cli.options import (
     ArchOpt,
     ConfigOpt,
@@ -96,20 +96,36 @@ def probe(
     except ValueError as e:  # UserError, and the ValueErrors of a task or an arch
         fail(str(e))
         return
-    print_probes(run_dir, cells)
+    df = print_probes(run_dir, cells)
+    # A cell that failed (error, diverged, oom, timeout) measured nothing: the command failed.
+    # `not_learned` is a result (no t* to report), not a failure of the command.
+    failed = df[df["status"].astype(str).map(is_failed) & (df["status"] != "not_learned")]
+    if len(failed) or df["cell"].nunique() < len({c.key for c in cells}):
+        counts = failed.drop_duplicates("cell")["status"].astype(str).value_counts()
+        missing = len({c.key for c in cells}) - df["cell"].nunique()
+        what = [f"{n} {status}" for status, n in sorted(counts.items())]
+        what += [f"{missing} without probe rows"] if missing else []
+        err_console.print(
+            f"[bold red]probe failed[/] for {', '.join(what)} of {len(cells)} cells: see the "
+            "status column above (`statebench status` lists why)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1)
 
 
-def print_probes(run_dir: Path, cells: list[Cell]) -> None:
-    """The stored t* of these cells, one table per threshold, in the config's order."""
+def print_probes(run_dir: Path, cells: list[Cell]) -> pd.DataFrame:
+    """The stored t* of these cells, one table per threshold, in the config's order (returned)."""
     from statebench.bench.store import RunDir
 
     order = {c.key: i for i, c in enumerate(cells)}  # the config's arch x task order
     df = RunDir(run_dir).load_probes()
     df = df[df["cell"].astype(str).isin(order)]
     df = df.assign(_order=df["cell"].astype(str).map(order)).sort_values(["_order", "seed"])
-    console.print(f"probes in [bold]{run_dir}[/] ({df['cell'].nunique()} cells)")
+    console.print(f"probes in [bold]{safe(run_dir)}[/] ({df['cell'].nunique()} cells)")
     for name in dict.fromkeys(df["threshold_name"].astype(str)):
         console.print(t_star_table(df[df["threshold_name"].astype(str) == name], name))
+    return df
 
 
 def format_t_star(row: pd.Series) -> str:
@@ -149,11 +165,11 @@ def t_star_table(df: pd.DataFrame, threshold_name: str) -> Table:
     tasks = list(dict.fromkeys(df["task"].astype(str)))
     table.add_column("arch")
     for task in tasks:
-        table.add_column(task, justify="right")
+        table.add_column(plain(task), justify="right")
     for label, rows in df.groupby("label", sort=False):
         cells = []
         for task in tasks:
             texts = rows.loc[rows["task"].astype(str) == task, "text"]
             cells.append(" / ".join(texts) if len(texts) else "")
-        table.add_row(str(label), *cells)
+        table.add_row(plain(label), *map(plain, cells))
     return table

@@ -125,6 +125,17 @@ class MatrixConfig(_Strict):
             raise ValueError(f"seeds are integers in [0, 2**63); bad: {bad}")
         return v
 
+    @field_validator("train_lengths")
+    @classmethod
+    def _train_lengths(cls, v: list[int] | None) -> list[int] | None:
+        bad = [x for x in v or [] if x < 1]
+        if v is not None and (not v or bad):
+            raise ValueError(
+                "a training-length study trains each cell on exactly one length: give a "
+                f"non-empty list of integers >= 1 (bad: {bad or v})"
+            )
+        return v
+
     @model_validator(mode="after")
     def _lengths_evaluable(self) -> MatrixConfig:
         """Every task trains within [len_min, len_max] and can make every eval length (or one
@@ -138,6 +149,11 @@ class MatrixConfig(_Strict):
                 training_range(task, self.train.len_min, self.train.len_max)
             except ValueError as e:
                 raise ValueError(f"train.len_max: {e}") from None
+            for length in self.train_lengths or []:
+                try:
+                    training_range(task, length, length)
+                except ValueError as e:
+                    raise ValueError(f"train_lengths: {length}: {e}") from None
             for field_name, lengths in (
                 ("eval.lengths", self.eval.lengths),
                 ("train.val_lengths", self.train.val_lengths or []),

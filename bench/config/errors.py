@@ -26,3 +26,8 @@ class OutputPathError(UserError):
     as for any failure to produce its output, with one line naming the path."""
 
     exit_code = 1
+
+
+class DiskFull(UserError):
+    """The disk filled up while a file was written (ENOSPC): named as such, nothing half-written
+    kept, so the same command resumes once there is room."""

@@ -10,10 +10,26 @@ from typing import Any
 from statebench.tasks.registry import registered_task_class
 
 
+def printable(text: object) -> str:
+    """`text` with every control and invisible formatting character written as its escape
+    (`\\x1b`, `\\u202e`): a label read from a run directory cannot retitle or clear the
+    terminal, fake colours, move the cursor or reorder what is shown."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in value)
+
+
 def with_options(name: str, options: dict[str, Any] | str | None) -> str:
-    """`mamba` + {"eigen": "[-1,1]"} -> `mamba(eigen=[-1,1])`; options may be a JSON string."""
+    """`mamba` + {"eigen": "[-1,1]"} -> `mamba(eigen=[-1,1])`; options may be a JSON string
+    (one that is not a JSON object, from a damaged row, is shown as it is)."""
     if isinstance(options, str):
-        options = json.loads(options) if options.strip() else {}
+        try:
+            options = json.loads(options) if options.strip() else {}
+        except ValueError:
+            return f"{name}({options})"
+    if not isinstance(options, dict):
+        return f"{name}({options})" if options else str(name)
     if not options:
         return str(name)
     return f"{name}(" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) + ")"

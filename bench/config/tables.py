@@ -70,7 +70,15 @@ class TaskSpec(_Strict):
     def _known(self) -> TaskSpec:
         import statebench.tasks as tasks
 
-        tasks.get_task(self.name, **self.options)  # raises ValueError naming what is allowed
+        task = tasks.get_task(self.name, **self.options)  # raises ValueError naming what is allowed
+        # What the task declares sizes the model: a bad value is the task's, not the arch's.
+        for name, least in (("vocab_size", 1), ("num_classes", 2)):
+            value = getattr(task, name, None)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(
+                    f"task {self.name!r} declares {name}={value!r}; a task declares {name} as "
+                    f"an integer >= {least}"
+                )
         return self
 
 

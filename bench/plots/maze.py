@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from statebench.bench.config.errors import RunDirError
 from statebench.bench.config.labels import with_options
 from statebench.bench.plots.style import (
     FULL_WIDTH,
@@ -27,7 +28,11 @@ START_COLOR = "#009e73"
 
 
 def maze_tasks(results: pd.DataFrame) -> list[Maze]:
-    """The distinct `maze` tasks of a results table (by their recorded options), in label order."""
+    """The distinct `maze` tasks of a results table (by their recorded options), in label order.
+
+    Options that make no maze (not a JSON object, an unknown or out-of-range option: a damaged
+    or crafted row) raise RunDirError naming the cell and the value, before anything is drawn.
+    """
     if results.empty or "task" not in results.columns:
         return []
     rows = results[results["task"] == "maze"]
@@ -35,12 +40,22 @@ def maze_tasks(results: pd.DataFrame) -> list[Maze]:
         options = rows["task_options"]
     else:
         options = pd.Series(["{}"] * len(rows), dtype=object)
-    found = {}
-    for raw in options.fillna("{}").astype(str):
-        opts = json.loads(raw) if raw.strip() else {}
-        opts.pop("readout", None)
-        found.setdefault(with_options("maze", opts), opts)
-    return [get_task("maze", **found[label]) for label in sorted(found)]
+    cells = rows["cell"].astype(str) if "cell" in rows.columns else [""] * len(rows)
+    found: dict[str, Maze] = {}
+    for raw, cell in dict(zip(options.fillna("{}").astype(str), cells, strict=True)).items():
+        try:
+            opts = json.loads(raw) if raw.strip() else {}
+            if not isinstance(opts, dict):
+                raise ValueError(f"a JSON {type(opts).__name__}, not an object")
+            opts.pop("readout", None)
+            found.setdefault(with_options("maze", opts), get_task("maze", **opts))
+        except Exception as e:  # noqa: BLE001 - any bad option is the row's fault, named
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise RunDirError(
+                f"cell {cell}: its rows' task_options {raw[:200]!r} make no maze ({reason}); "
+                "the cell's file is damaged: remove it and run the cell again"
+            ) from None
+    return [found[label] for label in sorted(found)]
 
 
 def example_walk(task: Maze) -> tuple[list[int], list[int]]:

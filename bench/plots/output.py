@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from statebench.bench.store.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +36,14 @@ def _save(fig: Figure, target, fmt: str) -> None:
 def save_figure(fig: Figure, path_without_ext, formats=None) -> list[Path]:
     """Write `fig` as <path>.png and <path>.svg (or the given formats); returns the paths.
 
-    The extension is appended, not substituted, so names with dots ("acc.v2") survive.
+    The extension is appended, not substituted, so names with dots ("acc.v2") survive. Each
+    file is written whole (temp file + rename), never through a symbolic link in its place.
     """
     base = Path(path_without_ext)
-    base.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in formats or FORMATS:
         path = base.with_name(f"{base.name}.{fmt}")
-        _save(fig, path, fmt)
+        atomic_write(path, figure_bytes(fig, fmt))  # a link in its place is replaced, not followed
         log.info("wrote %s", path)
         written.append(path)
     return written

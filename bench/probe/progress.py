@@ -5,6 +5,7 @@ Streaming 2^20 tokens takes minutes per cell, so the position reached is shown a
 
 from __future__ import annotations
 
+from statebench.bench.config.labels import printable
 from statebench.bench.run.matrix import Cell
 
 
@@ -55,7 +56,9 @@ class RichProbeReporter(ProbeReporter):
     def cell_start(self, cell: Cell, max_len: int) -> None:
         if self.tokens_bar is not None:
             self.progress.remove_task(self.tokens_bar)
-        self.tokens_bar = self.progress.add_task(f"  {cell.label}", total=max_len, info="")
+        self.tokens_bar = self.progress.add_task(
+            f"  {_markup_safe(cell.label)}", total=max_len, info=""
+        )
 
     def advance(self, position: int, max_len: int) -> None:
         if self.tokens_bar is not None:
@@ -113,7 +116,14 @@ def make_probe_reporter(console=None) -> ProbeReporter:
         return RichProbeReporter(console)
 
     def write(text: str) -> None:
-        console.print(text, highlight=False, soft_wrap=True, markup=False)
+        console.print(printable(text), highlight=False, soft_wrap=True, markup=False)
         console.file.flush()
 
     return LogProbeReporter(write)
+
+
+def _markup_safe(label: str) -> str:
+    """A cell label as a rich bar shows it: markup escaped, control characters as escapes."""
+    from rich.markup import escape
+
+    return escape(printable(label))

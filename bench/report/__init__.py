@@ -32,6 +32,7 @@ from statebench.bench.report.tables import (
 )
 from statebench.bench.store import RunDir, manifest_cells
 from statebench.bench.store.writable import unwritable
+from statebench.bench.store.files import atomic_write, check_inside
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class RunTables:
     manifest: dict[str, Any]
     logs: pd.DataFrame = field(default_factory=pd.DataFrame)  # per-cell training logs
     unreadable: tuple[str, ...] = ()  # manifest cells whose result file cannot be read
+    foreign: tuple[str, ...] = ()  # manifest cells whose file is another cell's or run's
 
 
 def load_run(run_dir: str | Path) -> RunTables:
@@ -62,10 +64,14 @@ def load_run(run_dir: str | Path) -> RunTables:
             "where it stands"
         )
     stored = set(results["cell"].astype(str))
-    unreadable = tuple(
+    absent = [
         key for key in manifest_cells(manifest) if key not in stored and run.cell_file(key).exists()
-    )
-    return RunTables(results, run.load_probes(), manifest, run.load_training_log(), unreadable)
+    ]
+    alien = run.scan(columns=()).foreign if absent else {}
+    foreign = tuple(key for key in absent if key in alien)
+    unreadable = tuple(key for key in absent if key not in alien)
+    logs = run.load_training_log()
+    return RunTables(results, run.load_probes(), manifest, logs, unreadable, foreign)
 
 
 def _check_format(fmt: str) -> None:
@@ -89,18 +95,27 @@ def build_report(
     fmt: str = "md",
     logs: pd.DataFrame | None = None,
     unreadable: tuple[str, ...] = (),
+    root: str | Path | None = None,
+    foreign: tuple[str, ...] = (),
 ) -> Path:
     """Write the report from preloaded tables; returns the report file's path.
 
     md: report.md plus figures/*.png (and .svg) beside it. html: one self-contained file.
+    `root` (the run directory): a folder on the way inside it that is a symbolic link leading
+    out of it is refused before anything is written; files replace links, never follow them.
     """
     _check_format(fmt)
     path = _report_path(out, fmt)
+    if root is not None:  # nothing is written through a link that leads out of the run
+        check_inside(root, path)
+        check_inside(root, path.parent / "figures" / "figure.png")
     with writing(path, path.parent):
         path.parent.mkdir(parents=True, exist_ok=True)
-        blocks = report_blocks(results, probes, manifest or {}, logs=logs, unreadable=unreadable)
+        blocks = report_blocks(
+            results, probes, manifest or {}, logs=logs, unreadable=unreadable, foreign=foreign
+        )
         text = render_markdown(blocks, path) if fmt == "md" else render_html(blocks)
-        path.write_text(text, encoding="utf-8")
+        atomic_write(path, text.encode("utf-8"))
     log.info("wrote report %s", path)
     return path
 
@@ -131,6 +146,8 @@ def report(run_dir: str | Path, fmt: str = "md", out: str | Path | None = None) 
         fmt,
         logs=tables.logs,
         unreadable=tables.unreadable,
+        root=run_dir,
+        foreign=tables.foreign,
     )
 
 
@@ -153,8 +170,12 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
         )
     tables = load_run(run_dir)
     # As in the report: absent cells are failed placeholders, and an incomplete run says so.
-    cells = coverage(tables.results, tables.manifest, tables.unreadable)
+    cells = coverage(tables.results, tables.manifest, tables.unreadable, tables.foreign)
     results, note = with_absent_cells(tables.results, cells), incomplete_note(cells)
+
+    # Refused before drawing: a folder on the way that is a symbolic link out of the run.
+    where = Path(out) if out is not None else RunDir(run_dir).figures_dir
+    check_inside(run_dir, where / "figure.png" if kind == "all" or out is None else where)
 
     def draw(name: str):
         fig = make_figure(name, results, tables.probes, logs=tables.logs)

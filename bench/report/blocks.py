@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 from statebench.bench.analysis.coverage import (
+    ABSENT_STATUSES,
     coverage,
     coverage_summary,
     incomplete_note,
@@ -51,7 +52,7 @@ class Block:
 
 def _run_summary(results: pd.DataFrame, cells: pd.DataFrame) -> str:
     rows = prepare(results)
-    stored = rows[~rows["status"].isin(("missing", "unreadable"))]
+    stored = rows[~rows["status"].isin(ABSENT_STATUSES)]
     identity = ["arch", "task", "seed", "lr", "d_model", "n_layers", "train_len_max"]
     keys = stored.drop_duplicates("cell" if (stored["cell"] != "").all() else identity)
     statuses = keys["status"].value_counts()
@@ -75,7 +76,7 @@ def _coverage_blocks(cells: pd.DataFrame) -> list[Block]:
     table = absent[["cell", "arch", "task", "seed", "state"]].copy()
     table["seed"] = [f"{s:.0f}" if s == s else "" for s in table["seed"]]
     return [
-        Block("heading", "Missing and unreadable cells"),
+        Block("heading", "Missing, unreadable and foreign cells"),
         Block(
             "text",
             f"This run is incomplete: {coverage_summary(cells)}. Each absent cell counts as "
@@ -89,14 +90,13 @@ def _coverage_blocks(cells: pd.DataFrame) -> list[Block]:
 
 _LEADERBOARD_TEXT = (
     HEADLINE_DEFINITION + " Two summaries over seeds follow: the "
-    "**mean with a 95% Student-t confidence interval** (typical behaviour), "
-    "and the **best of N seeds** (what the architecture can learn at all). "
-    "Rows are sorted by the average over tasks (failed, not learned, missing and unreadable "
-    "cells count as 0); † marks cells where some eval lengths failed (the score averages the "
-    "lengths that ran). Params: median over cells; state size: floats per sequence at the "
-    "longest eval length. With a sweep, each arch x task shows the configuration (lr, width, "
-    "depth) with the best validation accuracy at training lengths, never one chosen on the test "
-    "lengths."
+    "**mean with a 95% Student-t confidence interval** (typical behaviour), and the **best of N"
+    " seeds** (what the architecture can learn at all). Rows are sorted by the average over "
+    "tasks (failed, not learned, missing, unreadable and foreign cells count as 0); † marks "
+    "cells where some eval lengths failed (the score averages the lengths that ran). Params: "
+    "median over cells; state size: floats per sequence at the longest eval length. With a "
+    "sweep, each arch x task shows the configuration (lr, width, depth) with the best "
+    "validation accuracy at training lengths, never one chosen on the test lengths."
 )
 
 
@@ -287,6 +287,7 @@ def report_blocks(
     manifest: dict,
     logs: pd.DataFrame | None = None,
     unreadable: tuple[str, ...] = (),
+    foreign: tuple[str, ...] = (),
 ) -> list[Block]:
     """Everything the report says, in order, independent of the output format.
 
@@ -294,7 +295,7 @@ def report_blocks(
     placeholder rows, so every table and figure counts them.
     """
     probes = probes if probes is not None else pd.DataFrame()
-    cells = coverage(results, manifest, unreadable)
+    cells = coverage(results, manifest, unreadable, foreign)
     results = with_absent_cells(results, cells)
     run_id = manifest.get("run_id") or next(
         (str(v) for v in results.get("run_id", []) if not _missing(v)), "run"

@@ -1,9 +1,15 @@
-"""Rendering report blocks: markdown with PNG figures beside it, or one self-contained HTML page."""
+"""Rendering report blocks: markdown with PNG figures beside it, or one self-contained HTML page.
+
+Every value that comes from a run (labels, names, errors, the manifest's run id) is rendered
+inert: escaped HTML in the page, and in markdown no tag, link, image or code span of its own,
+so a label cannot run a script or load a remote image where the report is viewed.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,9 +17,37 @@ from statebench.bench.plots import figure_bytes, save_figure
 from statebench.bench.report.blocks import Block
 
 
+def markdown_text(value: object) -> str:
+    """A value from a run (label, name, error) as inert markdown: no HTML tag or autolink
+    (`<` written as `&lt;`), no link or image (`[` `]` escaped), no code span (`` ` ``), no
+    table cell break (`|`), on one line."""
+    text = str(value).replace("\\", "\\\\").replace("\n", " ").replace("\r", " ")
+    text = text.replace("&", "&amp;").replace("<", "&lt;")
+    for mark in "[]`|":
+        text = text.replace(mark, "\\" + mark)
+    return text
+
+
+def _prose(text: str) -> str:
+    """The report's own text, whose `code` spans are meant: outside them, as markdown_text
+    (a label quoted in it stays inert); inside them, untouched (a code span shows any text)."""
+    pieces = text.split("`")
+    if len(pieces) % 2 == 0:  # an odd backtick: no span is trusted
+        return markdown_text(text)
+    return "`".join(
+        p if i % 2 else markdown_text(p).replace("\\`", "`") for i, p in enumerate(pieces)
+    )
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in `text`, so the text cannot close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def markdown_table(table: pd.DataFrame) -> str:
     def cell(value) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        return markdown_text(value)
 
     header = "| " + " | ".join(cell(c) for c in table.columns) + " |"
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
@@ -26,13 +60,14 @@ def render_markdown(blocks: list[Block], out_file: Path) -> str:
     parts = []
     for block in blocks:
         if block.kind == "heading":
-            parts.append("#" * block.level + " " + block.text)
+            parts.append("#" * block.level + " " + markdown_text(block.text))
         elif block.kind == "text":
-            parts.append(block.text)
+            parts.append(_prose(block.text))
         elif block.kind == "table":
             parts.append(markdown_table(block.table))
         elif block.kind == "code":
-            parts.append(f"```{block.name}\n{block.text.rstrip()}\n```")
+            fence = _fence(block.text)
+            parts.append(f"{fence}{block.name}\n{block.text.rstrip()}\n{fence}")
         elif block.kind == "figure":
             save_figure(block.figure, out_file.parent / "figures" / block.name)
             caption = block.text.replace("*", "\\*")  # t* must not open an emphasis

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import torch
+from statebench.bench.config.errors import DiskFull
 from statebench.bench.config.lengths import eval_lengths
 from statebench.bench.config.tracking import TrackingConfig
 from statebench.bench.run.evaluate import evaluate
@@ -189,6 +190,8 @@ def run_cell(
         RunDir(job.run_dir).save_checkpoint(cell.key, model.state_dict(), cell.to_dict())
         stage = "eval"
         return _eval_rows(cell, model, task, base, device)
+    except DiskFull:  # not the model's failure: the run stops, and resuming reruns the cell
+        raise
     except Diverged as e:
         training_log.flush()
         return failure_rows(cell, base, "diverged", str(e), device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from statebench.bench.config.labels import printable
 from statebench.bench.run.matrix import Cell
 
 
@@ -67,7 +68,9 @@ class RichReporter(Reporter):
         total = cell.train.steps
         if self.steps_bar is not None:
             self.progress.remove_task(self.steps_bar)
-        self.steps_bar = self.progress.add_task(f"  {cell.label}", total=total, info="")
+        self.steps_bar = self.progress.add_task(
+            f"  {_markup_safe(cell.label)}", total=total, info=""
+        )
 
     def step(self, step: int, total: int, loss: float, accuracy: float) -> None:
         if self.steps_bar is not None:
@@ -167,7 +170,7 @@ def make_reporter(console=None) -> Reporter:
         return RichReporter(console)
 
     def write(text: str) -> None:
-        console.print(text, highlight=False, soft_wrap=True, markup=False)
+        console.print(printable(text), highlight=False, soft_wrap=True, markup=False)
         console.file.flush()
 
     return LogReporter(write)
@@ -179,3 +182,10 @@ def notebook_reporter() -> Reporter:
 
     console = Console()
     return RichReporter(console) if console.is_jupyter else Reporter()
+
+
+def _markup_safe(label: str) -> str:
+    """A cell label as a rich bar shows it: markup escaped, control characters as escapes."""
+    from rich.markup import escape
+
+    return escape(printable(label))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from statebench.bench.run.conformance import BUILT_IN, PASSED, SKIPPED, Plugin, 
 from statebench.bench.run.evaluate import evaluate
 from statebench.bench.run.matrix import Cell
 from statebench.bench.store import RunDir, manifest_cells
+from statebench.bench.store.integrity import DamagedFile, ForeignFile, StoredFileError
 from statebench.bench.store.schema import cell_status, is_failed
 from statebench.models import SequenceModel
 from statebench.tasks import get_task
@@ -38,12 +40,25 @@ MEASURED = {
 }  # fmt: skip
 
 
+NOT_STORED = "not stored"
+SKIPPED = "skipped"
+
+
 def stored_cell(run_dir: str | Path, key: str) -> Cell:
-    """The resolved cell its checkpoint was trained from."""
+    """The resolved cell its checkpoint was trained from (the cell's own checkpoint only:
+    bench.store.integrity)."""
     _, meta = RunDir(run_dir).load_checkpoint(key)
-    if meta is None:
-        raise ValueError(f"the checkpoint of cell {key} carries no config (an older run)")
-    return Cell.from_dict(meta)
+    return _cell_of(RunDir(run_dir), key, meta)
+
+
+def _cell_of(run: RunDir, key: str, meta: dict[str, Any]) -> Cell:
+    try:
+        return Cell.from_dict(meta)
+    except Exception as e:  # a checkpoint whose cell config this version cannot read
+        raise DamagedFile(
+            f"{run.checkpoint_file(key)} carries a cell config this statebench cannot read "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        ) from None
 
 
 def load_model(
@@ -51,26 +66,52 @@ def load_model(
 ) -> SequenceModel:
     """The trained model of one cell of a run (`cell`: its key or the Cell), in eval mode."""
     key = cell if isinstance(cell, str) else cell.key
-    state, meta = RunDir(run_dir).load_checkpoint(key)
-    if meta is None:
-        raise ValueError(f"the checkpoint of cell {key} carries no config (an older run)")
-    resolved = Cell.from_dict(meta)
+    run = RunDir(run_dir)
+    state, meta = run.load_checkpoint(key)
+    resolved = _cell_of(run, key, meta)
     model = build_cell_model(resolved, get_task(resolved.task, **resolved.task_options))
     model.load_state_dict(state)
     model.to(device=torch.device(device), dtype=DTYPES[resolved.dtype])
     return model.eval()
 
 
-def outside_names(run_dir: str | Path, keys: list[str]) -> set[str]:
-    """The dotted paths (module:Class) that the stored checkpoints name as arch or task."""
-    names = set()
+@dataclass(frozen=True)
+class _Planned:
+    """A stored cell and what re-evaluating it takes: its rows, and its checkpoint's cell (None
+    for a failed cell, which gets failure rows at the new lengths, never a measurement)."""
+
+    rows: list[dict[str, Any]]
+    cell: Cell | None
+
+
+def _plan(run: RunDir, keys: list[str]) -> tuple[dict[str, _Planned], dict[str, str]]:
+    """(the cells to measure, key -> why a cell is left as it is), all decided before anything
+    is measured or written. A cell stored ok without a checkpoint of its own (missing, another
+    cell's or run's) is skipped and keeps its rows; a damaged checkpoint refuses the whole
+    command (DamagedFile naming it), so nothing is stored."""
+    planned, left = {}, {}
     for key in keys:
         try:
-            cell = stored_cell(run_dir, key)
-        except Exception:  # absent or unreadable: measured (as a failure) later
+            rows = run.read_rows(key)
+        except FileNotFoundError:
+            left[key] = NOT_STORED
             continue
-        names |= {n for n in (cell.arch, cell.task) if ":" in n}
-    return names
+        except StoredFileError as e:  # its `statebench run` trains it again
+            left[key] = f"{NOT_STORED}: {e}"
+            continue
+        if cell_status(r["status"] for r in rows) != "ok":
+            planned[key] = _Planned(rows, None)
+            continue
+        try:
+            _, meta = run.load_checkpoint(key)
+        except FileNotFoundError:
+            left[key] = f"{SKIPPED}: no checkpoint ({run.checkpoint_file(key)} is missing)"
+            continue
+        except ForeignFile as e:
+            left[key] = f"{SKIPPED}: {e}"
+            continue
+        planned[key] = _Planned(rows, _cell_of(run, key, meta))
+    return planned, left
 
 
 def parse_lengths(text: str) -> list[int]:
@@ -104,23 +145,26 @@ def reevaluate_run(
     allow_import: Collection[str] | None = None,
     skip_conformance: bool = False,
 ) -> dict[str, str]:
-    """Measure every stored cell of a run at `lengths`; returns key -> what happened.
+    """Measure every stored cell of a run at `lengths`; returns key -> what happened (the
+    status of the new rows, `not stored ...` or `skipped: why`).
 
     Rebuilding a model imports its class. `allow_import` (the command line's list) names the
     dotted paths the run's checkpoints may import; any other one is refused before anything
     runs, so a run directory cannot make `statebench eval` execute code it carries. None (a
-    Python caller) imports what the checkpoints name. The outside archs and tasks then pass the
-    conformance door at these lengths (`skip_conformance`: unchecked, and the rows say so), and
-    lengths whose memory floor exceeds the machine's are refused, before anything is written.
+    Python caller) imports what the checkpoints name. A cell whose checkpoint is missing or not
+    its own is skipped (its rows stay as they are); a damaged checkpoint refuses the command.
+    The outside archs and tasks then pass the conformance door at these lengths
+    (`skip_conformance`: unchecked, and the rows say so), and lengths whose memory floor exceeds
+    the machine's are refused, before anything is written.
     """
     if samples is not None and samples < 1:
         raise ConfigError(f"--samples {samples}: sequences per length must be an integer >= 1")
     run = RunDir(run_dir)
-    manifest = run.manifest()
-    if manifest is None:
-        raise ConfigError(f"{str(run_dir)!r} holds no run")
+    manifest = run.require_manifest()
+    planned, outcome = _plan(run, manifest_cells(manifest))
     if allow_import is not None:
-        named = outside_names(run_dir, manifest_cells(manifest)) - set(allow_import)
+        named = {n for p in planned.values() if p.cell for n in (p.cell.arch, p.cell.task)}
+        named = {n for n in named if ":" in n} - set(allow_import)
         if named:
             names = sorted(named)
             flags = " ".join(f"--allow-import {n}" for n in names)
@@ -134,21 +178,12 @@ def reevaluate_run(
     if not skip_conformance:
         admit(eval_plugins(cells, max(lengths)))
     torch_device = resolve_device(device)
-    outcome = {}
-    for key in manifest_cells(manifest):
-        try:
-            rows = run.read_rows(key)
-        except Exception:  # absent or unreadable: `statebench run` trains it first
-            outcome[key] = "not stored"
-            continue
-        if not rows:
-            outcome[key] = "not stored"
-            continue
-        new = _measure(run, key, rows, lengths, samples, torch_device)
+    for key, plan in planned.items():
+        new = _measure(run, key, plan, lengths, samples, torch_device)
         for row in new:
             row["conformance"] = verdict if key in cells and cells[key].code else BUILT_IN
         measured = {r["eval_len"] for r in new}
-        kept = [r for r in rows if r["eval_len"] not in measured]
+        kept = [r for r in plan.rows if r["eval_len"] not in measured]
         merged = sorted(kept + new, key=lambda r: r["eval_len"])
         run.write_cell(key, merged)
         outcome[key] = cell_status(r["status"] for r in new)
@@ -157,7 +192,7 @@ def reevaluate_run(
         {"lengths": lengths, "samples": samples, "at": datetime.now(timezone.utc).isoformat()}
     )
     run.write_manifest({**manifest, "evaluations": evaluations})
-    return outcome
+    return {key: outcome[key] for key in manifest_cells(manifest) if key in outcome}
 
 
 def stored_cells(run_dir: str | Path, keys: list[str]) -> dict[str, Cell]:
@@ -198,16 +233,15 @@ def eval_plugins(cells: dict[str, Cell], length: int) -> list[Plugin]:
 
 
 def _measure(
-    run: RunDir, key: str, rows: list[dict], lengths: list[int], samples, device
+    run: RunDir, key: str, plan: _Planned, lengths: list[int], samples, device
 ) -> list[dict[str, Any]]:
-    status = cell_status(r["status"] for r in rows)
+    rows, cell = plan.rows, plan.cell
     failed = [r for r in rows if is_failed(r["status"])]
     base = {k: v for k, v in (failed or rows)[0].items() if k not in MEASURED}
     base["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    cell = stored_cell(run.path, key) if run.has_checkpoint(key) else None
-    if status != "ok" or cell is None:  # nothing to measure: the failure, at the new lengths
-        why = failed[0]["error"] if failed else "no checkpoint with its config"
-        return _failed(base, lengths, status if status != "ok" else "error", why)
+    if cell is None:  # a failed cell: nothing to measure, its failure at the new lengths
+        status = cell_status(r["status"] for r in rows)
+        return _failed(base, lengths, status, failed[0]["error"] if failed else "")
     settings = cell.eval.model_dump() | {"lengths": lengths}
     if samples:
         settings["samples"] = samples

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from statebench.bench.config import ConfigError, MatrixConfig
 from statebench.bench.run import tracking
+from statebench.bench.run.buildable import check_buildable
 from statebench.bench.run.cell import CellJob, execute_cell  # noqa: F401  (re-exported for callers)
 from statebench.bench.run.competence import unholdable
 from statebench.bench.run.conformance import SKIPPED, admit_config
@@ -45,7 +46,8 @@ def check_writable(run_dir: Path) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / f".write-test-{os.getpid()}"
-        probe.write_text("")
+        # O_EXCL | O_NOFOLLOW: a file or link planted under this name is never written through
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
         probe.unlink()
     except OSError as e:
         raise ConfigError(
@@ -56,10 +58,11 @@ def check_writable(run_dir: Path) -> None:
 def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path, str, list[Cell]]:
     """Create or reopen the run directory; refuse one that holds a different config."""
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+    cells = expand(config)  # before the directory is made: a failure here leaves nothing
     check_writable(run_dir)
-    cells = expand(config)
     if why := unholdable(config.train):
         log.warning(why)
+    RunDir(run_dir).check_folders()  # a folder linked out of the run: refused, nothing written
     resolved = config.model_dump(mode="json")
 
     def fresh() -> dict:
@@ -126,15 +129,23 @@ def pending_cells(
     if force:
         return list(cells)
     run = RunDir(run_dir)
-    statuses = run.scan().statuses
-    checkpoints = run.checkpoints() if need_checkpoints else set()
+    found = run.scan()
+    statuses = found.statuses
+    mine = {c.key for c in cells}
+    for key, why in found.foreign.items():
+        if key in mine:
+            log.warning("%s; ignored: its cell runs again", why)
+    for key in found.corrupt:
+        if key in mine:
+            log.warning("%s cannot be read; its cell runs again", run.cell_file(key))
+    checkpoints = run.checkpoints(verify=True) if need_checkpoints else set()
     todo = []
     for cell in cells:
         status = statuses.get(cell.key)
         if status is None or (retry_failed and is_failed(status)):
             todo.append(cell)
         elif need_checkpoints and status == "ok" and cell.key not in checkpoints:
-            log.warning("cell %s has no checkpoint; training it again", cell.label)
+            log.warning("cell %s has no checkpoint of its own; training it again", cell.label)
             todo.append(cell)
     return todo
 
@@ -171,6 +182,7 @@ def run_matrix(
     reporter = reporter or notebook_reporter()  # progress shows in notebooks, nowhere else
     executor = executor or from_config(config.executor)  # a missing extra fails before any work
     tracking.require(config.tracking)  # so does a tracker's
+    check_buildable(expand(config))  # an arch option out of range: refused, nothing written
     verdict = SKIPPED if skip_conformance else admit_config(config, stream_len)
     stale_after = config.executor.claim_stale_s
     run_dir, run_id, cells = prepare_run(config, run_dir)
@@ -272,6 +284,9 @@ class RunStatus:
     stale: set[str]  # claims whose owner is gone (the next driver takes them over)
     running: dict[str, RunRecord]  # what a worker says it is running, since when
     stray: list[str] = field(default_factory=list)  # files of no cell of the run: ignored
+    # cell files that are not their cell's own (a copy, another run's, duplicate rows): key ->
+    # why; their cells run again
+    foreign: dict[str, str] = field(default_factory=dict)
 
     @property
     def pending(self) -> list[str]:
@@ -296,9 +311,10 @@ def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S
     stored, corrupt = found.rows, found.corrupt
     # As load(): only files named after a cell of the run count; copies and strays are listed.
     expected = set(cells)
-    stray = sorted(k for k in [*stored, *corrupt] if expected and k not in expected)
+    stray = sorted(k for k in [*stored, *corrupt, *found.foreign] if expected and k not in expected)
     stored = {k: rows for k, rows in stored.items() if k not in stray}
     corrupt = [k for k in corrupt if k not in stray]
+    foreign = {k: why for k, why in found.foreign.items() if k not in stray}
     statuses = {k: cell_status(r["status"] for r in rows) for k, rows in stored.items()}
     labels = {k: _row_label(rows[0]) for k, rows in stored.items() if rows}
     labels.update(_manifest_labels(manifest))
@@ -314,6 +330,7 @@ def run_status(run_dir: str | Path, stale_after_s: float = DEFAULT_STALE_AFTER_S
         stale={k for k, info in claims.items() if is_stale(info, stale_after_s)},
         running=run.running(),
         stray=stray,
+        foreign=foreign,
     )
 
 

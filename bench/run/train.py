@@ -76,10 +76,17 @@ LogCallback = Callable[[dict[str, Any]], None]
 def masked_loss_and_accuracy(
     logits: torch.Tensor, batch: Batch
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean cross-entropy and accuracy over scored positions only."""
+    """Mean cross-entropy and accuracy over scored positions only. A batch that scores no
+    position is the task's fault (its mask), never the model's: refused, not a NaN loss that
+    would read as `diverged`."""
     mask = batch.mask
     scored = logits[mask]
     targets = batch.targets[mask]
+    if targets.numel() == 0:
+        raise ValueError(
+            f"the task scores no position of a batch of length {batch.inputs.shape[-1]} (its "
+            "mask is all False): there is nothing to train on; the task's mask is at fault"
+        )
     loss = F.cross_entropy(scored.float(), targets)
     accuracy = (scored.argmax(-1) == targets).float().mean()
     return loss, accuracy

@@ -5,7 +5,9 @@ the owner's last heartbeat); the cell's owner holds its highest generation (`ben
 
 A claim is stale when its owner is gone: on this host, its pid is not alive (or is a zombie, or
 is this very process without holding the claim); on any host, its last heartbeat is older than
-`stale_after_s` (the only test possible across hosts, and the guard against pid reuse).
+`stale_after_s` (the only test possible across hosts, and the guard against pid reuse), or its
+file names no owner at all (empty or garbled: claims are written whole, so no live driver
+leaves one).
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ class ClaimInfo:
     def age_s(self) -> float:
         return max(0.0, time.time() - self.heartbeat)
 
+    @property
+    def owner_unknown(self) -> bool:
+        """The file names no owner (empty or garbled)."""
+        return self.pid is None and not self.host and not self.token
+
 
 def claims_dir(run_dir: str | Path) -> Path:
     return RunDir(run_dir).claims_dir
@@ -89,7 +96,7 @@ def read_claim(path: Path, key: str, generation: int) -> ClaimInfo | None:
     try:
         data = json.loads(text)
     except ValueError:
-        data = {}  # being written (O_EXCL creates it empty first) or damaged: judged by age
+        data = {}  # empty or garbled: it names no owner (is_stale)
     if not isinstance(data, dict):
         data = {}
     return ClaimInfo(
@@ -122,8 +129,12 @@ def pid_alive(pid: int) -> bool:
 
 
 def is_stale(info: ClaimInfo, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> bool:
-    """Whether the claim's owner is gone, so the claim may be taken over."""
-    if info.age_s > stale_after_s:
+    """Whether the claim's owner is gone, so the claim may be taken over.
+
+    An empty or garbled claim (a crash or a full disk while it was written) names no owner:
+    a live driver's claim is never empty (bench.store.claims writes it whole), so it is stale
+    at once, not after `stale_after_s`."""
+    if info.age_s > stale_after_s or info.owner_unknown:
         return True
     if info.pid is None or info.host != socket.gethostname():
         return False  # unknown or remote owner: only the heartbeat age can tell

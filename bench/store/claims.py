@@ -16,6 +16,7 @@ running (its file may have landed just before), so callers re-check the store af
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from statebench.bench.config.errors import DiskFull
 from statebench.bench.store.claim_files import (
     DEFAULT_STALE_AFTER_S,
     claim_name,
@@ -37,9 +39,12 @@ from statebench.bench.store.claim_files import (
     is_stale,
     read_claim,
 )
+from statebench.bench.store.files import check_inside
 from statebench.bench.store.records import clear_started
 
 log = logging.getLogger(__name__)
+
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 
 DEFAULT_HEARTBEAT_S = 30.0
 
@@ -57,6 +62,7 @@ class ClaimBook:
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
         heartbeat_s: float | None = None,
     ) -> None:
+        self.run_dir = Path(run_dir)
         self.folder = claims_dir(run_dir)
         self.stale_after_s = stale_after_s
         self.heartbeat_s = heartbeat_s or min(DEFAULT_HEARTBEAT_S, stale_after_s / 4)
@@ -72,6 +78,7 @@ class ClaimBook:
         with self._lock:
             if key in self._held:
                 return True
+        check_inside(self.run_dir, self.folder / claim_name(key, 0))  # no link out of the run
         self.folder.mkdir(parents=True, exist_ok=True)
         gens = generations(self.folder, key)
         generation = 0
@@ -104,13 +111,44 @@ class ClaimBook:
         return True
 
     def _create(self, path: Path, token: str) -> bool:
+        """Create the claim file whole or not at all: its body is written to a temp file that is
+        then hard-linked to the claim's name (which fails if the name exists, as O_EXCL does).
+        A live claim is therefore never empty, and an empty or garbled one has no owner."""
+        body = json.dumps(
+            {"pid": self.pid, "host": self.host, "token": token, "created": time.time()}
+        ).encode()
+        tmp = path.with_name(f".{path.name}.{token}.tmp")
+        try:
+            with open(tmp, "xb") as f:
+                f.write(body)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            except OSError as e:  # a filesystem without hard links: create, then write
+                if e.errno in DISK_FULL:
+                    raise
+                return self._create_in_place(path, body)
+            return True
+        except OSError as e:
+            if e.errno in DISK_FULL:
+                raise DiskFull(f"disk full while writing {path}") from None
+            raise
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @staticmethod
+    def _create_in_place(path: Path, body: bytes) -> bool:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             return False
-        body = {"pid": self.pid, "host": self.host, "token": token, "created": time.time()}
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(body))
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+        except OSError:
+            path.unlink(missing_ok=True)  # never leave an empty claim behind
+            raise
         return True
 
     def held_elsewhere(self, key: str) -> bool:

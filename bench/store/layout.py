@@ -12,7 +12,11 @@ Layout of a run directory:
     report/, figures/        `statebench report` and `statebench plot` write here by default
 Everything else asks a `RunDir` for paths, files and claims. A file appears only once complete
 (temp file + rename), so a killed run leaves no partial cell, and a truncated or corrupted file
-is reported and treated as missing, so the cell runs again.
+is reported and treated as missing, so the cell runs again. Every cell file and checkpoint
+carries its cell's key and the run's config hash inside (bench.store.integrity): a copy under
+another name, or a file of another run, is reported and treated as missing too. Writes stay
+inside the run directory: a folder on the way that is a symbolic link leading out is refused,
+and a link in a file's place is replaced, not followed (bench.store.files).
 """
 
 from __future__ import annotations
@@ -20,15 +24,24 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 from statebench.bench.config.errors import RunDirError
-from statebench.bench.store.files import arrow_table, atomic_write
+from statebench.bench.store.files import arrow_table, atomic_write, check_inside
+from statebench.bench.store.integrity import (
+    DamagedFile,
+    ForeignFile,
+    StoredFileError,
+    own_checkpoint,
+    read_own_table,
+    table_metadata,
+)
 from statebench.bench.store.schema import (
     CURVE_COLUMNS,
     PROBE_COLUMNS,
@@ -67,6 +80,9 @@ class StoredCells:
 
     rows: dict[str, list[dict[str, Any]]]  # key -> rows (the scanned columns) of readable files
     corrupt: list[str]  # keys whose file cannot be read: their cells run again
+    # key -> why its file is not the cell's own (a copy, another run's, duplicate rows, no
+    # required column): reported, and the cell runs again
+    foreign: dict[str, str] = field(default_factory=dict)
 
     @property
     def statuses(self) -> dict[str, str]:
@@ -138,6 +154,15 @@ class RunDir:
         """Where `statebench plot` writes its figures by default."""
         return self.path / FIGURES
 
+    def check_folders(self) -> None:
+        """Refuse (RunDirError naming the link) a folder of the run that is a symbolic link
+        leading outside it: checked when a run opens, before anything is written, so a run
+        never trains a cell it could not store."""
+        folders = [self.table_dir(t) for t in TABLES]
+        folders += [self.path / CHECKPOINTS, self.claims_dir, self.slurm_dir, self.tracking_dir]
+        for folder in [*folders, self.report_dir, self.figures_dir]:
+            check_inside(self.path, folder / "file")
+
     # -- the manifest --------------------------------------------------------------------------
 
     def manifest(self) -> dict[str, Any] | None:
@@ -162,6 +187,7 @@ class RunDir:
             raise RunDirError(
                 f"{where} is not a run manifest (a JSON {type(manifest).__name__}, not an object)"
             )
+        check_manifest(manifest, where)
         return manifest
 
     def require_manifest(self) -> dict[str, Any]:
@@ -187,7 +213,24 @@ class RunDir:
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         text = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode()
-        atomic_write(self.manifest_file, lambda f: f.write(text))
+        self.write_file(self.manifest_file, text)
+
+    def write_file(self, path: str | os.PathLike[str], write: Callable[[Any], Any] | bytes) -> None:
+        """Write a file atomically, refusing a folder on the way that is a symbolic link out
+        of the run directory (a path outside the run directory is the caller's choice)."""
+        check_inside(self.path, path)
+        atomic_write(Path(path), write)
+
+    def check_inside(self, path: str | os.PathLike[str]) -> Path:
+        """`path`, after checking that writing it stays inside the run directory (RunDirError
+        naming the symbolic link that would lead out); for writers that open files themselves."""
+        check_inside(self.path, path)
+        return Path(path)
+
+    def config_hash(self) -> str | None:
+        """The run's config hash as its manifest stores it (None: no readable manifest)."""
+        value = (self.manifest_quietly() or {}).get("config_hash")
+        return str(value) if value else None
 
     def open(self, fresh: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Open the run for writing: drop temp files a killed writer left, and return its
@@ -206,16 +249,17 @@ class RunDir:
     # -- cell files and the other tables -------------------------------------------------------
 
     def write_table(self, table: str, key: str, rows: list[dict[str, Any]]) -> Path:
-        """Atomically write the rows of one cell into `<table>/<key>.parquet`."""
+        """Atomically write the rows of one cell into `<table>/<key>.parquet`, with the cell's
+        key and the run's config hash in the file's metadata."""
         columns = TABLES[table]
         extra = sorted({k for r in rows for k in r} - set(columns))
         if extra:
             raise ValueError(
                 f"{table} rows carry unknown columns {extra}; add them to bench.store.schema"
             )
-        data = arrow_table(rows, columns)
+        data = arrow_table(rows, columns, table_metadata(table, key, self.config_hash()))
         path = self.table_file(table, key)
-        atomic_write(path, lambda f: pq.write_table(data, f))
+        self.write_file(path, lambda f: pq.write_table(data, f))
         return path
 
     def write_cell(self, key: str, rows: list[dict[str, Any]]) -> Path:
@@ -227,8 +271,11 @@ class RunDir:
     def read_rows(
         self, key: str, table: str = "cells", columns: list[str] | None = None
     ) -> list[dict[str, Any]]:
-        """The stored rows of one cell; raises (FileNotFoundError, arrow errors) when unreadable."""
-        return pq.read_table(self.table_file(table, key), columns=columns).to_pylist()
+        """The stored rows of one cell; raises FileNotFoundError when there is none, and
+        bench.store.integrity's DamagedFile / ForeignFile (naming the file and why) when its
+        file cannot stand for the cell."""
+        path = self.table_file(table, key)
+        return read_own_table(path, table, key, self.config_hash(), columns).to_pylist()
 
     def version(self, key: str, table: str = "cells") -> int | None:
         """An opaque version of a stored file (its mtime in ns), None when absent: a file whose
@@ -239,11 +286,11 @@ class RunDir:
             return None
 
     def stored_status(self, key: str) -> str | None:
-        """The stored cell's status (bench.store.schema.cell_status), None when absent or
-        unreadable."""
+        """The stored cell's status (bench.store.schema.cell_status), None when absent,
+        unreadable or foreign (not stored)."""
         try:
             return cell_status(r["status"] for r in self.read_rows(key, columns=["status"]))
-        except Exception:  # absent, truncated or corrupted: not stored
+        except (FileNotFoundError, StoredFileError):
             return None
 
     def landed_check(self, rerun: Iterable[str] = ()) -> Callable[[str], bool]:
@@ -255,37 +302,58 @@ class RunDir:
             version = self.version(key)
             if version is None or before.get(key) == version:
                 return False
-            return self.stored_status(key) is not None  # truncated or corrupted: not stored
+            return self.stored_status(key) is not None  # truncated, corrupted or foreign
 
         return landed
 
     def stored_keys(self, table: str = "cells") -> set[str]:
-        """Keys of cells whose file is complete and readable."""
+        """Keys of cells whose file is complete, readable and their own."""
         folder = self.table_dir(table)
         if not folder.is_dir():
             return set()
-        return {p.stem for p in folder.glob("*.parquet") if _readable(p)}
+        config_hash = self.config_hash()
+        keys = set()
+        for path in folder.glob("*.parquet"):
+            try:
+                read_own_table(path, table, path.stem, config_hash, columns=[])
+            except StoredFileError as e:
+                log.warning("%s; ignored: its cell runs again", e)
+                continue
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            keys.add(path.stem)
+        return keys
 
     def scan(self, columns: tuple[str, ...] = ("status",)) -> StoredCells:
-        """Every cell file at once: the rows of the readable ones (`columns` only), and the
-        keys of those that cannot be read."""
-        rows, corrupt = {}, []
+        """Every cell file at once: the rows of the readable ones that are their cell's own
+        (`columns` only), the keys of those that cannot be read, and why the foreign ones are
+        not their cell's (bench.store.integrity)."""
+        rows, corrupt, foreign = {}, [], {}
         folder = self.table_dir("cells")
+        config_hash = self.config_hash()
         for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
             try:
-                rows[path.stem] = pq.read_table(path, columns=list(columns)).to_pylist()
-            except Exception:  # truncated, corrupted, or a foreign schema
+                found = read_own_table(path, "cells", path.stem, config_hash, list(columns))
+            except DamagedFile:
                 corrupt.append(path.stem)
-        return StoredCells(rows, corrupt)
+            except ForeignFile as e:
+                foreign[path.stem] = str(e)
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            else:
+                rows[path.stem] = found.to_pylist()
+        return StoredCells(rows, corrupt, foreign)
 
     def load_table(self, table: str) -> pd.DataFrame:
         """Every stored row of `table`, keyed by cell: a file counts only when its name is a cell
-        of the run (the manifest's list, when it has one) and its rows carry that cell's key,
-        so a stray, copied or foreign file is reported and ignored, never merged."""
+        of the run (the manifest's list, when it has one) and it is that cell's own file (its
+        inner key and run, its rows' cell, no row twice: bench.store.integrity), so a stray,
+        copied, doubled or foreign file is reported and ignored, never merged."""
         columns = TABLES[table]
         if not self.path.is_dir():
             raise FileNotFoundError(f"no run directory at {str(self.path)!r}")
         expected = set(self.cells())
+        config_hash = self.config_hash()
         folder = self.table_dir(table)
         files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
         frames = []
@@ -294,22 +362,13 @@ class RunDir:
                 log.warning("ignoring %s: not a cell of this run (a stray or copied file)", path)
                 continue
             try:
-                frame = pq.read_table(path).to_pandas()
-            except Exception as e:
-                log.warning("ignoring unreadable result file %s (%s)", path, e)
+                frame = read_own_table(path, table, path.stem, config_hash).to_pandas()
+            except StoredFileError as e:
+                log.warning("%s; ignored: its cell runs again", e)
                 continue
-            missing = sorted({"cell", "status"} & set(columns) - set(frame.columns))
-            if missing:
-                log.warning("ignoring %s: not a statebench %s file (no %s)", path, table, missing)
+            except FileNotFoundError:  # removed meanwhile
                 continue
-            frame = frame[[c for c in frame.columns if c in columns]]
-            mine = frame["cell"].astype(str) == path.stem
-            if not mine.all():
-                log.warning(
-                    "ignoring %d row(s) of %s that belong to another cell", (~mine).sum(), path
-                )
-                frame = frame[mine]
-            frames.append(frame)
+            frames.append(frame[[c for c in frame.columns if c in columns]])
         if not frames:
             return pd.DataFrame({n: pd.Series(dtype=t) for n, t in columns.items()})
         df = pd.concat(frames, ignore_index=True)
@@ -341,33 +400,52 @@ class RunDir:
     def has_checkpoint(self, key: str) -> bool:
         return self.checkpoint_file(key).exists()
 
-    def checkpoints(self) -> set[str]:
-        """Keys of the cells that have a checkpoint (one listing of the folder)."""
+    def checkpoints(self, verify: bool = False) -> set[str]:
+        """Keys of the cells that have a checkpoint (one listing of the folder); with `verify`,
+        only those whose checkpoint is readable and their own (the others are reported)."""
         folder = self.path / CHECKPOINTS
-        return {p.stem for p in folder.glob("*.pt")} if folder.is_dir() else set()
+        keys = {p.stem for p in folder.glob("*.pt")} if folder.is_dir() else set()
+        if not verify:
+            return keys
+        config_hash = self.config_hash()
+        good = set()
+        for key in keys:
+            try:
+                own_checkpoint(self.checkpoint_file(key), key, config_hash, mmap=True)
+            except StoredFileError as e:
+                log.warning("%s; ignored: its cell trains again", e)
+                continue
+            except FileNotFoundError:
+                continue
+            good.add(key)
+        return good
 
     def save_checkpoint(self, key: str, state_dict: dict[str, Any], cell: dict[str, Any]) -> Path:
-        """The trained weights with the resolved cell config beside them (bench.run.matrix.Cell)."""
+        """The trained weights with the resolved cell config beside them (bench.run.matrix.Cell),
+        the cell's key and the run's config hash."""
         import torch
 
         path = self.checkpoint_file(key)
-        body = {"format": 1, "cell": cell, "state_dict": state_dict}
-        atomic_write(path, lambda f: torch.save(body, f))
+        body = {
+            "format": 1,
+            "key": key,
+            "config_hash": self.config_hash(),
+            "cell": cell,
+            "state_dict": state_dict,
+        }
+        self.write_file(path, lambda f: torch.save(body, f))
         return path
 
     def load_checkpoint(
         self, key: str, map_location: Any = "cpu"
-    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """(state_dict, resolved cell config or None for a bare state_dict of an older run).
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(state_dict, resolved cell config) of the cell's own checkpoint.
 
-        Loaded with `weights_only=True`: a checkpoint can hold tensors and plain values only, so
-        opening a run directory never runs code from it."""
-        import torch
-
-        body = torch.load(self.checkpoint_file(key), map_location=map_location, weights_only=True)
-        if isinstance(body, dict) and body.get("format") == 1 and "state_dict" in body:
-            return body["state_dict"], body.get("cell")
-        return body, None
+        Raises FileNotFoundError when there is none, and bench.store.integrity's DamagedFile
+        (truncated, garbled, pickled objects) or ForeignFile (another cell's or run's, or no key
+        inside) naming the file. Loaded with `weights_only=True`: a checkpoint can hold tensors
+        and plain values only, so opening a run directory never runs code from it."""
+        return own_checkpoint(self.checkpoint_file(key), key, self.config_hash(), map_location)
 
     # -- claims: who runs which cell -----------------------------------------------------------
 
@@ -408,13 +486,42 @@ class RunDir:
         return removed
 
 
-def _readable(path: Path) -> bool:
-    try:
-        pq.read_metadata(path)
-        return True
-    except Exception as e:  # truncated or corrupted: arrow raises several types
-        log.warning("ignoring unreadable result file %s (%s); its cell will run again", path, e)
-        return False
+# Fields of a manifest and the JSON type each must have; `run_id` must be there.
+MANIFEST_FIELDS: dict[str, tuple[type, str]] = {
+    "run_id": (str, "a string"),
+    "config": (dict, "an object (the resolved config)"),
+    "config_hash": (str, "a string"),
+    "cells": (list, "a list of cell keys"),
+    "labels": (dict, "an object (cell key -> label)"),
+    "environment": (dict, "an object"),
+    "evaluations": (list, "a list"),
+}
+
+
+def check_manifest(manifest: dict[str, Any], where: str) -> None:
+    """Refuse (RunDirError naming the file and field) a manifest whose fields have the wrong
+    shape: a damaged or hand-edited manifest must not be half-read (a string of cells read as
+    one-letter keys)."""
+    damaged = "; the manifest is damaged: restore it, or run the config again into a fresh --out"
+    if not manifest.get("run_id"):
+        raise RunDirError(f"{where} has no run_id{damaged}")
+    for name, (kind, what) in MANIFEST_FIELDS.items():
+        value = manifest.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise RunDirError(f"{where}: {name} is a JSON {_json_type(value)}, not {what}{damaged}")
+    cells = manifest.get("cells") or []
+    bad = [k for k in cells if not isinstance(k, str) or not _KEY.fullmatch(k)]
+    if bad:
+        raise RunDirError(f"{where}: cells holds {bad[0]!r}, not a cell key{damaged}")
+
+
+_KEY = re.compile(r"[0-9A-Za-z_.-]+")  # a file-name-safe key (content hashes are hex)
+
+
+def _json_type(value: object) -> str:
+    names = {str: "string", list: "array", dict: "object", bool: "boolean", int: "number",
+             float: "number"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
 
 
 def manifest_cells(manifest: dict[str, Any] | None) -> list[str]:

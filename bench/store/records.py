@@ -32,12 +32,8 @@ def _run_path(run_dir: str | Path, key: str) -> Path:
 
 def mark_started(run_dir: str | Path, key: str) -> None:
     """Record, from the process about to run a cell, who runs it and since when."""
-    path = _run_path(run_dir, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
     body = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(body)
-    os.replace(tmp, path)
+    RunDir(run_dir).write_file(_run_path(run_dir, key), body.encode())
 
 
 def clear_started(run_dir: str | Path, key: str) -> None:

@@ -5,18 +5,21 @@ One import namespace. The repository's folders install as its subpackages:
 harness) is ``statebench.bench``; nothing else is put on the top level of site-packages. In a
 checkout they are reached through the links beside this file (src/statebench/bench ->
 ../../bench, ...), so an editable install is a plain path entry every editor can follow.
+
+Importing this package imports nothing else: `python -m statebench` drops the current directory
+from `sys.path` (`__main__`) before any other module is looked up there.
 """
-
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("state-tracking-bench")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0.0.0+unknown"
 
 
 def __getattr__(name: str):
     # Lazy: `import statebench` stays light (no torch) until the model loader is asked for.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("state-tracking-bench")
+        except PackageNotFoundError:  # running from a checkout that was never installed
+            return "0.0.0+unknown"
     if name == "load_model":
         from statebench.bench.run.reevaluate import load_model
 

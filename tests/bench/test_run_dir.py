@@ -13,8 +13,8 @@ from statebench.bench.store import RunDir
 from statebench.bench.store.records import mark_started
 
 
-def _row(key: str, status: str = "ok") -> dict:
-    return {"run_id": "r", "cell": key, "arch": "lstm", "eval_len": 4, "status": status}
+def _row(key: str, status: str = "ok", eval_len: int = 4) -> dict:
+    return {"run_id": "r", "cell": key, "arch": "lstm", "eval_len": eval_len, "status": status}
 
 
 def test_every_file_of_a_run_has_its_place(tmp_path):
@@ -75,13 +75,16 @@ def test_a_directory_without_a_manifest_is_no_run(tmp_path):
 
 def test_one_scan_gives_statuses_and_unreadable_files(tmp_path):
     run = RunDir(tmp_path)
-    run.write_cell("good", [_row("good"), _row("good")])
-    run.write_cell("bad", [_row("bad"), _row("bad", "diverged")])
+    run.write_cell("good", [_row("good"), _row("good", eval_len=8)])
+    run.write_cell("bad", [_row("bad"), _row("bad", "diverged", eval_len=8)])
+    run.write_cell("twice", [_row("twice"), _row("twice")])  # one length stored twice
     (tmp_path / "cells" / "torn.parquet").write_bytes(b"PAR1 truncated")
     found = run.scan()
     assert found.statuses == {"good": "ok", "bad": "diverged"}
     assert found.corrupt == ["torn"]
+    assert list(found.foreign) == ["twice"] and "duplicate" in found.foreign["twice"]
     assert run.stored_status("bad") == "diverged" and run.stored_status("torn") is None
+    assert run.stored_status("twice") is None
     assert run.stored_keys() == {"good", "bad"}
 
 

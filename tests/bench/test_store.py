@@ -77,8 +77,10 @@ def test_load_ignores_copied_stray_and_foreign_cell_files(tmp_path, caplog):
     assert "stray or copied" in caplog.text and "not a statebench" in caplog.text
 
 
-def test_load_drops_rows_whose_cell_is_not_their_file(tmp_path):
+def test_a_file_holding_rows_of_another_cell_is_foreign_as_a_whole(tmp_path, caplog):
     _manifest_run(tmp_path, ["a", "b"])
     store.write_cell(tmp_path, "b", [{**_row(), "cell": "a"}, {**_row(), "cell": "b"}])
     df = store.load(tmp_path)
-    assert sorted(df["cell"]) == ["a", "b"]
+    assert sorted(df["cell"]) == ["a"]
+    assert "b.parquet holds rows of cell a" in caplog.text
+    assert store.stored_status(tmp_path, "b") is None  # not stored: the cell runs again

@@ -10,6 +10,7 @@ cluster, or a shared filesystem) and have statebench installed.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 from statebench.bench.run.cell import CellJob
@@ -20,6 +21,28 @@ from statebench.bench.run.matrix import Cell
 from statebench.bench.store.records import RunRecord
 
 log = logging.getLogger(__name__)
+CONNECT_TIMEOUT_S = 5.0  # one TCP connect: Ray's own client retries for minutes
+
+
+def check_reachable(address: str | None) -> None:
+    """Refuse (ExecutorUnavailable) a `host:port` (or `ray://host:port`) nothing listens on, in
+    one bounded connect and before the run directory is written; `auto`, `local` and no address
+    are Ray's to resolve."""
+    if not address or address in ("auto", "local"):
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise ExecutorUnavailable(
+            f"executor.address: {address!r} is not host:port (or ray://host:port, auto, local)"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise ExecutorUnavailable(
+            f"executor.address: no Ray cluster answers at {address} ({reason}, after at most "
+            f"{CONNECT_TIMEOUT_S:g} s); start one (ray start --head) or fix the address"
+        ) from None
 
 
 def import_ray():
@@ -46,6 +69,7 @@ class RayExecutor(RemoteExecutor):
         poll_s: float = 0.5,
     ) -> None:
         super().__init__(grace_s=grace_s, poll_s=poll_s)
+        check_reachable(address)  # before Ray's client, which retries for minutes
         self._ray = import_ray()  # here, so a missing extra fails before any work
         self.address = address
         self.workers = workers
