@@ -31,8 +31,8 @@ from statebench.bench.report.tables import (
     provenance_tables,
 )
 from statebench.bench.store import RunDir, manifest_cells
-from statebench.bench.store.writable import unwritable
 from statebench.bench.store.files import atomic_write, check_inside
+from statebench.bench.store.writable import unwritable
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,9 @@ from typing import Any
 import torch
 from statebench.bench.config import CellEval, ConfigError
 from statebench.bench.config.lengths import valid_length_at_most
+from statebench.bench.run import conformance
 from statebench.bench.run.cell import DTYPES, build_cell_model, resolve_device
-from statebench.bench.run.conformance import BUILT_IN, PASSED, SKIPPED, Plugin, admit
+from statebench.bench.run.conformance import BUILT_IN, PASSED, Plugin, admit
 from statebench.bench.run.evaluate import evaluate
 from statebench.bench.run.matrix import Cell
 from statebench.bench.store import RunDir, manifest_cells
@@ -174,7 +175,7 @@ def reevaluate_run(
             )
     cells = stored_cells(run_dir, manifest_cells(manifest))
     check_lengths_fit(cells, max(lengths), device)
-    verdict = SKIPPED if skip_conformance else PASSED
+    verdict = conformance.SKIPPED if skip_conformance else PASSED
     if not skip_conformance:
         admit(eval_plugins(cells, max(lengths)))
     torch_device = resolve_device(device)
