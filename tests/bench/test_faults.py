@@ -397,7 +397,7 @@ def test_status_counts_only_the_run_s_cells_not_copies_or_strays(tmp_path, monke
     assert re.search(r"stray or copied files \(ignored\)\s*│\s*3", text)
 
 
-def test_report_of_a_run_with_a_foreign_parquet_file_names_the_cell_unreadable(tmp_path):
+def test_report_of_a_run_with_a_foreign_parquet_file_names_the_cell_foreign(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -407,5 +407,5 @@ def test_report_of_a_run_with_a_foreign_parquet_file_names_the_cell_unreadable(t
     result = CliRunner().invoke(app, ["report", str(run_dir), "--out", str(tmp_path / "rep")])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "rep" / "report.md").read_text()
-    assert "stored 1 / expected 2 cells (unreadable 1)" in text
+    assert "stored 1 / expected 2 cells (foreign 1)" in text
     assert f"| {victim.stem} |" in text

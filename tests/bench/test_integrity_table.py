@@ -477,6 +477,7 @@ def test_probe_trains_again_a_seed_whose_checkpoint_is_a_copy(tmp_path, caplog):
 def test_probe_exits_non_zero_when_its_rows_failed(tmp_path, monkeypatch):
     monkeypatch.chdir(FIXTURES)  # bench_archs:NaNMixer by dotted path, from the cwd
     argv = ["probe", *PROBE, "--arch", "bench_archs:NaNMixer", "--task", "parity"]
+    argv.append("--skip-conformance")  # the door would refuse it before any row is stored
     result = CliRunner().invoke(app, [*argv, "--out", str(tmp_path / "R")])
     assert result.exit_code == 1, result.output
     assert "probe failed for 1 diverged of 1 cells" in result.stderr
@@ -523,6 +524,10 @@ def test_a_task_declaring_no_classes_is_refused_as_the_tasks_fault(odd_tasks):
 
 def test_a_task_that_scores_nothing_is_an_error_of_the_task_not_diverged(odd_tasks):
     argv = ["run", *ODD, "--arch", "lstm", "--task", "oddtasks:ScoresNothing"]
+    refused = CliRunner().invoke(app, [*argv, "--out", str(odd_tasks / "X")])
+    assert refused.exit_code == 2 and "no scored position" in refused.stderr, refused.output
+    assert not (odd_tasks / "X").exists()
+    argv.append("--skip-conformance")  # past the door, the run itself names the task's fault
     result = CliRunner().invoke(app, [*argv, "--out", str(odd_tasks / "X")])
     assert result.exit_code == 1, result.output
     rows = store.load(odd_tasks / "X")
