@@ -34,6 +34,13 @@ class TargetHold:
     def held(self) -> bool:
         return self.streak >= self.checks
 
+    def confirm_steps(self, val_every: int) -> int:
+        """Steps still needed to confirm a target reached but not yet held: the missing checks
+        times `val_every` (0 when the target is held or the latest check is below it)."""
+        if self.held or self.streak == 0:
+            return 0
+        return (self.checks - self.streak) * val_every
+
     @property
     def steps_to_target(self) -> int | None:
         """The first check of the held run (None while the target does not hold)."""

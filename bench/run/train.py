@@ -217,6 +217,11 @@ def train_model(
 ) -> TrainResult:
     """Train in place until the validation check holds the target or the budget ends.
 
+    With `stop_at_target`, a run whose last budgeted check reaches the target without holding it
+    yet trains on for the checks the hold still needs (at most `hold_checks - 1`, at the floor
+    learning rate), stopping at the first check below it: the budget bounds the steps to reach
+    the target, not the steps to confirm it (bench.run.competence.TargetHold.confirm_steps).
+
     Raises Diverged on a non-finite loss and CellTimeout past `deadline` (the hard limit);
     `train.time_budget_s` is the soft one: training stops, the model is still evaluated.
     """
@@ -224,25 +229,30 @@ def train_model(
     val_every, log_every = int(train.val_every or 100), int(train.log_every or 50)
     ema_stop = train.early_stop_accuracy  # legacy: stop on the training-batch EMA
     loop = _Loop(model, task, train, lr, data_seed, device, val_seed, on_log)
-    result, ema_acc, step = loop.result, 0.0, 0
-    for step in range(1, steps + 1):
+    result, ema_acc, step, end = loop.result, 0.0, 0, steps
+    while step < end:
+        step += 1
         loss, acc, step_lr = loop.update()
         out_of_time = budget is not None and loop.elapsed() >= budget
-        val_check = step % val_every == 0 or step == steps or out_of_time
+        val_check = step % val_every == 0 or step == end or out_of_time
         if step % log_every == 0 or val_check or ema_stop:
             result.final_loss, result.final_accuracy = loss.item(), acc.item()
             if not math.isfinite(result.final_loss):
                 raise Diverged(f"loss became {result.final_loss} at step {step}")
             ema_acc = acc.item() if step == 1 else 0.9 * ema_acc + 0.1 * acc.item()
             if on_step is not None:
-                on_step(step, steps, result.final_loss, result.final_accuracy)
+                on_step(step, end, result.final_loss, result.final_accuracy)
             stop_ema = bool(ema_stop) and step >= 20 and ema_acc >= ema_stop
             loop.record(step, val_check or stop_ema, step_lr)
             reached = train.stop_at_target and loop.hold.held
             if reached or out_of_time or stop_ema:
                 break
+            if step > steps and loop.hold.streak == 0:
+                break  # the confirmation past the budget failed: not learned
+            if step == end and train.stop_at_target and val_check:
+                end += loop.hold.confirm_steps(val_every)
         if deadline is not None and time.monotonic() > deadline:
-            raise CellTimeout(f"time limit reached at step {step} of {steps}")
+            raise CellTimeout(f"time limit reached at step {step} of {end}")
     if steps == 0:
         loop.record(0, True)
     result.steps = step

@@ -157,3 +157,26 @@ def test_a_not_learned_message_never_shows_the_target_it_missed():
     assert "3 consecutive checks" in why
     # a cell at the target at its last check, but not for long enough, says so too
     assert "0.995 at the last check" in not_held(0.995, _train(hold_checks=3))
+
+
+@pytest.mark.parametrize(
+    ("accuracies", "steps", "learned"),
+    [
+        ([0.5] * 9 + [0.995, 0.995, 0.999], 120, True),  # reached at the last budgeted check
+        ([0.5] * 8 + [0.995] * 3, 110, True),  # two checks in: one more needed
+        ([0.5] * 9 + [0.995, 0.5], 110, False),  # lost at the first check past the budget
+    ],
+)
+def test_a_target_reached_at_the_budgets_end_is_confirmed_past_it(
+    monkeypatch, accuracies, steps, learned
+):
+    result, checks = _run(monkeypatch, accuracies, hold_checks=3)
+    assert checks == list(range(10, steps + 1, 10)) and result.steps == steps
+    assert result.learned == learned == (result.steps_to_target is not None)
+    assert TargetHold(0.99, 3, streak=1).confirm_steps(10) == 20
+    assert TargetHold(0.99, 3, streak=3).confirm_steps(10) == 0  # held: nothing to confirm
+
+
+def test_a_fixed_budget_is_never_extended_to_confirm(monkeypatch):
+    result, checks = _run(monkeypatch, [0.5] * 9 + [0.995], hold_checks=3, stop_at_target=False)
+    assert checks[-1] == result.steps == 100 and not result.learned
