@@ -9,7 +9,7 @@ the trained model from the run directory alone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from statebench.bench.config import CellEval, ConfigError
 from statebench.bench.run.cell import DTYPES, build_cell_model, resolve_device
 from statebench.bench.run.evaluate import evaluate
 from statebench.bench.run.matrix import Cell
+from statebench.bench.run.threads import threads_per_cell, torch_threads
 from statebench.bench.store import RunDir, manifest_cells
 from statebench.bench.store.schema import cell_status, is_failed
 from statebench.models import SequenceModel
@@ -76,8 +77,13 @@ def reevaluate_run(
     samples: int | None = None,
     device: str = "auto",
     allow_import: Collection[str] | None = None,
+    threads: int | None = None,
+    on_cell: Callable[[int, int, str, str], None] | None = None,
 ) -> dict[str, str]:
     """Measure every stored cell of a run at `lengths`; returns key -> what happened.
+
+    `threads`: torch CPU threads, as `executor.threads` (None: one; 0: every core).
+    `on_cell(done, total, key, outcome)` is called as each cell is measured (progress).
 
     Rebuilding a model imports its class. `allow_import` (the command line's list) names the
     dotted paths the run's checkpoints may import; any other one is refused before anything
@@ -98,36 +104,48 @@ def reevaluate_run(
                 f"importing it runs that code, so eval imports only what you name: add {flags}"
             )
     torch_device = resolve_device(device)
-    outcome = {}
-    for key in manifest_cells(manifest):
-        try:
-            rows = run.read_rows(key)
-        except Exception:  # absent or unreadable: `statebench run` trains it first
-            outcome[key] = "not stored"
-            continue
-        if not rows:
-            outcome[key] = "not stored"
-            continue
-        new = _measure(run, key, rows, lengths, samples, torch_device)
-        measured = {r["eval_len"] for r in new}
-        kept = [r for r in rows if r["eval_len"] not in measured]
-        merged = sorted(kept + new, key=lambda r: r["eval_len"])
-        run.write_cell(key, merged)
-        outcome[key] = cell_status(r["status"] for r in new)
-    evaluations = [*manifest.get("evaluations", [])]
-    evaluations.append(
-        {"lengths": lengths, "samples": samples, "at": datetime.now(timezone.utc).isoformat()}
-    )
-    run.write_manifest({**manifest, "evaluations": evaluations})
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    outcome, written = {}, 0
+    keys = manifest_cells(manifest)
+    with torch_threads(threads_per_cell(threads)):
+        for done, key in enumerate(keys, 1):
+            outcome[key], rows = _reevaluate_cell(run, key, lengths, samples, torch_device)
+            written += rows
+            if on_cell is not None:
+                on_cell(done, len(keys), key, outcome[key])
+    # The report names these lengths as added after training, when, and how many rows.
+    evaluations = [*(run.manifest() or manifest).get("evaluations", [])]
+    evaluations.append({"lengths": lengths, "samples": samples, "at": started, "rows": written})
+    run.write_manifest({**(run.manifest() or manifest), "evaluations": evaluations})
     return outcome
+
+
+def _reevaluate_cell(run: RunDir, key: str, lengths: list[int], samples, device) -> tuple[str, int]:
+    """Measure one stored cell at `lengths` and store the rows beside its others; returns
+    what happened and how many rows it wrote."""
+    try:
+        rows = run.read_rows(key)
+    except Exception:  # absent or unreadable: `statebench run` trains it first
+        return "not stored", 0
+    if not rows:
+        return "not stored", 0
+    new = _measure(run, key, rows, lengths, samples, device)
+    measured = {r["eval_len"] for r in new}
+    kept = [r for r in rows if r["eval_len"] not in measured]
+    run.write_cell(key, sorted(kept + new, key=lambda r: r["eval_len"]))
+    return cell_status(r["status"] for r in new), len(new)
 
 
 def _measure(
     run: RunDir, key: str, rows: list[dict], lengths: list[int], samples, device
 ) -> list[dict[str, Any]]:
-    status = cell_status(r["status"] for r in rows)
+    # A cell with an ok row trained; its failed rows are lengths that failed alone (a length
+    # whose forward pass raised), so it is measured again. Otherwise training failed.
+    trained = any(r["status"] == "ok" for r in rows)
+    status = "ok" if trained else cell_status(r["status"] for r in rows)
     failed = [r for r in rows if is_failed(r["status"])]
-    base = {k: v for k, v in (failed or rows)[0].items() if k not in MEASURED}
+    ok = [r for r in rows if r["status"] == "ok"]
+    base = {k: v for k, v in (ok or failed or rows)[0].items() if k not in MEASURED}
     base["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     cell = stored_cell(run.path, key) if run.has_checkpoint(key) else None
     if status != "ok" or cell is None:  # nothing to measure: the failure, at the new lengths
@@ -143,7 +161,7 @@ def _measure(
     evals = evaluate(model, task, eval_cfg, cell.task, options, device, cell.train.len_max)
     out = []
     for ev in evals:
-        row = {**base, "status": "ok", "error": "", **ev}
+        row = {**base, "status": "ok", "error": "", **ev}  # a failed length's ev names its own
         row["state_size"] = model.state_size(ev["eval_len"])
         out.append(row)
     return out
