@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import statebench.tasks as tasks
-from statebench.tasks.testing import check_task
+from statebench.tasks.testing import LONGEST, check_task
 from task_cases import CONFIGS, config_id
 
 ALL_CHECKS = [
@@ -17,4 +17,13 @@ ALL_CHECKS = [
 def test_builtin_task_passes_check_task(name, options):
     report = check_task(name, **options)
     assert report["checks"] == ALL_CHECKS
-    assert report["chance"] == tasks.get_task(name, **options).chance_at(report["lengths"][-1])
+    task = tasks.get_task(name, **options)
+    assert report["chance"] == task.chance_at(report["chance_length"])
+    assert report["lengths"][-1] >= LONGEST  # sample = reference up to the presets' longest
+
+
+def test_check_task_reaches_the_longest_eval_length_of_every_preset():
+    from statebench.bench.config import list_presets, load_config
+
+    longest = max(max(load_config(preset=p).eval.lengths) for p in list_presets())
+    assert LONGEST >= longest
