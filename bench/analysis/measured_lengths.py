@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from statebench.bench.analysis.scores import prepare
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-
 from statebench.bench.config.errors import ConfigError
 
 log = logging.getLogger(__name__)

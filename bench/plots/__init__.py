@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import pandas as pd
 from matplotlib.figure import Figure
-
 from statebench.bench.analysis.learning import label_training_log
 from statebench.bench.analysis.scores import headline_score, select_best_config
 from statebench.bench.analysis.summary import several_train_lengths, summarize_headline

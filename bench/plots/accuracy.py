@@ -17,7 +17,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-
 from statebench.bench.analysis.scores import prepare, select_best_config
 from statebench.bench.analysis.stats import mean_ci
 from statebench.bench.plots.style import (

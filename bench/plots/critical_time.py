@@ -15,7 +15,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
-
 from statebench.bench.analysis.probes import prepare_probes, probe_outcomes
 from statebench.bench.plots.style import (
     FULL_WIDTH,

@@ -13,7 +13,6 @@ from matplotlib import colormaps
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-
 from statebench.bench.analysis.summary import summarize_headline
 from statebench.bench.plots.style import (
     FAILED_COLOR,

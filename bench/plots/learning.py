@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-
 from statebench.bench.plots.style import (
     FULL_WIDTH,
     NEUTRAL_COLOR,

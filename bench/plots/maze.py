@@ -8,7 +8,6 @@ import json
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
-
 from statebench.bench.config.labels import with_options
 from statebench.bench.plots.style import (
     FULL_WIDTH,

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-
 from statebench.bench.analysis.seqlen import final_losses, is_length_study, scaling_exponents
 from statebench.bench.plots.style import (
     FULL_WIDTH,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-
 from statebench.bench.analysis.scores import prepare, state_size_at_longest
 from statebench.bench.plots.style import (
     FULL_WIDTH,

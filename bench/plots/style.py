@@ -21,7 +21,6 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.textpath import TextPath
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
 from statebench.bench.config.labels import KNOWN_ARCHS, arch_order, task_order  # noqa: F401
 
 # Okabe & Ito (2008), as lowercase hex (what matplotlib.colors.to_hex returns). Yellow

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-
 from statebench.bench.analysis.scores import cell_columns, ok_rows
 from statebench.bench.analysis.stats import fit_power_law
 from statebench.bench.plots.style import (

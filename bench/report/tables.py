@@ -18,8 +18,8 @@ from statebench.bench.analysis.grouping import (
     UNDECLARED,
     arch_group,
 )
-from statebench.bench.analysis.probes import prepare_probes, split_configs
 from statebench.bench.analysis.measured_lengths import LengthHistory
+from statebench.bench.analysis.probes import prepare_probes, split_configs
 from statebench.bench.analysis.scores import NOT_LEARNED, prepare
 from statebench.bench.analysis.summary import split_train_lengths, summarize_headline
 from statebench.bench.analysis.tstar import summarize_t_star

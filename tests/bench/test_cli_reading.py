@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from statebench import __version__
 from statebench.bench.cli import app
 from statebench.bench.cli.inspection import _first_sentence
 from statebench.bench.cli.options import DEVICES, EXECUTORS, FIGURE_KINDS
 from statebench.bench.config import list_presets
 from typer.testing import CliRunner
-
-from statebench import __version__
 
 SCRIPT = Path(sys.executable).with_name("statebench")  # the installed console script
 

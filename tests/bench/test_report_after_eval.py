@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.config import load_config, validate
