@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-ARCHS = "archs=[{name='lstm', lr=1e-2}, {name='transformer', lr=1e-3}, {name='mamba', lr=3e-3}]"
+LRS = {"lstm": 1e-2, "transformer": 1e-3, "mamba": 3e-3}  # the quick preset's
 STEPS = 60
 SETTINGS = {  # label -> the run's extra arguments
     "torch default (every core)": ["--threads", "0"],
@@ -36,7 +36,11 @@ def load_average() -> str:
     return os.getloadavg().__repr__() if hasattr(os, "getloadavg") else "n/a"
 
 
-def run_once(out: Path, extra: list[str]) -> tuple[float, dict[str, float], str]:
+def archs_override(names: list[str]) -> str:
+    return "archs=[" + ", ".join(f"{{name='{n}', lr={LRS[n]}}}" for n in names) + "]"
+
+
+def run_once(out: Path, extra: list[str], archs: list[str]) -> tuple[float, dict[str, float], str]:
     """One `statebench run`; returns its wall time, seconds per arch and the load before."""
     from statebench.bench.store import load
 
@@ -44,8 +48,8 @@ def run_once(out: Path, extra: list[str]) -> tuple[float, dict[str, float], str]
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     command = [
         sys.executable, "-m", "statebench", "run", "--preset", "quick", "--task", "parity",
-        "--set", ARCHS, "--set", f"train.steps={STEPS}", "--set", "train.stop_at_target=false",
-        "--out", str(out),
+        "--set", archs_override(archs), "--set", f"train.steps={STEPS}",
+        "--set", "train.stop_at_target=false", "--out", str(out),
         "--no-report", "--allow-failures", *extra,
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -61,13 +65,14 @@ def run_once(out: Path, extra: list[str]) -> tuple[float, dict[str, float], str]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/thread-study"))
+    parser.add_argument("--archs", default="lstm,transformer,mamba", help="of: " + ", ".join(LRS))
     args = parser.parse_args()
     lines = []
     for busy in (False, True):
         hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
         try:
             for label, extra in SETTINGS.items():
-                wall, seconds, load = run_once(args.out / "run", extra)
+                wall, seconds, load = run_once(args.out / "run", extra, args.archs.split(","))
                 per_arch = " | ".join(f"{seconds[a]:.1f}" for a in sorted(seconds))
                 added = "a busy loop" if busy else "none"
                 lines.append(f"| {added} | {label} | {per_arch} | {wall:.0f} | {load} |")
