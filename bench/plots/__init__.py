@@ -88,10 +88,17 @@ FIGURE_CAPTIONS: dict[str, str] = {
 }
 
 
-def figure_applies(kind: str, results: pd.DataFrame, probes: pd.DataFrame | None = None) -> bool:
+def figure_applies(
+    kind: str,
+    results: pd.DataFrame,
+    probes: pd.DataFrame | None = None,
+    logs: pd.DataFrame | None = None,
+) -> bool:
     """Whether the run has anything for figure `kind` (else the report and `--kind all` skip
-    it): its own check on the result rows, and probe rows for the critical-time figure."""
-    if FIGURE_TABLES.get(kind) == "probes" and (probes is None or probes.empty):
+    it): its own check on the result rows, and rows in the table it reads (probe rows for the
+    critical-time figure, training-log rows for the learning curves)."""
+    table = {"probes": probes, "logs": logs}.get(FIGURE_TABLES.get(kind, "results"), results)
+    if table is None or table.empty:
         return False
     applies = FIGURE_APPLIES.get(kind)
     return applies is None or applies(results)

@@ -18,6 +18,7 @@ import pandas as pd
 from statebench.bench.analysis.coverage import coverage, incomplete_note, with_absent_cells
 from statebench.bench.config.errors import RunDirError, UserError
 from statebench.bench.plots import (
+    FIGURE_TABLES,
     FIGURES,
     figure_applies,
     make_figure,
@@ -132,10 +133,13 @@ def why_not_drawn(kind: str, tables: RunTables) -> str:
     """Why figure `kind` has nothing to show for this run, in a few words."""
     if kind == "critical_time" and tables.probes.empty:
         return "this run has no probe results (`statebench probe` measures t*)"
-    if kind == "maze" and not figure_applies("maze", tables.results):
-        return "this run has no maze task"
-    if kind in ("seqlen_scaling", "seqlen_time") and not figure_applies(kind, tables.results):
-        return "this run is no training-length study (set train_lengths to two or more lengths)"
+    if FIGURE_TABLES.get(kind) == "logs" and (tables.logs is None or tables.logs.empty):
+        return "this run has no training-log rows"
+    if not figure_applies(kind, tables.results, tables.probes, tables.logs):
+        if kind == "maze":
+            return "this run has no maze task"
+        if kind in ("seqlen_scaling", "seqlen_time"):
+            return "this run is no training-length study (set train_lengths to two or more)"
     fig = make_figure(kind, tables.results, tables.probes, logs=tables.logs)
     return nothing_to_draw(fig) or "the figure is empty"
 
@@ -160,7 +164,7 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
 
     def draw(name: str):
         """The figure, or None when the run has nothing for it (no empty files are written)."""
-        if not figure_applies(name, results, tables.probes):
+        if not figure_applies(name, results, tables.probes, tables.logs):
             return None
         fig = make_figure(name, results, tables.probes, logs=tables.logs)
         if nothing_to_draw(fig):

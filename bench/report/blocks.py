@@ -226,7 +226,7 @@ def _figure_blocks(results, probes, logs, note: str = "") -> list[Block]:
     blocks = [Block("heading", "Figures")]
     skipped = []
     for kind in FIGURES:
-        if not figure_applies(kind, results, probes):
+        if not figure_applies(kind, results, probes, logs):
             continue
         try:
             fig = make_figure(kind, results, probes, logs=logs)

@@ -346,7 +346,8 @@ def test_critical_time_budget_stops_are_bounds_and_failures_are_text(synthetic_p
     np.testing.assert_array_equal(bound.get_ydata(), 1024)  # stopped early: t* > 1024
     texts = [t.get_text() for t in ax.texts]
     assert ">1k\ntime" in texts  # the bound and why the probe stopped
-    assert "error" in texts
+    marks = {line.get_gid() for line in ax.get_lines() if str(line.get_gid()).startswith("status")}
+    assert "status:griffin:error" in marks  # a failed probe: a mark at the foot of its slot
 
 
 def test_critical_time_without_probes_explains_itself():
