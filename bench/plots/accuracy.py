@@ -101,6 +101,16 @@ def _failure_note(all_rows: pd.DataFrame, task: str, plotted: set[str]) -> str:
     return "\n".join(notes)
 
 
+def _below_axis(ax):
+    """The y coordinates of the x axis's drawn extent (tick labels and label), so a note sits
+    under them: an Axis has no window extent of its own (it reads as the figure's foot)."""
+
+    def extent(renderer):
+        return ax.xaxis.get_tightbbox(renderer) or ax.bbox
+
+    return extent
+
+
 def dodge(archs: list[str]) -> dict[str, float]:
     """Each arch's x factor: 2**(offset in octaves), centred on the eval length."""
     middle = (len(archs) - 1) / 2
@@ -155,7 +165,7 @@ def _panel(ax, all_rows: pd.DataFrame, rows: pd.DataFrame, task: str, metric, ar
     note = _failure_note(all_rows, task, drawn)
     if note:  # under the x axis (its tick labels and label), so it never covers a line
         ax.annotate(
-            note, xy=(0, 0), xycoords=("axes fraction", ax.xaxis), xytext=(0, -3),
+            note, xy=(0, 0), xycoords=("axes fraction", _below_axis(ax)), xytext=(0, -3),
             textcoords="offset points", fontsize=7, color=NEUTRAL_COLOR, va="top", ha="left",
             gid="note",
         )  # fmt: skip

@@ -64,8 +64,10 @@ FALLBACK_COLORS: tuple[str, ...] = (
     "#999933",  # olive
     "#7570b3",  # slate purple
 )
-# None a built-in has; the filled ones first, then line markers for figures with many variants.
-FALLBACK_MARKERS: tuple[str, ...] = (">", "<", "*", "8", "H", "x", "+", "1", "2", "3", "4")
+# None a built-in has: filled ones, picked by a hash of the name; line markers only once every
+# filled one is taken (a figure with many variants), since they read thinner.
+FALLBACK_MARKERS: tuple[str, ...] = (">", "<", "*", "8", "H")
+LINE_MARKERS: tuple[str, ...] = ("x", "+", "1", "2", "3", "4")
 
 GRID_COLOR = "#dddddd"
 NEUTRAL_COLOR = "#666666"
@@ -112,6 +114,7 @@ def _family_color(base: str) -> str:
 def arch_colors(names) -> dict[str, str]:
     """The colour of each arch label one figure shows, no two alike (see the module doc)."""
     labels = list(dict.fromkeys(str(n) for n in names))
+    keys = {label.lower() for label in labels}
     out: dict[str, str] = {}
     used: set[str] = set()
     variants: dict[str, int] = {}
@@ -122,10 +125,12 @@ def arch_colors(names) -> dict[str, str]:
             color = ARCH_COLORS[key]
         elif _base(key) != key:  # a variant: its family's colour, in its own shade
             index = variants.get(_base(key), 0)
-            color = _next_free(
-                [_shade(_family_color(_base(key)), index + i) for i in range(len(SHADES))],
-                used,
-            )
+            family = _family_color(_base(key))
+            # an outside family shown only through variants takes its own palette colour
+            # first: a shade of it could come close to a built-in's shade
+            own = [family] if _base(key) not in ARCH_COLORS and _base(key) not in keys else []
+            shades = [_shade(family, index + i) for i in range(len(SHADES))]
+            color = _next_free(own + shades, used)
             variants[_base(key)] = index + 1
         else:
             start = _stable_index(key, len(FALLBACK_COLORS))
@@ -146,7 +151,8 @@ def arch_markers(names) -> dict[str, str]:
             marker = ARCH_MARKERS[key]
         else:
             start = _stable_index(key, len(FALLBACK_MARKERS), salt="marker:")
-            marker = _next_free(FALLBACK_MARKERS[start:] + FALLBACK_MARKERS[:start], used)
+            choices = FALLBACK_MARKERS[start:] + FALLBACK_MARKERS[:start] + LINE_MARKERS
+            marker = _next_free(choices, used)
         out[label] = marker
         used.add(marker)
     return out

@@ -2,8 +2,8 @@
 
 The eval panel is log-log with a least-squares power-law fit per arch; its exponent (1 for a
 linear-time recurrence, 2 for full attention without a cache) is printed in the legend, which
-makes a claimed complexity checkable from the measurements. The legend sits beside the panel,
-never over its points. The throughput axis turns logarithmic when the archs' throughputs span
+makes a claimed complexity checkable from the measurements. The legend sits under the panels,
+never over their points. The throughput axis turns logarithmic when the archs' throughputs span
 a decade or more (a slow arch's bar would vanish on a linear one).
 """
 
@@ -20,6 +20,7 @@ from statebench.bench.plots.style import (
     arch_markers,
     arch_order,
     count_axis,
+    figure_legend,
     format_count,
     log2_length_axis,
     message_figure,
@@ -101,7 +102,7 @@ def _throughput_panel(ax, df: pd.DataFrame, archs: list[str], look) -> None:
     ax.set_ylim(max(len(shown), 1) - 0.5, -0.5)  # first arch on top; no arch: an empty row
     count_axis(ax, "x", log=log)
     ax.set_xlabel("training throughput (tokens/s" + (", log scale)" if log else ")"))
-    ax.set_title("training throughput (bar: median; dots: cells)")
+    ax.set_title("training throughput\n(bar: median; dots: cells)")
     ax.grid(False, axis="y")
     if log:
         ax.set_xlim(floor, float(values_all.max()) * 3)  # room for the value labels
@@ -149,12 +150,10 @@ def _eval_panel(ax, df: pd.DataFrame, archs: list[str], look) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("eval length")
     ax.set_ylabel(ylabel)
-    ax.set_title("eval time vs length (line: power-law fit)")
-    if len(rows):  # beside the panel: never over a point
-        ax.legend(
-            loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=7,
-            handlelength=1.6,
-        )  # fmt: skip
+    ax.set_title("eval time vs length\n(line: power-law fit)")
+    if len(rows):  # under both panels: never over a point, and the panels keep their width
+        handles, _ = ax.get_legend_handles_labels()
+        figure_legend(ax.figure, handles, "outside lower center", max_columns=3)
     else:
         ax.text(0.5, 0.5, "no eval times recorded", transform=ax.transAxes, ha="center")
 
@@ -167,7 +166,8 @@ def plot_wallclock(df: pd.DataFrame, title: str | None = None) -> Figure:
     archs = arch_order(rows["arch"])
     look = (arch_colors(archs), arch_markers(archs))
     with style():
-        fig = new_figure(FULL_WIDTH, max(2.8, 1.2 + 0.32 * len(archs)))
+        legend_rows = -(-len(archs) // 3)
+        fig = new_figure(FULL_WIDTH, max(2.8, 1.2 + 0.32 * len(archs)) + 0.2 * legend_rows)
         left, right = fig.subplots(1, 2, width_ratios=[1, 1.25])
         _throughput_panel(left, df, archs, look)
         _eval_panel(right, df, archs, look)

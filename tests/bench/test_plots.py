@@ -366,7 +366,7 @@ def test_wallclock_legend_reports_the_fitted_slope(synthetic_results_factory, ex
     ax = fig.axes[1]
     assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
     slopes = {}
-    for text in ax.get_legend().get_texts():
+    for text in fig.legends[0].get_texts():  # under the panels
         arch, slope = re.fullmatch(r"(\w+) \(slope (-?[\d.]+)\)", text.get_text()).groups()
         slopes[arch] = float(slope)
     assert set(slopes) == set(ARCHS)
