@@ -121,7 +121,8 @@ def headline_lengths_text(results: pd.DataFrame, history: LengthHistory) -> str:
     added = [n for n in history.added if n in used]
     if added:
         text += (
-            f" Of these, {_join(added)} were added after training by `statebench eval` "
+            f" Of these, {_join(added)} {'were' if len(added) > 1 else 'was'} added after "
+            "training by `statebench eval` "
             f"({history.evaluations_text()}): these averages are not the ones of the run's "
             "first report."
         )
