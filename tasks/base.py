@@ -91,14 +91,37 @@ class Task(metaclass=_TaskMeta):
         return 1 if self.readout == "query" else 0
 
     # -- options ---------------------------------------------------------------------------
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The constructor's options: its named parameters, and where it takes `**kwargs`
+        (passed on to `super().__init__`), those of the classes above it, down to `readout`.
+
+        Options are named parameters: `**kwargs` only forwards them, it declares none.
+        """
+        names: list[str] = []
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            params = inspect.signature(init).parameters.values()
+            names += [
+                p.name
+                for p in params
+                if p.name != "self"
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                and p.name not in names
+            ]
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                break  # this constructor takes no more options than it names
+        return names
+
     def options(self) -> dict:
         """Every constructor option with its value (for configs and result rows).
 
-        Read generically from the constructor's signature: each option is stored on the
-        instance under its own name, so a new option can never be forgotten here.
+        Read generically from the constructor's signature (`option_names`): each option is
+        stored on the instance under its own name, so a new option can never be forgotten here.
         """
-        params = inspect.signature(type(self).__init__).parameters
-        return {p: getattr(self, p) for p in params if p != "self"}
+        return {p: getattr(self, p) for p in self.option_names()}
 
     def _error(self, message: str) -> ValueError:
         return ValueError(f"task {self.name!r}: {message}")

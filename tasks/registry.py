@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import inspect
 from importlib.metadata import entry_points
 
 from statebench.dotted import import_module
@@ -91,8 +90,9 @@ def task_class(name: str | type) -> type[Task]:
 
 
 def task_option_names(name: str) -> list[str]:
-    sig = inspect.signature(task_class(name).__init__)
-    return [p for p in sig.parameters if p != "self"]
+    """The options `get_task(name, ...)` accepts (`Task.option_names`: `**kwargs` passed on
+    to the base class count as the base's named options, `readout` among them)."""
+    return task_class(name).option_names()
 
 
 def get_task(name: str, **options) -> Task:
@@ -103,6 +103,7 @@ def get_task(name: str, **options) -> Task:
     if bad:
         raise ValueError(
             f"task {name!r}: unknown option(s) {', '.join(map(repr, bad))}; "
-            f"allowed: {', '.join(allowed)}"
+            f"allowed: {', '.join(allowed)} (options are the constructor's named parameters; "
+            "**kwargs passes the base class's on)"
         )
     return cls(**options)

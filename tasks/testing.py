@@ -4,8 +4,10 @@ Plain Python, no pytest, so a third-party task is checked with one line:
 
     python -c "from statebench.tasks.testing import check_task; check_task('mypkg.tasks:Mod3')"
 
-It draws small batches (8 sequences) at a few lengths, so a check takes well under a second. A
-failure raises `TaskConformanceError` (an AssertionError) naming the task and the check.
+It draws small batches (8 sequences) at a few short lengths, and 2 sequences at a ladder of
+lengths doubling up to `LONGEST` (the longest eval length a shipped preset asks for, so a task
+that breaks only on long sequences fails here, not hours into a run); a check takes about a
+second. A failure raises `TaskConformanceError` (an AssertionError) naming the task and the check.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from statebench.tasks.base import READOUTS, Task
 from statebench.tasks.registry import get_task, task_class
 
 BATCH = 8
-EXTRA_ROWS = 2  # sequences checked against the reference at each extra (long) length
+LONG_BATCH = 2  # sequences per long length: the plain-Python reference runs over each token
+# The longest eval length of the shipped presets (tests/tasks/test_check_task.py holds it so);
+# sample and reference are compared up to it.
+LONGEST = 4096
+EXTRA_ROWS = LONG_BATCH  # sequences checked against the reference at each extra length
 SAMPLES_FOR_CHANCE = 512  # sequences drawn to check `chance` against the targets' frequencies
 
 
@@ -42,20 +48,40 @@ def _lengths(task: Task, count: int = 3) -> list[int]:
     return out
 
 
+def _long_lengths(task: Task, after: int, longest: int) -> list[int]:
+    """Lengths the task accepts, doubling from past `after` to the first one >= `longest`."""
+    out, length = [], after
+    while length < longest:
+        wanted = length * 2 + 1
+        wanted = longest if wanted * 2 + 1 > longest else wanted  # no near-twin of `longest`
+        length = next((n for n in range(wanted, wanted + 1000) if task._length_ok(n)), 0)
+        if not length:
+            break
+        out.append(length)
+    return out
+
+
 def check_task(
-    name: str | type, *, seed: int = 0, extra_lengths: tuple[int, ...] = (), **options: Any
+    name: str | type,
+    *,
+    seed: int = 0,
+    longest: int = LONGEST,
+    extra_lengths: tuple[int, ...] = (),
+    **options: Any,
 ) -> dict[str, Any]:
     """Check the task `name` (a name, an entry point, a dotted path or a class) with `options`.
 
     Checks, in order: build, attributes (vocab_size, num_classes, readout, description),
-    sample (dtypes, shapes, token and target ranges, some position scored), reference (every
-    sampled row equals the plain-Python `reference`), determinism (one generator seed, one
+    sample (dtypes, shapes, token and target ranges, some position scored; at short lengths
+    and at lengths doubling up to `longest`), reference (every sampled row equals the
+    plain-Python `reference`, at every length sampled), determinism (one generator seed, one
     batch; another seed, another batch), lengths (`check_length` refuses what `sample`
     refuses, below `min_length` included), readouts (`last` scores exactly the last scored
     position of `all`), chance (in (0, 1], and no blind guess beats it on sampled targets).
     `extra_lengths` (say the longest a run draws) are checked against `reference` too, on
-    EXTRA_ROWS sequences each: a task can agree with its spec on short draws only. Returns the
-    checks passed, the lengths used and the chance.
+    EXTRA_ROWS sequences each: a task can agree with its spec on short draws only.
+    Returns the checks passed, the lengths used (`lengths`; determinism, readouts and chance
+    use `lengths[2]` or the longest short one, `chance_length`) and the chance.
     """
     label = name if isinstance(name, str) else f"{name.__module__}:{name.__qualname__}"
     label += f" {options}" if options else ""
@@ -86,23 +112,26 @@ def check_task(
             fail("attributes", f"readout {task.readout!r} is not one of {READOUTS}")
         if not isinstance(cls.description, str) or not cls.description:
             fail("attributes", "description must be a one-line string (statebench list shows it)")
-        lengths = _lengths(task)
-        if not lengths:
+        short = _lengths(task)
+        if not short:
             fail("attributes", f"no length from min_length={task.min_length} is accepted")
+        lengths = short + _long_lengths(task, short[-1], longest)
         report["lengths"] = lengths
+        report["chance_length"] = short[-1]
     gen = torch.Generator().manual_seed(seed)
     batches = {}
     with checking("sample"):
         for length in lengths:
-            b = task.sample(BATCH, length, gen)
+            rows = BATCH if length in short else LONG_BATCH
+            b = task.sample(rows, length, gen)
             batches[length] = b
             for part, dtype in (("inputs", torch.int64), ("targets", torch.int64)):
                 t = getattr(b, part)
-                if t.dtype != dtype or tuple(t.shape) != (BATCH, length):
-                    fail("sample", f"{part}: want int64 [{BATCH}, {length}], got {t.dtype} "
+                if t.dtype != dtype or tuple(t.shape) != (rows, length):
+                    fail("sample", f"{part}: want int64 [{rows}, {length}], got {t.dtype} "
                          f"{list(t.shape)}")  # fmt: skip
-            if b.mask.dtype != torch.bool or tuple(b.mask.shape) != (BATCH, length):
-                fail("sample", f"mask: want bool [{BATCH}, {length}], got {b.mask.dtype}")
+            if b.mask.dtype != torch.bool or tuple(b.mask.shape) != (rows, length):
+                fail("sample", f"mask: want bool [{rows}, {length}], got {b.mask.dtype}")
             if b.inputs.min() < 0 or b.inputs.max() >= task.vocab_size:
                 fail("sample", f"inputs outside [0, vocab_size={task.vocab_size}) at {length=}")
             scored = b.targets[b.mask]
@@ -116,7 +145,7 @@ def check_task(
         for length in sorted(set(extra_lengths) - set(batches)):
             _check_reference(fail, task, task.sample(EXTRA_ROWS, length, gen), length)
     with checking("determinism"):
-        length = lengths[-1]
+        length = short[-1]
         a = task.sample(BATCH, length, torch.Generator().manual_seed(seed + 1))
         b = task.sample(BATCH, length, torch.Generator().manual_seed(seed + 1))
         c = task.sample(BATCH, length, torch.Generator().manual_seed(seed + 2))
@@ -138,7 +167,7 @@ def check_task(
     with checking("readouts"):
         last = get_task(name, **{**options, "readout": "last"}) if isinstance(name, str) else (
             cls(**{**options, "readout": "last"}))  # fmt: skip
-        length = lengths[-1]
+        length = short[-1]
         full = _sample_with(task, "all", options, name, cls, length, seed)
         end = last.sample(BATCH, length, torch.Generator().manual_seed(seed))
         for row in range(BATCH):
@@ -150,10 +179,10 @@ def check_task(
                     "readouts", f"readout last must score only the last scored position (row {row})"
                 )
     with checking("chance"):
-        chance = task.chance_at(lengths[-1])
+        chance = task.chance_at(short[-1])
         if not 0 < chance <= 1:
-            fail("chance", f"chance_at({lengths[-1]}) = {chance!r} is not in (0, 1]")
-        b = task.sample(SAMPLES_FOR_CHANCE, lengths[-1], torch.Generator().manual_seed(seed + 3))
+            fail("chance", f"chance_at({short[-1]}) = {chance!r} is not in (0, 1]")
+        b = task.sample(SAMPLES_FOR_CHANCE, short[-1], torch.Generator().manual_seed(seed + 3))
         best = _best_blind_accuracy(b)
         slack = 4 * (best * (1 - best) / max(int(b.mask.sum()), 1)) ** 0.5 + 0.02
         if best > chance + slack:

@@ -7,14 +7,13 @@ Figures and the report call these functions rather than recomputing, so they can
 
 from __future__ import annotations
 
-import json
 import logging
 
 import numpy as np
 import pandas as pd
 from statebench.bench.analysis.coverage import ABSENT_STATUSES
 from statebench.bench.analysis.selection import best_on_validation
-from statebench.bench.config.labels import with_options
+from statebench.bench.config.labels import task_label, with_options
 from statebench.bench.store.schema import as_flag
 
 log = logging.getLogger(__name__)
@@ -90,8 +89,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     out["arch"] = [
         with_options(a, o) for a, o in zip(out["arch"], out["arch_options"], strict=True)
     ]
-    task_opts = out["task_options"].map(_without_readout)
-    out["task"] = [with_options(t, o) for t, o in zip(out["task"], task_opts, strict=True)]
+    out["task"] = [task_label(t, o) for t, o in zip(out["task"], out["task_options"], strict=True)]
     out["arch_options"] = ""  # folded into the names: preparing twice changes nothing
     out["task_options"] = ""
     return out
@@ -103,13 +101,6 @@ def ood_score(rows: pd.DataFrame) -> pd.Series:
     return rows["ood_scaled_accuracy"].where(
         np.isfinite(rows["ood_scaled_accuracy"]), rows["scaled_accuracy"]
     )
-
-
-def _without_readout(options: str) -> dict:
-    """Task options minus the readout, which the task names already imply in most presets."""
-    opts = json.loads(options) if options else {}
-    opts.pop("readout", None)
-    return opts
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -165,6 +156,17 @@ def headline_score(df: pd.DataFrame) -> pd.DataFrame:
         for key, cell in rows.groupby(keys, dropna=False, sort=False)
     ]
     return pd.DataFrame.from_records(records)
+
+
+def headline_lengths(df: pd.DataFrame) -> dict[int, list[int]]:
+    """The eval lengths the headline averages, per training length (train_len_max): those
+    beyond it with an ok row. Most runs have one training length, a length study several."""
+    rows = ok_rows(df)
+    rows = rows[np.isfinite(rows["train_len_max"]) & (rows["eval_len"] > rows["train_len_max"])]
+    return {
+        int(train): sorted({int(n) for n in group["eval_len"]})
+        for train, group in rows.groupby("train_len_max")
+    }
 
 
 def _cell_score(cell: pd.DataFrame) -> dict:

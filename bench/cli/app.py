@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from statebench.bench.cli import inspection
 from statebench.bench.cli.common import console, err_console, fail, resolve, safe
+from statebench.bench.cli.help import StatebenchGroup
 from statebench.bench.cli.options import (
     ArchOpt,
     ConfigOpt,
@@ -23,12 +24,14 @@ from statebench.bench.cli.options import (
     SetOpt,
     SkipConformanceOpt,
     TaskOpt,
+    ThreadsOpt,
 )
 from statebench.bench.cli.probe import probe as probe_command
 from statebench.bench.config import to_toml
 from statebench.bench.config.errors import UserError
 
 app = typer.Typer(
+    cls=StatebenchGroup,  # flags as flags, choices wrap between choices, docstrings reflow
     add_completion=True,
     no_args_is_help=True,
     help="statebench: can this architecture track state, and up to what length?",
@@ -49,7 +52,11 @@ def main(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_print_version, is_eager=True, help="Print the version, exit."
+            "--version",
+            "-V",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version, exit.",
         ),
     ] = False,
 ) -> None:
@@ -108,6 +115,7 @@ def run(
         str | None, typer.Option("--partition", help="Slurm partition (slurm executor).")
     ] = None,
     skip_conformance: SkipConformanceOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Train and evaluate the architecture x task x seed matrix (quick preset by default).
 
@@ -120,7 +128,7 @@ def run(
     from statebench.bench.run.progress import make_reporter
     from statebench.bench.run.runner import run_matrix
 
-    extra = executor_overrides(executor, workers, address, partition)
+    extra = executor_overrides(executor, workers, address, partition, threads)
     cfg = resolve(preset, config, arch, task, seeds, [*(set_ or []), *extra], device, True)
     try:
         run_dir = run_matrix(
@@ -154,10 +162,25 @@ def show_config(
     seeds: SeedsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
+    show_origin: Annotated[
+        bool,
+        typer.Option(
+            "--show-origin",
+            help="Write each value on its own line with the layer that set it (preset, file, "
+            "option, --set or default).",
+        ),
+    ] = False,
 ) -> None:
-    """Print the resolved config as TOML (preset or file, then overrides)."""
+    """Print the resolved config as TOML: the base preset, then the file, then options and
+    --set. The output is a complete config file (`--config` reads it back)."""
+    from statebench.bench.config import resolve_layers
+
     cfg = resolve(preset, config, arch, task, seeds, set_, device)
-    typer.echo(to_toml(cfg), nl=False)
+    layers = None
+    if show_origin:
+        fields = {"archs": arch or None, "tasks": task or None, "seeds": seeds or None}
+        layers = resolve_layers(preset, config, set_, device=device, **fields)
+    typer.echo(to_toml(cfg, layers), nl=False)
 
 
 RunDirArg = Annotated[
@@ -227,6 +250,7 @@ def eval_command(
         int | None, typer.Option("--samples", help="Sequences per length (default: the run's).")
     ] = None,
     device: DeviceOpt = None,
+    threads: ThreadsOpt = None,
     allow_import: Annotated[
         list[str] | None,
         typer.Option(
@@ -238,6 +262,8 @@ def eval_command(
 ) -> None:
     """Measure a finished run's stored checkpoints at new lengths, without training.
 
+    Prints a line as each cell is measured; the report then names the added lengths.
+
     A cell whose checkpoint is missing or not its own is skipped and named (its rows stay);
     exits 1 when a stored cell was skipped.
     """
@@ -247,8 +273,11 @@ def eval_command(
         fail(f"--samples {samples}: give the number of sequences per length, an integer >= 1")
     try:
         wanted = parse_lengths(lengths)
-        outcome = reevaluate_run(run_dir, wanted, samples, device or "auto", allow_import or [],
-                                 skip_conformance=skip_conformance)  # fmt: skip
+        progress = eval_progress(run_dir)
+        outcome = reevaluate_run(
+            run_dir, wanted, samples, device or "auto", allow_import or [], threads, progress,
+            skip_conformance=skip_conformance,
+        )  # fmt: skip
     except ValueError as e:
         fail(str(e))
         return
@@ -266,6 +295,33 @@ def eval_command(
     console.print(f"measured {safe(run_dir)} at {wanted} ({summary})")
     if counts.get(SKIPPED):
         raise typer.Exit(code=1)
+
+
+def eval_progress(run_dir: Path):
+    """One flushed line per measured cell (a terminal and a redirected file alike), with the
+    cell's label as the manifest stores it."""
+    import time
+
+    from statebench.bench.store import RunDir
+
+    manifest = RunDir(run_dir).manifest() or {}
+    labels = manifest.get("labels") if isinstance(manifest.get("labels"), dict) else {}
+    start = last = time.monotonic()
+
+    def line(done: int, total: int, key: str, outcome: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        label = labels.get(key, key)
+        console.print(
+            f"[{now - start:7.1f}s] cell {done}/{total} {outcome}: {label} ({now - last:.1f}s)",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+        console.file.flush()
+        last = now
+
+    return line
 
 
 # The probe command lives in bench/probe/cli.py; it never imports this module.

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
+from statebench.bench.cli.help import make_console
 from statebench.bench.config import MatrixConfig, check_device, load_config
 from statebench.bench.config.labels import printable
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def plain(value: object) -> Text:
@@ -46,13 +46,16 @@ def resolve(
     overrides: list[str] | None,
     device: str | None,
     will_run: bool = False,
+    default_base: str = "quick",
 ) -> MatrixConfig:
-    """The resolved config; with `will_run`, also refuse what cannot run on this machine."""
+    """The resolved config (`default_base`: the preset underneath when neither --preset nor
+    the file's `base` names one); with `will_run`, also refuse what cannot run here."""
     try:
         cfg = load_config(
             preset=preset,
             config_file=config,
             overrides=overrides,
+            default_base=default_base,
             archs=arch or None,
             tasks=task or None,
             seeds=seeds or None,

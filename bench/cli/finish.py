@@ -29,6 +29,8 @@ class RunArgs:
         words = ["statebench", "probe"]
         if self.config is not None:
             words += ["--config", str(self.config)]
+            if self.preset or not _names_a_base(self.config):  # probe's own default differs
+                words += ["--preset", self.preset or "quick"]
         else:
             words += ["--preset", self.preset or "quick"]
         words += [w for a in self.archs for w in ("--arch", a)]
@@ -40,11 +42,31 @@ class RunArgs:
         return shlex.join([*words, "--out", str(run_dir)])
 
 
+def _names_a_base(config: Path) -> bool:
+    """Whether a config file says which preset it builds on (`base = ...`)."""
+    from statebench.bench.config import toml_file_dict
+
+    try:
+        return "base" in toml_file_dict(config)
+    except ValueError:
+        return False
+
+
 def executor_overrides(
-    kind: str | None, workers: int | None, address: str | None, partition: str | None
+    kind: str | None,
+    workers: int | None,
+    address: str | None,
+    partition: str | None,
+    threads: int | None = None,
 ) -> list[str]:
     """`--set` assignments for the executor options given on the command line."""
-    chosen = {"kind": kind, "workers": workers, "address": address, "slurm.partition": partition}
+    chosen = {
+        "kind": kind,
+        "workers": workers,
+        "address": address,
+        "slurm.partition": partition,
+        "threads": threads,
+    }
     return [f"executor.{k}={json.dumps(v)}" for k, v in chosen.items() if v is not None]
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -122,11 +123,21 @@ def _next_table(st: RunStatus, limit: int) -> Table | None:
     return table
 
 
+# A sentence ends at ". " before a capital, except after an abbreviation ("et al. 2023",
+# "e.g. Mamba", "cf. Griffin").
+SENTENCE_END = re.compile(
+    r"(?<!\bal)(?<!\be\.g)(?<!\bi\.e)(?<!\bcf)(?<!\bvs)(?<!\bFig)\.\s+(?=[A-Z])"
+)
+
+
 def _first_sentence(cls: type) -> str:
-    """An adapter's one-line description: its `description`, else its docstring's first sentence."""
-    text = getattr(cls, "description", None) or (cls.__doc__ or "").strip().split("\n\n")[0]
-    text = " ".join(text.split())
-    return text.split(". ")[0].rstrip(".") if ". " in text else text
+    """An adapter's one-line description: its `description` whole, else its docstring's first
+    sentence (abbreviations such as "et al." do not end one)."""
+    described = getattr(cls, "description", None)
+    if described:
+        return " ".join(str(described).split())
+    text = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+    return SENTENCE_END.split(text, maxsplit=1)[0].rstrip(".")
 
 
 def list_cmd() -> None:

@@ -6,20 +6,37 @@ from pathlib import Path
 from typing import Annotated, Literal, get_args
 
 import typer
+from statebench.bench.cli.help import complete_archs, complete_presets, complete_tasks
 
 PresetOpt = Annotated[
-    str | None, typer.Option("--preset", "-p", help="A shipped preset (see `statebench list`).")
+    str | None,
+    typer.Option(
+        "--preset",
+        "-p",
+        help="A shipped preset (see `statebench list`).",
+        autocompletion=complete_presets,
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="A TOML config file.", dir_okay=False)
 ]
 ArchOpt = Annotated[
     list[str] | None,
-    typer.Option("--arch", "-a", help="Architectures (repeat); a name or package.module:Class."),
+    typer.Option(
+        "--arch",
+        "-a",
+        help="Architectures (repeat); a name or package.module:Class.",
+        autocompletion=complete_archs,
+    ),
 ]
 TaskOpt = Annotated[
     list[str] | None,
-    typer.Option("--task", "-t", help="Tasks (repeat); a name or package.module:Class."),
+    typer.Option(
+        "--task",
+        "-t",
+        help="Tasks (repeat); a name or package.module:Class.",
+        autocompletion=complete_tasks,
+    ),
 ]
 SeedsOpt = Annotated[
     list[int] | None,
@@ -28,6 +45,14 @@ SeedsOpt = Annotated[
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override any field: key.path=value (TOML value)."),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        help="Torch CPU threads per cell (default 1; 0: the cores shared by the cells at once).",
+        min=0,
+    ),
 ]
 # Fixed choices are Literal types, so help lists them and a typo is refused with the list.
 Device = Literal["auto", "cpu", "cuda"]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 from statebench.bench.cli.common import console, err_console, fail, plain, resolve, safe
+from statebench.bench.cli.help import complete_presets
 from statebench.bench.cli.options import (
     ArchOpt,
     ConfigOpt,
@@ -21,6 +22,7 @@ from statebench.bench.cli.options import (
     SetOpt,
     SkipConformanceOpt,
     TaskOpt,
+    ThreadsOpt,
 )
 
 if TYPE_CHECKING:  # pandas loads with the results, not with the command line
@@ -29,7 +31,7 @@ if TYPE_CHECKING:  # pandas loads with the results, not with the command line
     import pandas as pd
     from statebench.bench.run.matrix import Cell
 
-from statebench.bench.config.labels import with_options
+from statebench.bench.config.labels import task_label, with_options
 from statebench.bench.store.schema import is_failed
 
 DEFAULT_PRESET = "quick-probe"
@@ -38,7 +40,12 @@ DEFAULT_PRESET = "quick-probe"
 def probe(
     preset: Annotated[
         str | None,
-        typer.Option("--preset", "-p", help=f"A shipped preset (default {DEFAULT_PRESET})."),
+        typer.Option(
+            "--preset",
+            "-p",
+            help=f"A shipped preset (default {DEFAULT_PRESET}).",
+            autocompletion=complete_presets,
+        ),
     ] = None,
     config: ConfigOpt = None,
     arch: ArchOpt = None,
@@ -68,6 +75,7 @@ def probe(
         ),
     ] = False,
     skip_conformance: SkipConformanceOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Measure the critical time t*: where each trained model's accuracy falls along a stream.
 
@@ -82,8 +90,8 @@ def probe(
     overrides += [f'executor.kind="{executor}"'] if executor else []
     # `is not None`: --workers 0 is refused by the config (workers >= 1), never ignored
     overrides += [f"executor.workers={workers}"] if workers is not None else []
-    preset = preset or (None if config else DEFAULT_PRESET)
-    cfg = resolve(preset, config, arch, task, seeds, overrides, device, will_run=True)
+    overrides += [f"executor.threads={threads}"] if threads is not None else []
+    cfg = resolve(preset, config, arch, task, seeds, overrides, device, True, DEFAULT_PRESET)
     try:
         run_dir, cells = run_probe(
             cfg,
@@ -162,6 +170,14 @@ def t_star_table(df: pd.DataFrame, threshold_name: str) -> Table:
     sized = df.groupby("arch")[["n_layers", "d_model"]].nunique().gt(1).any().any()
     labels = df.apply(lambda r: _arch_label(r, bool(sized)), axis=1) if len(df) else []
     df = df.assign(label=labels, text=df.apply(format_t_star, axis=1) if len(df) else [])
+    # tasks with their options, as the report's tables head them: dyck(k=2), not dyck
+    options = df["task_options"] if "task_options" in df else [""] * len(df)
+    df = df.assign(
+        task=[
+            task_label(str(t), o if isinstance(o, str) else "")
+            for t, o in zip(df["task"], options, strict=True)
+        ]
+    )
     tasks = list(dict.fromkeys(df["task"].astype(str)))
     table.add_column("arch")
     for task in tasks:

@@ -8,6 +8,7 @@ what is allowed. Each table is its own model (`bench.config.tables`, `bench.conf
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 import sys
 from importlib import resources
@@ -24,6 +25,15 @@ else:  # pragma: no cover
 import tomli_w
 from statebench.bench.config.errors import ConfigError
 from statebench.bench.config.executor import ExecutorConfig, SlurmConfig, drop_unused
+from statebench.bench.config.layers import (
+    DEFAULT,
+    NO_BASE,
+    Resolved,
+    base_name,
+    origin_listing,
+    table_model,
+    width_warnings,
+)
 from statebench.bench.config.probe import ProbeConfig
 from statebench.bench.config.tables import (
     ArchSpec,
@@ -37,6 +47,8 @@ from statebench.bench.config.tables import (
 )
 from statebench.bench.config.tracking import TrackingConfig
 from statebench.bench.config.typed import Strict as _Strict
+
+log = logging.getLogger(__name__)
 
 # The config's public names, wherever each table is defined.
 __all__ = [
@@ -58,6 +70,7 @@ __all__ = [
     "list_presets",
     "load_config",
     "preset_dict",
+    "resolve_layers",
     "to_toml",
     "toml_file_dict",
     "validate",
@@ -219,16 +232,29 @@ def list_presets() -> dict[str, str]:
     return out
 
 
-def preset_dict(name: str) -> dict:
+def _preset_text(name: str) -> str:
     presets = list_presets()
     if name not in presets:
         close = difflib.get_close_matches(name, list(presets), n=2)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ConfigError(f"unknown preset {name!r}{hint}; presets: {', '.join(presets)}")
-    text = resources.files("statebench.bench.config.presets").joinpath(f"{name}.toml").read_text()
-    data = tomllib.loads(text)
+    return resources.files("statebench.bench.config.presets").joinpath(f"{name}.toml").read_text()
+
+
+def _preset_layers(name: str, resolved: Resolved) -> None:
+    """Lay preset `name` (over its own `base`, if it names one) onto `resolved`."""
+    data = tomllib.loads(_preset_text(name))
     base = data.pop("base", None)  # a variant of another preset: its keys override the base's
-    return {**preset_dict(base), **data} if base else data
+    if base:
+        _preset_layers(base, resolved)
+    resolved.merge(data, f"preset {name}", MatrixConfig)
+
+
+def preset_dict(name: str) -> dict:
+    """A shipped preset as a config dict (over its base preset, table by table)."""
+    resolved = Resolved()
+    _preset_layers(name, resolved)
+    return resolved.data
 
 
 def toml_file_dict(path: str | Path) -> dict:
@@ -259,8 +285,9 @@ def _valid_keys(model: type[BaseModel]) -> list[str]:
     return list(model.model_fields)
 
 
-def apply_override(data: dict, assignment: str) -> None:
-    """Apply one `key.path=value` (value parsed as TOML, else a string) to a config dict."""
+def apply_override(data: dict, assignment: str) -> str:
+    """Apply one `key.path=value` (value parsed as TOML, else a string) to a config dict;
+    returns the dotted path it set."""
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment!r}: expected key.path=value")
     path, _, raw = assignment.partition("=")
@@ -276,13 +303,8 @@ def apply_override(data: dict, assignment: str) -> None:
             )
         if i == len(keys) - 1:
             node[key] = _parse_value(raw.strip())
-            return
-        annotation = model.model_fields[key].annotation if model is not None else None
-        model = (
-            annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
-            else None
-        )
+            return ".".join(keys)
+        model = table_model(model, key)
         child = node.get(key)
         if not isinstance(child, dict):
             if model is None:
@@ -290,6 +312,7 @@ def apply_override(data: dict, assignment: str) -> None:
             child = {}
             node[key] = child
         node = child
+    return ".".join(keys)
 
 
 def validate(data: dict) -> MatrixConfig:
@@ -310,27 +333,66 @@ def validate(data: dict) -> MatrixConfig:
         raise ConfigError("invalid config:\n  " + "\n  ".join(lines)) from None
 
 
+CLI_FIELDS = {"archs": "--arch", "tasks": "--task", "seeds": "--seed", "device": "--device"}
+
+
+def resolve_layers(
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: list[str] | None = None,
+    default_base: str = "quick",
+    **fields: Any,
+) -> Resolved:
+    """The config's layers merged, lowest first: the base preset (`preset`, else the file's
+    `base`, else `default_base`; "none" for no preset), the config file, the explicit CLI
+    `fields` (non-None; each replaces the value below it), then every `--set` in turn."""
+    file_data = toml_file_dict(config_file) if config_file else {}
+    shown = str(config_file) if config_file else None
+    base = base_name(preset, file_data.pop("base", None), shown, default_base)
+    resolved = Resolved()
+    if base != NO_BASE:
+        _preset_layers(base, resolved)
+    if config_file:
+        # A file's run is its own: it does not take the base preset's name and description.
+        for key in ("name", "description"):
+            if key not in file_data and resolved.origin(key) != DEFAULT:
+                resolved.data.pop(key, None)
+                resolved.origins.pop(key, None)
+        resolved.merge(file_data, str(config_file), MatrixConfig)
+    for name, value in fields.items():
+        if value is not None:
+            resolved.data[name] = value
+            resolved.set(name, value, CLI_FIELDS.get(name, f"--{name}"))
+    base_kind = _executor_kind(resolved.data)
+    for assignment in overrides or []:
+        path = apply_override(resolved.data, assignment)
+        value: Any = resolved.data
+        for key in path.split("."):
+            value = value[key]
+        resolved.set(path, value, f"--set {assignment.strip()}")
+    executor = resolved.data.get("executor")
+    if _executor_kind(resolved.data) != base_kind and isinstance(executor, dict):
+        given = {a.partition("=")[0].strip() for a in overrides or []}
+        drop_unused(
+            executor, {g.removeprefix("executor.") for g in given if g.startswith("executor.")}
+        )
+    return resolved
+
+
 def load_config(
     preset: str | None = None,
     config_file: str | Path | None = None,
     overrides: list[str] | None = None,
+    default_base: str = "quick",
     **fields: Any,
 ) -> MatrixConfig:
-    """Resolve preset or file, then `--set` overrides, then explicit CLI fields (non-None)."""
-    if preset and config_file:
-        raise ConfigError("give either a preset or a config file, not both")
-    data = toml_file_dict(config_file) if config_file else preset_dict(preset or "quick")
-    for name, value in fields.items():
-        if value is not None:
-            data[name] = value
-    base_kind = _executor_kind(data)
-    for assignment in overrides or []:
-        apply_override(data, assignment)
-    given = {a.partition("=")[0].strip() for a in overrides or []}
-    if _executor_kind(data) != base_kind and isinstance(data.get("executor"), dict):
-        keep = {g.removeprefix("executor.") for g in given if g.startswith("executor.")}
-        drop_unused(data["executor"], keep)
-    return validate(data)
+    """The validated config of these layers (`resolve_layers`). A width the user set that a
+    parameter budget overrides is logged as a warning naming both values' origins."""
+    resolved = resolve_layers(preset, config_file, overrides, default_base, **fields)
+    config = validate(resolved.data)
+    for warning in width_warnings(resolved, config):
+        log.warning(warning)
+    return config
 
 
 def _executor_kind(data: dict) -> object:
@@ -358,10 +420,21 @@ def side_tables() -> list[str]:
     return [name for name, field in MatrixConfig.model_fields.items() if field.exclude]
 
 
-def to_toml(config: MatrixConfig) -> str:
-    """Every table, `[probe]` and `[executor]` included (they stay out of the run's hash), so
-    `statebench show-config ... > my.toml` and `--config my.toml` give the same config."""
+def config_dump(config: MatrixConfig) -> dict[str, Any]:
+    """The config as plain values, every table included, None values left out."""
     data = config.model_dump(mode="json", exclude_none=True)
     for name in side_tables():
         data[name] = getattr(config, name).model_dump(mode="json", exclude_none=True)
+    return data
+
+
+def to_toml(config: MatrixConfig, resolved: Resolved | None = None) -> str:
+    """Every table, `[probe]` and `[executor]` included (they stay out of the run's hash), so
+    `statebench show-config ... > my.toml` and `--config my.toml` give the same config. It
+    starts with `base = "none"`: every value is written out, so the file means the same
+    config whatever the presets become. With `resolved` (the layers it came from), every value
+    is one `dotted.key = value` line with a comment naming the layer that set it."""
+    data = {"base": NO_BASE, **config_dump(config)}
+    if resolved is not None:
+        return origin_listing(data, resolved)
     return tomli_w.dumps(data)

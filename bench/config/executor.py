@@ -50,6 +50,9 @@ class ExecutorConfig(_Strict):
     workers: int | None = Field(default=None, ge=1)  # cells at once (default: what fits)
     address: str | None = None  # ray cluster address ("auto", "ray://host:10001")
     cpus_per_cell: int = Field(default=1, ge=1)
+    # Torch's CPU threads per cell (bench/run/threads.py): None one (on ray/slurm cpus_per_cell),
+    # 0 the cores shared out among the cells running at once, N exactly N.
+    threads: int | None = Field(default=None, ge=0)
     gpus_per_cell: int | None = Field(default=None, ge=0)  # default: 1 on cuda, else 0
     grace_s: float = Field(default=60.0, ge=0)  # hard kill at train.time_limit_s + grace_s
     claim_stale_s: float = Field(default=600.0, gt=0)  # another driver's silent claim expires

@@ -35,6 +35,14 @@ def with_options(name: str, options: dict[str, Any] | str | None) -> str:
     return f"{name}(" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) + ")"
 
 
+def task_label(name: str, options: dict[str, Any] | str | None) -> str:
+    """A task with its options as tables show it: `dyck(k=2)`. The readout is left out (most
+    presets give every task the same one, and the task name implies it)."""
+    if isinstance(options, str):
+        options = json.loads(options) if options.strip() else {}
+    return with_options(name, {k: v for k, v in (options or {}).items() if k != "readout"})
+
+
 # Attention first, then the recurrent families, then the recurrence-complete frame model.
 KNOWN_ARCHS: tuple[str, ...] = (
     "transformer",

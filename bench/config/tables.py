@@ -83,11 +83,12 @@ class TaskSpec(_Strict):
 
 
 class ModelConfig(_Strict):
-    """Model size: d_model and n_layers, or a parameter budget that fixes d_model per arch."""
+    """Model size: d_model and n_layers, or a parameter budget that fixes d_model per arch
+    (0 means none: a layer over a preset with a budget sizes by d_model again)."""
 
     d_model: int = Field(default=64, ge=1)
     n_layers: int = Field(default=2, ge=1)
-    param_budget: int | None = Field(default=None, ge=1)
+    param_budget: int | None = Field(default=None, ge=0)
 
 
 MAX_TABLE_LENGTHS = 100_000  # lengths one {start, stop, step} table may make

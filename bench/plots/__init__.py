@@ -23,7 +23,13 @@ from statebench.bench.plots.maze import maze_tasks, plot_maze
 from statebench.bench.plots.output import figure_bytes, save_figure
 from statebench.bench.plots.seqlen import plot_seqlen_scaling, plot_seqlen_time
 from statebench.bench.plots.size import plot_size
-from statebench.bench.plots.style import arch_color, arch_marker
+from statebench.bench.plots.style import (
+    arch_color,
+    arch_colors,
+    arch_marker,
+    arch_markers,
+    nothing_to_draw,
+)
 from statebench.bench.plots.wallclock import plot_wallclock
 
 FIGURES: dict[str, Callable[..., Figure]] = {
@@ -45,7 +51,8 @@ FIGURE_TABLES: dict[str, str] = {
     "seqlen_scaling": "logs",
     "seqlen_time": "logs",
 }
-# Figures that only some runs have something for (the others apply to every run).
+# Figures that only some runs have something for (cheap checks on the result rows; a figure
+# that finds nothing to draw once built says so too: `nothing_to_draw`).
 FIGURE_APPLIES: dict[str, Callable[[pd.DataFrame], bool]] = {
     "maze": lambda results: bool(maze_tasks(results)),
     "seqlen_scaling": lambda results: several_train_lengths(results),
@@ -81,8 +88,18 @@ FIGURE_CAPTIONS: dict[str, str] = {
 }
 
 
-def figure_applies(kind: str, results: pd.DataFrame) -> bool:
-    """Whether the run has anything for figure `kind` (else the report and `--kind all` skip it)."""
+def figure_applies(
+    kind: str,
+    results: pd.DataFrame,
+    probes: pd.DataFrame | None = None,
+    logs: pd.DataFrame | None = None,
+) -> bool:
+    """Whether the run has anything for figure `kind` (else the report and `--kind all` skip
+    it): its own check on the result rows, and rows in the table it reads (probe rows for the
+    critical-time figure, training-log rows for the learning curves)."""
+    table = {"probes": probes, "logs": logs}.get(FIGURE_TABLES.get(kind, "results"), results)
+    if table is None or table.empty:
+        return False
     applies = FIGURE_APPLIES.get(kind)
     return applies is None or applies(results)
 
@@ -113,11 +130,14 @@ __all__ = [
     "FIGURE_APPLIES",
     "FIGURE_TABLES",
     "arch_color",
+    "arch_colors",
     "arch_marker",
+    "arch_markers",
     "figure_applies",
     "figure_bytes",
     "headline_score",
     "make_figure",
+    "nothing_to_draw",
     "plot_accuracy_vs_length",
     "plot_critical_time",
     "plot_heatmap",

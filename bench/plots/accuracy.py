@@ -1,7 +1,10 @@
 """Accuracy versus eval length: where each architecture stops tracking state.
 
 One panel per task, one line per arch (mean over seeds, 95% band), the training range shaded
-and chance dashed, so extrapolation beyond training is visible at a glance.
+and chance dashed, so extrapolation beyond training is visible at a glance. Lines that coincide
+(several archs at 1.00) stay apart: each arch's points sit a few hundredths of an octave off
+the eval length (`DODGE`), each with its own marker. Why a panel lacks a line is written under
+it, never over the data.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from statebench.bench.analysis.stats import mean_ci
 from statebench.bench.plots.style import (
     FULL_WIDTH,
     NEUTRAL_COLOR,
-    arch_color,
-    arch_marker,
+    arch_colors,
+    arch_markers,
     arch_order,
+    figure_legend,
     format_length,
-    legend_columns,
     log2_length_axis,
     message_figure,
     new_figure,
@@ -39,7 +42,8 @@ METRIC_LABELS = {
     "seq_accuracy": "sequence accuracy",
 }
 TRAIN_SHADE = "#E8E8E8"
-NOTE_WIDTH = 36  # characters per line of a panel's failure note
+NOTE_WIDTH = 48  # characters per line of a panel's failure note
+DODGE = 0.04  # octaves between neighbouring archs' points at one eval length
 
 
 def seed_curve(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -98,26 +102,45 @@ def _failure_note(all_rows: pd.DataFrame, task: str, plotted: set[str]) -> str:
     return "\n".join(notes)
 
 
-def _draw_task(ax, rows: pd.DataFrame, metric: str, archs: list[str]) -> set[str]:
+def _below_axis(ax):
+    """The y coordinates of the x axis's drawn extent (tick labels and label), so a note sits
+    under them: an Axis has no window extent of its own (it reads as the figure's foot)."""
+
+    def extent(renderer):
+        return ax.xaxis.get_tightbbox(renderer) or ax.bbox
+
+    return extent
+
+
+def dodge(archs: list[str]) -> dict[str, float]:
+    """Each arch's x factor: 2**(offset in octaves), centred on the eval length."""
+    middle = (len(archs) - 1) / 2
+    return {a: 2.0 ** ((i - middle) * DODGE) for i, a in enumerate(archs)}
+
+
+def _draw_task(ax, rows: pd.DataFrame, metric: str, archs: list[str], look) -> set[str]:
     """Draw one task's panel; returns the archs that got a line."""
     drawn = set()
+    colors, markers, shift = look
     for arch in archs:
         arch_rows = rows[(rows["arch"] == arch) & np.isfinite(rows[metric])]
         if arch_rows.empty:
             continue
         curve = seed_curve(arch_rows, metric)
-        color = arch_color(arch)
+        color = colors[arch]
+        x = curve["eval_len"] * shift[arch]
         ax.plot(
-            curve["eval_len"],
+            x,
             curve["mean"],
             color=color,
-            marker=arch_marker(arch),
+            marker=markers[arch],
             label=arch,
             zorder=3,
+            gid=f"line:{arch}",
         )
         if curve["n"].max() > 1:
             ax.fill_between(
-                curve["eval_len"],
+                x,
                 curve["lo"],
                 curve["hi"],
                 color=color,
@@ -129,8 +152,9 @@ def _draw_task(ax, rows: pd.DataFrame, metric: str, archs: list[str]) -> set[str
     return drawn
 
 
-def _panel(ax, all_rows: pd.DataFrame, rows: pd.DataFrame, task: str, metric, archs) -> set:
-    """One task's panel: training range shaded, chance dashed, a line per arch, failure notes."""
+def _panel(ax, all_rows: pd.DataFrame, rows: pd.DataFrame, task: str, metric, archs, look) -> set:
+    """One task's panel: training range shaded, chance dashed, a line per arch, failure notes
+    below the panel (never over its data)."""
     task_rows = rows[rows["task"] == task]
     lo, hi = task_rows["train_len_min"].min(), task_rows["train_len_max"].max()
     if np.isfinite(lo) and np.isfinite(hi):
@@ -138,13 +162,13 @@ def _panel(ax, all_rows: pd.DataFrame, rows: pd.DataFrame, task: str, metric, ar
     chance = _chance_level(task_rows, metric)
     if np.isfinite(chance):
         ax.axhline(chance, color=NEUTRAL_COLOR, ls="--", lw=1, label="chance", zorder=1)
-    drawn = _draw_task(ax, task_rows, metric, archs)
+    drawn = _draw_task(ax, task_rows, metric, archs, look)
     note = _failure_note(all_rows, task, drawn)
-    if note:
-        ax.text(
-            0.02, 0.03, note, transform=ax.transAxes, fontsize=7, color=NEUTRAL_COLOR,
-            va="bottom", ha="left", zorder=5,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5},
+    if note:  # under the x axis (its tick labels and label), so it never covers a line
+        ax.annotate(
+            note, xy=(0, 0), xycoords=("axes fraction", _below_axis(ax)), xytext=(0, -3),
+            textcoords="offset points", fontsize=7, color=NEUTRAL_COLOR, va="top", ha="left",
+            gid="note",
         )  # fmt: skip
     ax.set_title(wrap_label(task))
     log2_length_axis(ax, "x")
@@ -161,19 +185,19 @@ def _label_axes(axes, n_tasks: int, ncols: int, metric: str) -> None:
         elif index + ncols >= n_tasks:
             ax.xaxis.set_tick_params(labelbottom=True)
             ax.set_xlabel("eval length")
+        ax.xaxis.set_tick_params(labelbottom=True)  # every panel: its note sits under them
 
 
-def _legend(fig, archs: list[str], drawn: set[str]) -> None:
+def _legend(fig, archs: list[str], drawn: set[str], look) -> None:
+    colors, markers, _ = look
     handles = [
-        Line2D([], [], color=arch_color(a), marker=arch_marker(a), label=a)
-        for a in archs
-        if a in drawn
+        Line2D([], [], color=colors[a], marker=markers[a], label=a) for a in archs if a in drawn
     ]
     handles += [
         Line2D([], [], color=NEUTRAL_COLOR, linestyle="--", linewidth=1, label="chance"),
         Patch(color=TRAIN_SHADE, label="training lengths"),
     ]
-    fig.legend(handles=handles, loc="outside upper center", ncols=legend_columns(len(handles)))
+    figure_legend(fig, handles, "outside upper center")
 
 
 def plot_accuracy_vs_length(
@@ -201,6 +225,7 @@ def plot_accuracy_vs_length(
         return message_figure("Accuracy vs length", why)
     tasks = task_order(all_rows["task"])
     archs = arch_order(all_rows["arch"])
+    look = (arch_colors(archs), arch_markers(archs), dodge(archs))
     ncols = max(1, min(ncols, len(tasks)))
     nrows = math.ceil(len(tasks) / ncols)
     with style():
@@ -208,13 +233,16 @@ def plot_accuracy_vs_length(
         axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
         drawn: set[str] = set()
         for ax, task in zip(axes.flat, tasks, strict=False):
-            drawn |= _panel(ax, all_rows, rows, task, metric, archs)
+            drawn |= _panel(ax, all_rows, rows, task, metric, archs, look)
         # shared x and y: the eval grid (the train shading may start left of it) and one
         # y range for all panels, below zero only if some value is
-        axes[0, 0].set_xlim(rows["eval_len"].min() / 1.3, rows["eval_len"].max() * 1.3)
+        spread = 2.0 ** (DODGE * len(archs) / 2)
+        axes[0, 0].set_xlim(
+            rows["eval_len"].min() / 1.3 / spread, rows["eval_len"].max() * 1.3 * spread
+        )
         axes[0, 0].set_ylim(min(-0.02, float(rows[metric].min()) - 0.02), 1.02)
         _label_axes(axes, len(tasks), ncols, metric)
-        _legend(fig, archs, drawn)
+        _legend(fig, archs, drawn, look)
         if title:
             fig.suptitle(title)
     return fig

@@ -2,8 +2,10 @@
 
 The signature measurement. Each seed's t* is a point with its bootstrap 95% interval; a
 censored probe (no drop up to the longest length measured) is the arch's marker, open, at the
-reached length with an arrow up and a "> L" label, since its t* is only a lower bound. The
-training length is marked per task so t* reads as "how far past training".
+reached length with an arrow up and a "> L" label, since its t* is only a lower bound. A seed
+with no t* (not learned, or a failed probe) is a small cross (or "!") in the arch's colour at
+the foot of its slot, named in the legend: a word there would run across the training-length
+line. The training length is marked per task so t* reads as "how far past training".
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from statebench.bench.plots.style import (
     FULL_WIDTH,
     GRID_COLOR,
     NEUTRAL_COLOR,
-    arch_color,
-    arch_marker,
+    arch_colors,
+    arch_markers,
     arch_order,
+    figure_legend,
     format_length,
-    legend_columns,
     log2_length_axis,
     message_figure,
     new_figure,
@@ -44,7 +46,11 @@ def _slot_offsets(n: int, width: float = 0.8) -> np.ndarray:
     return np.linspace(-width / 2, width / 2, n + 2)[1:-1] if n > 1 else np.zeros(1)
 
 
-def _draw_measured(ax, xs: np.ndarray, rows: pd.DataFrame, arch: str) -> list[float]:
+NOT_LEARNED_MARK = "x"  # a seed that never learned its task in distribution: no t*
+FAILED_MARK = "$!$"  # a probe that failed (diverged, oom, error): no t*
+
+
+def _draw_measured(ax, xs: np.ndarray, rows: pd.DataFrame, arch: str, look) -> list[float]:
     """Measured seeds: t* with its interval; returns the y range drawn."""
     t = rows["t_star"].to_numpy()
     lo = np.fmin(rows["t_star_lo"].to_numpy(), t)  # fmin: a NaN bound -> t
@@ -55,8 +61,8 @@ def _draw_measured(ax, xs: np.ndarray, rows: pd.DataFrame, arch: str) -> list[fl
         xs,
         t,
         yerr=np.vstack([t - lo, hi - t]),
-        fmt=arch_marker(arch),
-        color=arch_color(arch),
+        fmt=look[1][arch],
+        color=look[0][arch],
         markersize=4.5,
         capsize=1.5,
         elinewidth=0.9,
@@ -66,18 +72,18 @@ def _draw_measured(ax, xs: np.ndarray, rows: pd.DataFrame, arch: str) -> list[fl
     return [float(lo.min()), float(hi.max())]
 
 
-def _draw_censored(ax, x: float, xs: np.ndarray, rows: pd.DataFrame, arch: str):
+def _draw_censored(ax, x: float, xs: np.ndarray, rows: pd.DataFrame, arch: str, look):
     """Censored seeds, a lower bound: the arch's marker, open, at the reached length, with an
     arrow up; returns the y range drawn and the "> L" label (with why a budget stopped it),
     which the task slot writes once for every arch that shares it."""
-    color = arch_color(arch)
+    color = look[0][arch]
     reached = rows["reached_len"].to_numpy()
     reached = np.where(reached > 0, reached, rows["max_len"].to_numpy())
     ax.plot(
         xs,
         reached,
         linestyle="none",
-        marker=arch_marker(arch),
+        marker=look[1][arch],
         markersize=4.5,
         markerfacecolor="white",
         markeredgecolor=color,
@@ -117,38 +123,39 @@ def _write_bounds(ax, bounds: list[tuple[str, float, float, str]]) -> None:
         )
 
 
-def _draw_failed(ax, x: float, rows: pd.DataFrame, arch: str) -> None:
-    """Seeds with no t* (failed, not learned): their status, written up from the x axis."""
-    statuses = {str(s).replace("_", " ") for s in rows["status"].to_numpy()}
-    ax.text(
-        x,
-        0.02,
-        "/".join(sorted(statuses)),  # not_learned -> "not learned"
+def _draw_failed(ax, x: float, rows: pd.DataFrame, arch: str, look) -> set[str]:
+    """Seeds with no t*: a cross (not learned) or "!" (failed) at the foot of the slot, in the
+    arch's colour; returns the marks drawn (for the legend)."""
+    statuses = {str(s) for s in rows["status"].to_numpy()}
+    mark = NOT_LEARNED_MARK if statuses == {"not_learned"} else FAILED_MARK
+    ax.plot(
+        [x],
+        [0.04],
         transform=blended_transform_factory(ax.transData, ax.transAxes),
-        rotation=90,
-        ha="center",
-        va="bottom",
-        fontsize=6.5,
-        color=NEUTRAL_COLOR,
-        gid=f"status:{arch}",
+        linestyle="none",
+        marker=mark,
+        markersize=4.5,
+        color=look[0][arch],
+        gid=f"status:{arch}:{'/'.join(sorted(statuses))}",
     )
+    return {mark}
 
 
-def _draw_group(ax, x: float, rows: pd.DataFrame, arch: str, spread: float, bounds: list):
+def _draw_group(ax, x: float, rows: pd.DataFrame, arch: str, spread: float, bounds: list, look):
     """One arch x task: seeds side by side; returns the y values that the axis must show and
-    adds its censored bound's label to `bounds`."""
+    adds its censored bound's label to `bounds` (and its no-t* marks to look[2])."""
     xs = x + (np.linspace(-spread, spread, len(rows)) if len(rows) > 1 else np.zeros(1))
     measured, censored = probe_outcomes(rows)
     shown: list[float] = []
     if measured.any():
-        shown += _draw_measured(ax, xs[measured], rows[measured], arch)
+        shown += _draw_measured(ax, xs[measured], rows[measured], arch, look)
     if censored.any():
-        drawn, bound = _draw_censored(ax, x, xs[censored], rows[censored], arch)
+        drawn, bound = _draw_censored(ax, x, xs[censored], rows[censored], arch, look)
         shown += drawn
         bounds.append(bound)
     failed = ~(measured | censored)
     if failed.any():
-        _draw_failed(ax, x, rows[failed], arch)
+        look[2].update(_draw_failed(ax, x, rows[failed], arch, look))
     return shown
 
 
@@ -162,7 +169,7 @@ def _y_limits(values: list[float], room_below: bool) -> tuple[float, float]:
     return min(bottom, lo / 1.6), hi * 1.3
 
 
-def _task_slot(ax, i: int, task_rows: pd.DataFrame, archs, offsets, spread) -> list[float]:
+def _task_slot(ax, i: int, task_rows: pd.DataFrame, archs, offsets, spread, look) -> list[float]:
     """One task's slot: the max training length dotted, then each arch's seeds."""
     shown: list[float] = []
     train = task_rows["train_len_max"].max()
@@ -173,17 +180,23 @@ def _task_slot(ax, i: int, task_rows: pd.DataFrame, archs, offsets, spread) -> l
     for offset, arch in zip(offsets, archs, strict=True):
         group = task_rows[task_rows["arch"] == arch]
         if not group.empty:
-            shown += _draw_group(ax, i + offset, group, arch, spread, bounds)
+            shown += _draw_group(ax, i + offset, group, arch, spread, bounds, look)
     _write_bounds(ax, bounds)
     return shown
 
 
-def _legend(fig, archs: list[str], present: set[str], width: float) -> None:
+def _legend(fig, archs: list[str], present: set[str], width: float, look) -> None:
+    colors, markers, marks = look
     handles = [
-        Line2D([], [], color=arch_color(a), marker=arch_marker(a), linestyle="none", label=a)
+        Line2D([], [], color=colors[a], marker=markers[a], linestyle="none", label=a)
         for a in archs
         if a in present
     ]
+    for mark, text in ((NOT_LEARNED_MARK, "not learned: no t*"), (FAILED_MARK, "failed: no t*")):
+        if mark in marks:
+            handles.append(
+                Line2D([], [], color=NEUTRAL_COLOR, marker=mark, linestyle="none", label=text)
+            )
     censored = Line2D(
         [], [], linestyle="none", marker="$\\uparrow$", markersize=8, color=NEUTRAL_COLOR,
         label="censored: t* > reached length",
@@ -192,8 +205,7 @@ def _legend(fig, archs: list[str], present: set[str], width: float) -> None:
         censored,
         Line2D([], [], color=NEUTRAL_COLOR, linestyle=":", label="max training length"),
     ]
-    columns = legend_columns(len(handles), 6 if width > 5 else 3)
-    fig.legend(handles=handles, loc="outside lower center", ncols=columns)
+    figure_legend(fig, handles, "outside lower center", 6 if width > 5 else 3)
 
 
 def plot_critical_time(probes: pd.DataFrame, threshold_name: str | None = None) -> Figure:
@@ -206,6 +218,7 @@ def plot_critical_time(probes: pd.DataFrame, threshold_name: str | None = None) 
     if rows.empty:
         return message_figure("Critical time t*", f"no probe results at threshold {threshold_name}")
     tasks, archs = task_order(rows["task"]), arch_order(rows["arch"])
+    look = (arch_colors(archs), arch_markers(archs), set())  # colours, markers, no-t* marks
     offsets = _slot_offsets(len(archs))
     spread = 0.25 * (0.8 / (len(archs) + 1))  # seeds within an arch's share of the slot
     with style():
@@ -214,7 +227,7 @@ def plot_critical_time(probes: pd.DataFrame, threshold_name: str | None = None) 
         ax = fig.add_subplot()
         shown: list[float] = []
         for i, task in enumerate(tasks):
-            shown += _task_slot(ax, i, rows[rows["task"] == task], archs, offsets, spread)
+            shown += _task_slot(ax, i, rows[rows["task"] == task], archs, offsets, spread, look)
         for i in range(1, len(tasks)):  # faint separators between task slots
             ax.axvline(i - 0.5, color=GRID_COLOR, linewidth=0.8)
         labels = [wrap_label(t) for t in tasks]
@@ -226,5 +239,5 @@ def plot_critical_time(probes: pd.DataFrame, threshold_name: str | None = None) 
             ax.set_ylim(*_y_limits(shown, room_below=bool((rows["status"] != "ok").any())))
         ax.set_ylabel("t* (tokens)")
         ax.set_title(_title(rows))
-        _legend(fig, archs, set(rows["arch"]), width)
+        _legend(fig, archs, set(rows["arch"]), width, look)
     return fig

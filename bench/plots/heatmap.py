@@ -18,7 +18,7 @@ from statebench.bench.plots.style import (
     FAILED_COLOR,
     FULL_WIDTH,
     NEUTRAL_COLOR,
-    arch_color,
+    arch_colors,
     message_figure,
     new_figure,
     style,
@@ -92,9 +92,25 @@ def _draw_missing(ax, status, i: int, j: int, gid: str) -> None:
     )
 
 
+CHAR_WIDTH = 0.058  # inches per character of a 7.5 pt tick label (DejaVu Sans, a wide average)
+
+
+def _tilted(tasks) -> bool:
+    """Tilt when labels would collide: many tasks, or long ones like permutation(group=S3)."""
+    return len(tasks) > 3 or max((len(t) for t in tasks), default=0) > 12
+
+
+def label_room(archs, tasks) -> tuple[float, float]:
+    """Inches the arch labels need on the left and the task labels below, so a long label (a
+    dotted path such as mypkg.mingru:MinGRU(hidden=2)) widens the figure instead of being cut."""
+    left = 0.3 + CHAR_WIDTH * max((len(a) for a in archs), default=0)
+    longest = CHAR_WIDTH * max((len(t) for t in tasks), default=0)
+    below = 0.35 + (longest * 0.5 if _tilted(tasks) else 0.0)  # sin(30°) of a tilted label
+    return max(1.6, left), below
+
+
 def _label_axes(ax, panel: str, archs, tasks) -> None:
-    # Tilt when labels would collide: many tasks, or long ones like permutation(group=S3).
-    tilt = len(tasks) > 3 or max((len(t) for t in tasks), default=0) > 12
+    tilt = _tilted(tasks)
     ax.set_xticks(
         range(len(tasks)),
         [wrap_label(t) for t in tasks],
@@ -103,8 +119,9 @@ def _label_axes(ax, panel: str, archs, tasks) -> None:
     )
     ax.set_yticks(range(len(archs)), archs)
     # a panel sharing y with its neighbour has no tick labels of its own
+    colors = arch_colors(archs)
     for label, arch in zip(ax.get_yticklabels(), archs, strict=False):
-        label.set_color(arch_color(arch))
+        label.set_color(colors[arch])
     ax.tick_params(length=0)
     ax.grid(False)
     for spine in ax.spines.values():
@@ -154,14 +171,19 @@ def plot_heatmap(df: pd.DataFrame, title: str | None = None) -> Figure:
     )
     vmin = min(0.0, float(finite.min())) if finite.size else 0.0
     side_by_side = len(tasks) <= 3
+    left, below = label_room(archs, tasks)
     cell_w = min(0.95, (FULL_WIDTH - 1.6) / (len(tasks) * (2 if side_by_side else 1)))
     cell_h = 0.42 if side_by_side else 0.36
     with style():
         if side_by_side:
-            fig = new_figure(1.6 + 2 * cell_w * len(tasks) + 0.6, 1.1 + cell_h * len(archs))
+            fig = new_figure(
+                left + 2 * cell_w * len(tasks) + 0.6, 0.75 + below + cell_h * len(archs)
+            )
             axes = fig.subplots(1, 2, sharey=True)
         else:
-            fig = new_figure(1.6 + cell_w * len(tasks) + 0.6, 1.6 + 2 * cell_h * len(archs))
+            fig = new_figure(
+                left + cell_w * len(tasks) + 0.6, 1.25 + below + 2 * cell_h * len(archs)
+            )
             axes = fig.subplots(2, 1, sharex=True)
         gap = "\n" if side_by_side and len(tasks) <= 2 else " "  # narrow panels: two lines
         titles = {

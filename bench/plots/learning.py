@@ -14,9 +14,9 @@ from matplotlib.lines import Line2D
 from statebench.bench.plots.style import (
     FULL_WIDTH,
     NEUTRAL_COLOR,
-    arch_color,
+    arch_colors,
     arch_order,
-    legend_columns,
+    figure_legend,
     message_figure,
     new_figure,
     style,
@@ -43,6 +43,7 @@ def plot_learning(logs: pd.DataFrame, title: str | None = None) -> Figure:
         return message_figure("Learning curves", "no training logs in this run")
     tasks = task_order(logs["task"])
     archs = arch_order(logs["arch"])
+    colors = arch_colors(archs)
     with style():
         fig = new_figure(FULL_WIDTH, 0.8 + 2.0 * len(tasks))
         axes = fig.subplots(len(tasks), 2, squeeze=False, sharey="row")
@@ -51,18 +52,18 @@ def plot_learning(logs: pd.DataFrame, title: str | None = None) -> Figure:
             for col, (x, label) in enumerate(AXES):
                 ax = axes[row, col]
                 for _, cell in task_logs.groupby("cell", sort=False):
-                    _draw_cell(ax, cell, x, arch_color(str(cell["arch"].iloc[0])))
+                    _draw_cell(ax, cell, x, colors[str(cell["arch"].iloc[0])])
                 ax.set_yscale("log")
                 ax.set_xlabel(label)
                 if row == 0:
                     ax.set_title(f"loss vs {label.split(' (')[0]}", fontsize=9)
             axes[row, 0].set_ylabel(f"{task}\nloss", fontsize=7)
-        handles = [Line2D([], [], color=arch_color(a), label=a) for a in archs]
+        handles = [Line2D([], [], color=colors[a], label=a) for a in archs]
         handles += [
             Line2D([], [], color=NEUTRAL_COLOR, label="training batch"),
             Line2D([], [], color=NEUTRAL_COLOR, linestyle="--", label="validation"),
         ]
-        fig.legend(handles=handles, loc="outside upper center", ncols=legend_columns(len(handles)))
+        figure_legend(fig, handles, "outside upper center")
         if title:
             fig.suptitle(title)
     return fig

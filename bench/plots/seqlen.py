@@ -16,11 +16,11 @@ from matplotlib.lines import Line2D
 from statebench.bench.analysis.seqlen import final_losses, is_length_study, scaling_exponents
 from statebench.bench.plots.style import (
     FULL_WIDTH,
-    arch_color,
-    arch_marker,
+    arch_colors,
+    arch_markers,
     arch_order,
+    figure_legend,
     format_length,
-    legend_columns,
     log2_length_axis,
     message_figure,
     new_figure,
@@ -47,6 +47,7 @@ def plot_seqlen_scaling(logs: pd.DataFrame, title: str | None = None) -> Figure:
     final = final_losses(logs)
     fits = scaling_exponents(final).set_index(["arch", "task"])
     tasks = task_order(final["task"])
+    colors, markers = arch_colors(final["arch"]), arch_markers(final["arch"])
     with style():
         fig = new_figure(FULL_WIDTH, 4.2)
         axes = fig.subplots(1, len(tasks), squeeze=False)[0]
@@ -54,13 +55,13 @@ def plot_seqlen_scaling(logs: pd.DataFrame, title: str | None = None) -> Figure:
             rows = final[final["task"] == task]
             for arch in arch_order(rows["arch"]):
                 points = rows[rows["arch"] == arch].sort_values("train_len")
-                color = arch_color(arch)
+                color = colors[arch]
                 fit = fits.loc[(arch, task)]
                 ax.plot(
                     points["train_len"],
                     points["loss"],
                     color=color,
-                    marker=arch_marker(arch),
+                    marker=markers[arch],
                     linestyle="none",
                     label=f"{arch}: {_exponent_text(fit)}",
                 )
@@ -111,7 +112,7 @@ def plot_seqlen_time(logs: pd.DataFrame, title: str | None = None) -> Figure:
             Line2D([], [], color=color_of[n], label=f"trained on {format_length(n)}")
             for n in lengths
         ]
-        fig.legend(handles=handles, loc="outside upper center", ncols=legend_columns(len(handles)))
+        figure_legend(fig, handles, "outside upper center")
         if title:
             fig.suptitle(title)
     return fig

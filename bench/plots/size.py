@@ -14,7 +14,7 @@ from statebench.bench.analysis.scores import prepare, state_size_at_longest
 from statebench.bench.plots.style import (
     FULL_WIDTH,
     NEUTRAL_COLOR,
-    arch_color,
+    arch_colors,
     arch_order,
     count_axis,
     format_count,
@@ -99,13 +99,12 @@ def _bar_panel(
         _not_recorded(ax, archs, xlabel)
         return
     base = _bar_base(ax, finite, log)
+    colors = arch_colors(archs)
     for y, (arch, value, anchor) in enumerate(zip(archs, values, anchors, strict=True)):
         if not np.isfinite(value) or value <= 0:
             _na(ax, y)
             continue
-        ax.barh(
-            y, value - base, left=base, color=arch_color(arch), height=0.6, gid=f"{column}:{arch}"
-        )
+        ax.barh(y, value - base, left=base, color=colors[arch], height=0.6, gid=f"{column}:{arch}")
         text = format_count(value) + (note(arch) if note else "")
         ax.annotate(
             text,

@@ -2,10 +2,13 @@
 
 Each architecture keeps one colour (and marker) in every figure, so a reader learns the legend
 once. The built-in archs get fixed colours, Okabe-Ito's first (safe for the common colour-vision
-deficiencies); a variant (an arch with options) gets a shade of its arch's colour; any other
-name gets a colour and a marker picked by a stable hash of its name, so third-party adapters
-are also stable across figures, runs and machines (two unknown archs may share a colour; their
-markers then usually still differ).
+deficiencies); a variant (an arch with options) gets a shade of its arch's colour, the variants
+of one arch each their own; any other name gets a colour from a palette kept far (CIELAB) from
+every built-in colour and shade, picked by a stable hash of its name, so third-party adapters are
+also stable across figures, runs and machines. `arch_colors(names)` gives the colours of the
+archs one figure shows: where two names would meet on one colour (two outside archs hashing
+alike, two variants of one arch), the later one takes the next free colour, so no two archs of
+a figure share one. Markers follow the same rules.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Iterator
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+from matplotlib.textpath import TextPath
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from statebench.bench.config.labels import KNOWN_ARCHS, arch_order, task_order  # noqa: F401
 
@@ -42,18 +46,28 @@ ARCH_MARKERS: dict[str, str] = {
     "griffin": "^",
     "hawk": "v",
     "lstm": "P",
+    "mamba2": "d",
+    "deltanet": "X",
+    "xlstm": "p",
+    "rc_frame": "h",
 }
-# For archs outside the fixed mapping: colours from Okabe-Ito's sky blue and Paul Tol's muted
-# and high-contrast schemes that stay distinct from the six fixed ones (no second green/orange).
+# For archs outside the fixed mapping: colours of Brewer's and Tol's schemes chosen greedily for
+# the largest CIELAB distance (over 20) to every built-in colour and to its first two variant
+# shades (tests/bench/test_plots.py holds it), so an outside arch never looks like a built-in.
 FALLBACK_COLORS: tuple[str, ...] = (
-    "#56b4e9",  # sky blue
+    "#e7298a",  # magenta
+    "#bcbd22",  # olive yellow
+    "#e41a1c",  # red
+    "#228833",  # green
+    "#8c564b",  # brown
     "#882255",  # wine
-    "#332288",  # indigo
     "#999933",  # olive
-    "#8c510a",  # brown
-    "#7f7f7f",  # grey
+    "#7570b3",  # slate purple
 )
-FALLBACK_MARKERS: tuple[str, ...] = ("X", "p", "h", "*", "<", ">", "d", "8")
+# None a built-in has: filled ones, picked by a hash of the name; line markers only once every
+# filled one is taken (a figure with many variants), since they read thinner.
+FALLBACK_MARKERS: tuple[str, ...] = (">", "<", "*", "8", "H")
+LINE_MARKERS: tuple[str, ...] = ("x", "+", "1", "2", "3", "4")
 
 GRID_COLOR = "#dddddd"
 NEUTRAL_COLOR = "#666666"
@@ -86,33 +100,90 @@ def _stable_index(name: str, modulo: int, salt: str = "") -> int:
     return zlib.crc32(f"{salt}{name}".encode()) % modulo
 
 
+def _base(key: str) -> str:
+    return key.split("(", 1)[0]
+
+
+def _family_color(base: str) -> str:
+    """An arch family's colour: fixed when built in, else a stable pick from the palette."""
+    if base in ARCH_COLORS:
+        return ARCH_COLORS[base]
+    return FALLBACK_COLORS[_stable_index(base, len(FALLBACK_COLORS))]
+
+
+def arch_colors(names) -> dict[str, str]:
+    """The colour of each arch label one figure shows, no two alike (see the module doc)."""
+    labels = list(dict.fromkeys(str(n) for n in names))
+    keys = {label.lower() for label in labels}
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    variants: dict[str, int] = {}
+    # fixed colours first, so a hashed pick never takes a built-in's
+    for label in sorted(labels, key=lambda n: (n.lower() not in ARCH_COLORS, n)):
+        key = label.lower()
+        if key in ARCH_COLORS:
+            color = ARCH_COLORS[key]
+        elif _base(key) != key:  # a variant: its family's colour, in its own shade
+            index = variants.get(_base(key), 0)
+            family = _family_color(_base(key))
+            # an outside family shown only through variants takes its own palette colour
+            # first: a shade of it could come close to a built-in's shade
+            own = [family] if _base(key) not in ARCH_COLORS and _base(key) not in keys else []
+            shades = [_shade(family, index + i) for i in range(len(SHADES))]
+            color = _next_free(own + shades, used)
+            variants[_base(key)] = index + 1
+        else:
+            start = _stable_index(key, len(FALLBACK_COLORS))
+            color = _next_free(FALLBACK_COLORS[start:] + FALLBACK_COLORS[:start], used)
+        out[label] = color
+        used.add(color)
+    return out
+
+
+def arch_markers(names) -> dict[str, str]:
+    """The marker of each arch label one figure shows: fixed ones first, then free ones."""
+    labels = list(dict.fromkeys(str(n) for n in names))
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for label in sorted(labels, key=lambda n: (n.lower() not in ARCH_MARKERS, n)):
+        key = label.lower()
+        if key in ARCH_MARKERS:
+            marker = ARCH_MARKERS[key]
+        else:
+            start = _stable_index(key, len(FALLBACK_MARKERS), salt="marker:")
+            choices = FALLBACK_MARKERS[start:] + FALLBACK_MARKERS[:start] + LINE_MARKERS
+            marker = _next_free(choices, used)
+        out[label] = marker
+        used.add(marker)
+    return out
+
+
+def _next_free(choices, used: set[str]) -> str:
+    """The first of `choices` not used yet (the first of all when every one is taken)."""
+    return next((c for c in choices if c not in used), choices[0])
+
+
 def arch_color(arch: str) -> str:
-    """The arch's colour: fixed for the known archs, a stable hash pick otherwise."""
-    key = str(arch).lower()
-    if key in ARCH_COLORS:
-        return ARCH_COLORS[key]
-    base = key.split("(", 1)[0]
-    if base in ARCH_COLORS:  # a variant (mamba(eigen=[-1,1])): its family's colour, in a shade
-        return _shade(ARCH_COLORS[base])
-    return FALLBACK_COLORS[_stable_index(key, len(FALLBACK_COLORS))]
+    """One arch's colour, as `arch_colors` gives it when it is the only one of a figure."""
+    return arch_colors([arch])[str(arch)]
 
 
-def _shade(color: str) -> str:
-    """A darker shade of a colour (a lighter one for black), distinct but of the same family."""
+# A variant's shade: the family colour mixed with white (w) and scaled (c): darker, lighter,
+# darkest. Black (the LSTM) goes to greys instead.
+SHADES = ((0.0, 0.55), (0.45, 0.55), (0.0, 0.35))
+BLACK_SHADES = ((0.55, 0.45), (0.35, 0.65), (0.7, 0.3))
+
+
+def _shade(color: str, index: int = 0) -> str:
+    """Shade `index` of a colour: distinct from it and from its other shades, same family."""
     rgb = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    if sum(rgb) < 0.3:
-        mixed = [0.55 + 0.45 * c for c in rgb]  # black -> mid grey
-    else:
-        mixed = [0.55 * c for c in rgb]
-    return "#" + "".join(f"{round(c * 255):02x}" for c in mixed)
+    white, scale = (BLACK_SHADES if sum(rgb) < 0.3 else SHADES)[index % len(SHADES)]
+    return "#" + "".join(f"{round((white + scale * c) * 255):02x}" for c in rgb)
 
 
 def arch_marker(arch: str) -> str:
     """The arch's marker, so lines stay distinguishable in greyscale or on a colour clash."""
-    key = str(arch).lower()
-    if key in ARCH_MARKERS:
-        return ARCH_MARKERS[key]
-    return FALLBACK_MARKERS[_stable_index(key, len(FALLBACK_MARKERS), salt="marker:")]
+    return arch_markers([arch])[str(arch)]
 
 
 @contextlib.contextmanager
@@ -137,10 +208,33 @@ def format_count(value: float, _pos=None) -> str:
     return f"{value:.3g}"
 
 
-def legend_columns(n_entries: int, max_columns: int = 8) -> int:
-    """Columns for a figure legend: as few rows as fit, entries spread evenly over them."""
+def legend_columns(
+    n_entries: int, max_columns: int = 8, labels=None, width: float | None = None
+) -> int:
+    """Columns for a figure legend: as few rows as fit, entries spread evenly over them. With
+    the `labels` and the figure `width` (inches), no more columns than fit across it: long
+    labels (an outside arch's dotted path) would otherwise push the legend off the figure."""
+    if labels and width:
+        fit = int((width - 0.2) / _entry_width(labels))
+        max_columns = max(1, min(max_columns, fit))
     rows = -(-n_entries // max_columns)
     return max(1, -(-n_entries // rows))
+
+
+def _entry_width(labels) -> float:
+    """Inches one legend column takes at the house font size: the longest label's drawn width
+    plus the handle, its pad and the column spacing (2 + 0.8 + 2 font sizes)."""
+    size = RC["legend.fontsize"]
+    longest = max(TextPath((0, 0), str(label), size=size).get_extents().width for label in labels)
+    return (longest + 4.8 * size) / 72
+
+
+def figure_legend(fig: Figure, handles, loc: str, max_columns: int = 8):
+    """A figure legend `loc` ("outside upper center"...) with as many columns as fit the
+    figure's width, so it never runs off the figure."""
+    labels = [h.get_label() for h in handles]
+    columns = legend_columns(len(handles), max_columns, labels, fig.get_figwidth())
+    return fig.legend(handles=handles, loc=loc, ncols=columns)
 
 
 def format_length(value: float, _pos=None) -> str:
@@ -187,7 +281,9 @@ def count_axis(ax, which: str = "x", log: bool = False) -> None:
 
 
 def message_figure(title: str, message: str, width: float = FULL_WIDTH / 1.5) -> Figure:
-    """A figure that explains why there is nothing to draw, instead of crashing or lying blank."""
+    """A figure that explains why there is nothing to draw, instead of crashing or lying blank
+    (for a notebook). `nothing_to_draw(fig)` gives its message: the report and `statebench plot`
+    write no file for it, they say why instead."""
     with style():
         fig = new_figure(width, 2.0)
         ax = fig.add_subplot()
@@ -203,4 +299,10 @@ def message_figure(title: str, message: str, width: float = FULL_WIDTH / 1.5) ->
             transform=ax.transAxes,
             wrap=True,
         )
+    fig.statebench_nothing_to_draw = " ".join(message.split())
     return fig
+
+
+def nothing_to_draw(fig: Figure) -> str:
+    """Why a figure has nothing to show ("" when it shows data): see `message_figure`."""
+    return getattr(fig, "statebench_nothing_to_draw", "")

@@ -43,6 +43,7 @@ from statebench.bench.run.executors import Executor
 from statebench.bench.run.matrix import Cell, derive_seed
 from statebench.bench.run.progress import Reporter
 from statebench.bench.run.runner import prepare_run, run_matrix
+from statebench.bench.run.threads import threads_per_cell, torch_threads
 from statebench.bench.store import RunDir
 from statebench.bench.store.schema import as_flag, cell_status, is_failed
 
@@ -127,15 +128,16 @@ def run_probe(
     settings = probe_settings(config.probe)
     probes_todo = [c for c in stored if stored_probe_settings(run_dir, c.key) != settings]
     probe_reporter.start(len(cells), len(cells) - len(probes_todo))
-    try:
-        for cell in probes_todo:
-            probe_reporter.cell_start(cell, config.probe.max_len)
-            rows, curve = probe_cell(cell, config.probe, run_dir, run_id, config.device,
-                                     on_progress=probe_reporter.advance,
-                                     conformance=verdict)  # fmt: skip
-            run.write_table("curves", cell.key, curve)  # curves first: a probe
-            run.write_table("probes", cell.key, rows)  # file implies its curve
-            probe_reporter.cell_end(cell, rows)
+    try:  # streaming runs in this process, with the config's threads per cell
+        with torch_threads(threads_per_cell(config.executor.threads)):
+            for cell in probes_todo:
+                probe_reporter.cell_start(cell, config.probe.max_len)
+                rows, curve = probe_cell(cell, config.probe, run_dir, run_id, config.device,
+                                         on_progress=probe_reporter.advance,
+                                         conformance=verdict)  # fmt: skip
+                run.write_table("curves", cell.key, curve)  # curves first: a probe
+                run.write_table("probes", cell.key, rows)  # file implies its curve
+                probe_reporter.cell_end(cell, rows)
     finally:
         probe_reporter.finish()
     return run_dir, cells

@@ -18,7 +18,14 @@ from typing import Any
 import pandas as pd
 from statebench.bench.analysis.coverage import coverage, incomplete_note, with_absent_cells
 from statebench.bench.config.errors import OutputPathError, RunDirError, UserError
-from statebench.bench.plots import FIGURES, figure_applies, make_figure, save_figure
+from statebench.bench.plots import (
+    FIGURE_TABLES,
+    FIGURES,
+    figure_applies,
+    make_figure,
+    nothing_to_draw,
+    save_figure,
+)
 from statebench.bench.plots.output import note_below
 from statebench.bench.report.blocks import Block, report_blocks
 from statebench.bench.report.render import markdown_table, render_html, render_markdown
@@ -156,13 +163,29 @@ def report_command(run_dir: str | Path, fmt: str = "md", out: str | Path | None 
     return report(run_dir, fmt, out)
 
 
+def why_not_drawn(kind: str, tables: RunTables) -> str:
+    """Why figure `kind` has nothing to show for this run, in a few words."""
+    if kind == "critical_time" and tables.probes.empty:
+        return "this run has no probe results (`statebench probe` measures t*)"
+    if FIGURE_TABLES.get(kind) == "logs" and (tables.logs is None or tables.logs.empty):
+        return "this run has no training-log rows"
+    if not figure_applies(kind, tables.results, tables.probes, tables.logs):
+        if kind == "maze":
+            return "this run has no maze task"
+        if kind in ("seqlen_scaling", "seqlen_time"):
+            return "this run is no training-length study (set train_lengths to two or more)"
+    fig = make_figure(kind, tables.results, tables.probes, logs=tables.logs)
+    return nothing_to_draw(fig) or "the figure is empty"
+
+
 def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) -> list[Path]:
     """`statebench plot RUN_DIR --kind NAME [--out FILE]`: returns the written files.
 
     out ending in .png/.svg/.pdf: exactly that file; any other out: a path without extension
     that gets .png and .svg; none: RUN_DIR/figures/<kind>.{png,svg}. kind "all" writes every
-    figure into the folder `out` (default RUN_DIR/figures). Unknown kinds raise ValueError
-    listing the known ones, before anything is loaded.
+    figure the run has data for into the folder `out` (default RUN_DIR/figures). Unknown kinds
+    raise a UserError listing the known ones, before anything is loaded; so does a kind this run
+    has nothing for (a maze figure without a maze task): no empty figure file is written.
     """
     if kind != "all" and kind not in FIGURES:
         raise UserError(
@@ -178,7 +201,12 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
     check_inside(run_dir, where / "figure.png" if kind == "all" or out is None else where)
 
     def draw(name: str):
+        """The figure, or None when the run has nothing for it (no empty files are written)."""
+        if not figure_applies(name, results, tables.probes, tables.logs):
+            return None
         fig = make_figure(name, results, tables.probes, logs=tables.logs)
+        if nothing_to_draw(fig):
+            return None
         if note:
             note_below(fig, note)
         return fig
@@ -186,15 +214,18 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
     if kind == "all":
         folder = Path(out) if out is not None else RunDir(run_dir).figures_dir
         with writing(folder, folder):
+            figures = {name: draw(name) for name in FIGURES}
             return [
                 path
-                for name in FIGURES
-                if figure_applies(name, results)
-                for path in save_figure(draw(name), folder / name)
+                for name, fig in figures.items()
+                if fig is not None
+                for path in save_figure(fig, folder / name)
             ]
+    fig = draw(kind)
+    if fig is None:
+        raise UserError(f"--kind {kind}: nothing to draw: {why_not_drawn(kind, tables)}")
     target = Path(out) if out is not None else RunDir(run_dir).figures_dir / kind
     with writing(target, target.parent):
-        fig = draw(kind)
         if target.suffix.lstrip(".") in FIGURE_FORMATS:
             return save_figure(fig, target.with_suffix(""), formats=(target.suffix.lstrip("."),))
         return save_figure(fig, target)

@@ -15,7 +15,8 @@ from statebench.bench.analysis.coverage import (
     with_absent_cells,
 )
 from statebench.bench.analysis.learning import label_training_log
-from statebench.bench.analysis.scores import HEADLINE_DEFINITION, prepare
+from statebench.bench.analysis.measured_lengths import LengthHistory, length_history
+from statebench.bench.analysis.scores import HEADLINE_DEFINITION, headline_lengths, prepare
 from statebench.bench.analysis.seqlen import (
     FINAL_CHECKS,
     final_losses,
@@ -23,7 +24,13 @@ from statebench.bench.analysis.seqlen import (
     scaling_exponents,
 )
 from statebench.bench.analysis.verdict import conjecture_verdicts
-from statebench.bench.plots import FIGURE_CAPTIONS, FIGURES, figure_applies, make_figure
+from statebench.bench.plots import (
+    FIGURE_CAPTIONS,
+    FIGURES,
+    figure_applies,
+    make_figure,
+    nothing_to_draw,
+)
 from statebench.bench.plots.output import note_below
 from statebench.bench.report.tables import (
     _missing,
@@ -100,8 +107,40 @@ _LEADERBOARD_TEXT = (
 )
 
 
-def _leaderboard_blocks(results: pd.DataFrame) -> list[Block]:
-    blocks = [Block("heading", "Leaderboard"), Block("text", _LEADERBOARD_TEXT)]
+def headline_lengths_text(results: pd.DataFrame, history: LengthHistory) -> str:
+    """Over which eval lengths this run's headline averages, and which of them `statebench
+    eval` added after training (the scores then differ from the run's first report)."""
+    per_train = headline_lengths(results)
+    if not per_train:
+        return "No cell has an ok row beyond its training length: no headline score."
+    spans = [
+        f"{_join(lengths)} (beyond the training length {train})"
+        for train, lengths in sorted(per_train.items())
+    ]
+    text = "In this run the headline averages eval lengths " + "; ".join(spans) + "."
+    used = {n for lengths in per_train.values() for n in lengths}
+    added = [n for n in history.added if n in used]
+    if added:
+        text += (
+            f" Of these, {_join(added)} {'were' if len(added) > 1 else 'was'} added after "
+            "training by `statebench eval` "
+            f"({history.evaluations_text()}): these averages are not the ones of the run's "
+            "first report."
+        )
+    return text
+
+
+def _join(values) -> str:
+    texts = [str(v) for v in values]
+    return ", ".join(texts[:-1]) + " and " + texts[-1] if len(texts) > 1 else "".join(texts)
+
+
+def _leaderboard_blocks(results: pd.DataFrame, history: LengthHistory) -> list[Block]:
+    blocks = [
+        Block("heading", "Leaderboard"),
+        Block("text", _LEADERBOARD_TEXT),
+        Block("text", headline_lengths_text(results, history)),
+    ]
     mean_table, best_table = leaderboards(results)
     if mean_table.empty:
         return [*blocks, Block("text", "No cells to rank.")]
@@ -119,8 +158,8 @@ def _critical_time_blocks(probes: pd.DataFrame) -> list[Block]:
     t_table = critical_time_table(probes) if not probes.empty else pd.DataFrame()
     if t_table.empty:
         text = (
-            "No probe results in this run, so no critical time t* "
-            "was measured; the critical-time figure is empty."
+            "No probe results in this run, so no critical time t* was measured and no "
+            "critical-time figure is drawn (`statebench probe` measures it)."
         )
         return [*blocks, Block("text", text)]
     blocks += [
@@ -210,12 +249,17 @@ def _seqlen_blocks(results: pd.DataFrame, logs: pd.DataFrame | None) -> list[Blo
 
 
 def _figure_blocks(results, probes, logs, note: str = "") -> list[Block]:
+    """Every figure the run has data for; one that has nothing to draw is named, not drawn."""
     blocks = [Block("heading", "Figures")]
+    skipped = []
     for kind in FIGURES:
-        if not figure_applies(kind, results):
+        if not figure_applies(kind, results, probes, logs):
             continue
         try:
             fig = make_figure(kind, results, probes, logs=logs)
+            if nothing_to_draw(fig):
+                skipped.append(f"`{kind}` ({nothing_to_draw(fig)})")
+                continue
             if note:
                 note_below(fig, note)
         except Exception as e:  # one bad figure must not cost the whole report
@@ -223,21 +267,28 @@ def _figure_blocks(results, probes, logs, note: str = "") -> list[Block]:
             blocks.append(Block("text", f"Figure `{kind}` could not be drawn: {e}"))
             continue
         blocks.append(Block("figure", FIGURE_CAPTIONS.get(kind, kind), figure=fig, name=kind))
+    if skipped:
+        blocks.append(Block("text", "Not drawn, nothing to show: " + "; ".join(skipped) + "."))
     return blocks
 
 
-def _tail_blocks(results, probes, manifest) -> list[Block]:
+def _tail_blocks(results, probes, manifest, history: LengthHistory) -> list[Block]:
     """Failures, the resolved config and provenance."""
     blocks = [Block("heading", "Failed, diverged, not learned, missing and skipped cells")]
-    failures = failures_table(results, probes)
+    config = manifest.get("config")
+    target = ((config or {}).get("train") or {}).get("target_accuracy")
+    failures = failures_table(results, probes, target)
     if failures.empty:
-        blocks.append(Block("text", "None: every cell finished with status ok."))
+        blocks.append(
+            Block("text", "None: every cell finished with status ok and learned its task.")
+        )
     else:
         blocks.append(Block("table", table=failures))
     blocks.append(Block("heading", "Configuration"))
-    config = manifest.get("config")
     if config:
-        language, text = config_text(config)
+        if history.note():
+            blocks.append(Block("text", history.note()))
+        language, text = config_text(config, history)
         blocks.append(Block("code", text, name=language))
     else:
         blocks.append(Block("text", "No resolved config in the manifest."))
@@ -301,14 +352,15 @@ def report_blocks(
         (str(v) for v in results.get("run_id", []) if not _missing(v)), "run"
     )
     summary = _run_summary(results, cells) if len(results) else "This run has no result rows yet."
+    history = length_history(results, manifest)
     return [
         Block("heading", f"statebench report: {run_id}", level=1),
         Block("text", summary),
         *_coverage_blocks(cells),
-        *_leaderboard_blocks(results),
+        *_leaderboard_blocks(results, history),
         *_protocol_blocks(results, manifest),
         *_critical_time_blocks(probes),
         *_seqlen_blocks(results, logs),
         *_figure_blocks(results, probes, logs, incomplete_note(cells)),
-        *_tail_blocks(results, probes, manifest),
+        *_tail_blocks(results, probes, manifest, history),
     ]

@@ -12,9 +12,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL
+from statebench.bench.analysis.grouping import (
+    RECURRENCE_COMPLETE,
+    TIME_PARALLEL,
+)
+from statebench.bench.analysis.measured_lengths import LengthHistory
 from statebench.bench.analysis.probes import prepare_probes, split_configs
-from statebench.bench.analysis.scores import prepare
+from statebench.bench.analysis.scores import NOT_LEARNED, prepare
 from statebench.bench.analysis.summary import split_train_lengths, summarize_headline
 from statebench.bench.analysis.tstar import summarize_t_star
 from statebench.bench.analysis.verdict import label_groups
@@ -153,8 +157,26 @@ def _error_summary(error: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def failures_table(results: pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
-    """Every failed, diverged, oom, timeout or skipped cell (train or probe), with its error."""
+def _not_learned(rows: pd.DataFrame, target: float | None) -> pd.DataFrame:
+    """One row per cell whose validation check never reached the target: `not_learned`."""
+    unlearned = rows[(rows["learned"] == 0.0) & (rows["status"] == "ok")]
+    cells = unlearned.drop_duplicates(["arch", "task", "seed", "lr", "d_model", "n_layers"])
+    goal = f" (target {target:g})" if target else ""
+    errors = [
+        f"validation accuracy {v:.3f} at training lengths, below the target{goal}"
+        if np.isfinite(v)
+        else f"validation never reached the target{goal}"
+        for v in cells["val_accuracy"]
+    ]
+    return cells.assign(stage="train", length="", status=NOT_LEARNED, error=errors)
+
+
+def failures_table(
+    results: pd.DataFrame, probes: pd.DataFrame, target: float | None = None
+) -> pd.DataFrame:
+    """Every failed, diverged, oom, timeout, skipped or not-learned cell (train or probe), with
+    its error. A cell whose training missed the validation target (`target`, from the config)
+    is listed as `not_learned` whether or not the run has probes."""
     frames = []
     rows = prepare(results)
     bad = rows[rows["status"] != "ok"]
@@ -168,10 +190,21 @@ def failures_table(results: pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
                 length=[format_length(v) if v > 0 else "" for v in first["eval_len"]],
             )
         )
+    unlearned = _not_learned(rows, target)
+    if not unlearned.empty:
+        frames.append(unlearned)
     if probes is not None and not probes.empty:
         prows = prepare(probes)
         bad = prows[prows["status"] != "ok"].drop_duplicates(["arch", "task", "seed", "status"])
-        frames.append(bad.assign(stage="probe", length=""))
+        # a cell whose training missed its target is listed once, above, not again here
+        known = set(zip(unlearned["arch"], unlearned["task"], unlearned["seed"], strict=True))
+        again = [
+            s == NOT_LEARNED and (a, t, seed) in known
+            for a, t, seed, s in zip(
+                bad["arch"], bad["task"], bad["seed"], bad["status"], strict=True
+            )
+        ]
+        frames.append(bad[~np.array(again, dtype=bool)].assign(stage="probe", length=""))
     if not frames:
         return pd.DataFrame()
     out = pd.concat(frames, ignore_index=True)
@@ -273,12 +306,24 @@ def _toml_ready(value):
     return value
 
 
-def config_text(config: dict) -> tuple[str, str]:
-    """The resolved config as TOML (what users write), else JSON; returns (language, text)."""
+def config_text(config: dict, history: LengthHistory | None = None) -> tuple[str, str]:
+    """The resolved config as TOML (what users write), else JSON; returns (language, text).
+
+    With `history`, `eval.lengths` shows the lengths measured (`statebench eval` adds some
+    after training), with a comment naming the configured ones and the added ones."""
+    comment = ""
+    if history is not None and history.changed and isinstance(config.get("eval"), dict):
+        config = {**config, "eval": {**config["eval"], "lengths": history.measured}}
+        comment = f"# lengths: measured; the run's config asked for {history.configured}"
+        if history.added:
+            comment += f"; added by statebench eval: {history.added}"
     try:
         import tomli_w
 
-        return "toml", tomli_w.dumps(_toml_ready(config))
+        text = tomli_w.dumps(_toml_ready(config))
+        if comment:
+            text = text.replace("\n[eval]\n", f"\n[eval]\n{comment}\n", 1)
+        return "toml", text
     except Exception as e:  # tomli_w missing, or a value TOML cannot hold
         log.info("config not representable as TOML (%s); showing JSON", e)
         return "json", json.dumps(config, indent=2, sort_keys=True, default=str)

@@ -4,7 +4,8 @@ Every row keeps the in-distribution part (scored positions whose input index is 
 training length, so the model saw sequences that long) apart from the part beyond training:
 `id_accuracy` and `ood_accuracy` / `ood_scaled_accuracy`. A length whose logits are non-finite
 anywhere is `diverged`, with the first such position in `error`, and carries no score: a NaN
-argmax would otherwise count as a guess of class 0.
+argmax would otherwise count as a guess of class 0. A length whose forward pass raises is `error`
+(or `oom`) alone: the lengths that ran keep their rows.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from statebench.bench.config.lengths import eval_lengths
 from statebench.bench.run.matrix import derive_seed
+from statebench.bench.run.oom import is_oom
 from statebench.models import SequenceModel
 from statebench.tasks import Task
 from torch.nn import functional as F
@@ -167,8 +169,8 @@ def evaluate(
             )
             continue
         seed = eval_seed(eval_cfg.seed, task_name, task_options, length)
-        rows.append(
-            evaluate_length(
+        try:
+            row = evaluate_length(
                 model,
                 task,
                 length,
@@ -179,5 +181,20 @@ def evaluate(
                 device,
                 train_len_max,
             )
-        )
+        except Exception as e:  # noqa: BLE001 - this length fails alone, the others keep theirs
+            row = failed_length(length, e, device)
+        rows.append(row)
     return rows
+
+
+def failed_length(length: int, error: Exception, device: torch.device) -> dict[str, Any]:
+    """The row of an eval length whose forward pass raised: `oom` or `error`, no score."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return {
+        "eval_len": length,
+        "n_eval": 0,
+        **{k: math.nan for k in SCORES},
+        "status": "oom" if is_oom(error) else "error",
+        "error": f"eval length {length}: {type(error).__name__}: {error}"[:2000],
+    }

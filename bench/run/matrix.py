@@ -105,8 +105,9 @@ def expand(config: MatrixConfig) -> list[Cell]:
                         param_budget=(
                             config.model.param_budget
                             if arch.param_budget is None
-                            else arch.param_budget or None
-                        ),
+                            else arch.param_budget
+                        )
+                        or None,  # 0: none
                         train=trains[lr, n],
                         eval=eval_,
                         dtype=config.dtype,

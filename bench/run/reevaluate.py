@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +24,7 @@ from statebench.bench.run.cell import DTYPES, build_cell_model, resolve_device
 from statebench.bench.run.conformance import BUILT_IN, PASSED, Plugin, admit
 from statebench.bench.run.evaluate import evaluate
 from statebench.bench.run.matrix import Cell
+from statebench.bench.run.threads import threads_per_cell, torch_threads
 from statebench.bench.store import RunDir, manifest_cells
 from statebench.bench.store.integrity import DamagedFile, ForeignFile, StoredFileError
 from statebench.bench.store.schema import cell_status, is_failed
@@ -100,7 +101,12 @@ def _plan(run: RunDir, keys: list[str]) -> tuple[dict[str, _Planned], dict[str, 
         except StoredFileError as e:  # its `statebench run` trains it again
             left[key] = f"{NOT_STORED}: {e}"
             continue
-        if cell_status(r["status"] for r in rows) != "ok":
+        if not rows:  # `statebench run` trains it first
+            left[key] = NOT_STORED
+            continue
+        # A cell with an ok row trained; its failed rows are lengths that failed alone (a
+        # length whose forward pass raised), so it is measured again. Otherwise training failed.
+        if not any(r["status"] == "ok" for r in rows):
             planned[key] = _Planned(rows, None)
             continue
         try:
@@ -145,9 +151,14 @@ def reevaluate_run(
     device: str = "auto",
     allow_import: Collection[str] | None = None,
     skip_conformance: bool = False,
+    threads: int | None = None,
+    on_cell: Callable[[int, int, str, str], None] | None = None,
 ) -> dict[str, str]:
     """Measure every stored cell of a run at `lengths`; returns key -> what happened (the
     status of the new rows, `not stored ...` or `skipped: why`).
+
+    `threads`: torch CPU threads, as `executor.threads` (None: one; 0: every core).
+    `on_cell(done, total, key, outcome)` is called as each cell is measured (progress).
 
     Rebuilding a model imports its class. `allow_import` (the command line's list) names the
     dotted paths the run's checkpoints may import; any other one is refused before anything
@@ -179,20 +190,26 @@ def reevaluate_run(
     if not skip_conformance:
         admit(eval_plugins(cells, max(lengths)))
     torch_device = resolve_device(device)
-    for key, plan in planned.items():
-        new = _measure(run, key, plan, lengths, samples, torch_device)
-        for row in new:
-            row["conformance"] = verdict if key in cells and cells[key].code else BUILT_IN
-        measured = {r["eval_len"] for r in new}
-        kept = [r for r in plan.rows if r["eval_len"] not in measured]
-        merged = sorted(kept + new, key=lambda r: r["eval_len"])
-        run.write_cell(key, merged)
-        outcome[key] = cell_status(r["status"] for r in new)
-    evaluations = [*manifest.get("evaluations", [])]
-    evaluations.append(
-        {"lengths": lengths, "samples": samples, "at": datetime.now(timezone.utc).isoformat()}
-    )
-    run.write_manifest({**manifest, "evaluations": evaluations})
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    keys = [key for key in manifest_cells(manifest) if key in planned]
+    written = 0
+    with torch_threads(threads_per_cell(threads)):
+        for done, key in enumerate(keys, 1):
+            plan = planned[key]
+            new = _measure(run, key, plan, lengths, samples, torch_device)
+            for row in new:
+                row["conformance"] = verdict if key in cells and cells[key].code else BUILT_IN
+            measured = {r["eval_len"] for r in new}
+            kept = [r for r in plan.rows if r["eval_len"] not in measured]
+            run.write_cell(key, sorted(kept + new, key=lambda r: r["eval_len"]))
+            outcome[key] = cell_status(r["status"] for r in new)
+            written += len(new)
+            if on_cell is not None:
+                on_cell(done, len(keys), key, outcome[key])
+    # The report names these lengths as added after training, when, and how many rows.
+    evaluations = [*(run.manifest() or manifest).get("evaluations", [])]
+    evaluations.append({"lengths": lengths, "samples": samples, "at": started, "rows": written})
+    run.write_manifest({**(run.manifest() or manifest), "evaluations": evaluations})
     return {key: outcome[key] for key in manifest_cells(manifest) if key in outcome}
 
 
@@ -238,7 +255,8 @@ def _measure(
 ) -> list[dict[str, Any]]:
     rows, cell = plan.rows, plan.cell
     failed = [r for r in rows if is_failed(r["status"])]
-    base = {k: v for k, v in (failed or rows)[0].items() if k not in MEASURED}
+    ok = [r for r in rows if r["status"] == "ok"]
+    base = {k: v for k, v in (ok or failed or rows)[0].items() if k not in MEASURED}
     base["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if cell is None:  # a failed cell: nothing to measure, its failure at the new lengths
         status = cell_status(r["status"] for r in rows)
@@ -253,7 +271,7 @@ def _measure(
     evals = evaluate(model, task, eval_cfg, cell.task, options, device, cell.train.len_max)
     out = []
     for ev in evals:
-        row = {**base, "status": "ok", "error": "", **ev}
+        row = {**base, "status": "ok", "error": "", **ev}  # a failed length's ev names its own
         row["state_size"] = model.state_size(ev["eval_len"])
         out.append(row)
     return out

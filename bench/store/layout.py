@@ -48,6 +48,7 @@ from statebench.bench.store.schema import (
     ROW_COLUMNS,
     TRAINING_LOG_COLUMNS,
     cell_status,
+    with_labels,
 )
 
 if TYPE_CHECKING:
@@ -380,8 +381,9 @@ class RunDir:
         return df
 
     def load(self) -> pd.DataFrame:
-        """All result rows (one per cell x eval length), with the columns of bench.store.schema."""
-        return self.load_table("cells")
+        """All result rows (one per cell x eval length), with the columns of bench.store.schema
+        and the display labels the report shows (`label`, `task_label`: LABEL_COLUMNS)."""
+        return with_labels(self.load_table("cells"))
 
     def load_probes(self) -> pd.DataFrame:
         return self.load_table("probes")
@@ -534,7 +536,7 @@ def manifest_cells(manifest: dict[str, Any] | None) -> list[str]:
 
 def load(run_dir: str | Path) -> pd.DataFrame:
     """All result rows of a run (one per cell x eval length), with the columns of
-    bench.store.schema."""
+    bench.store.schema and the labels of LABEL_COLUMNS."""
     return RunDir(run_dir).load()
 
 

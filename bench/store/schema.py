@@ -100,6 +100,35 @@ ROW_COLUMNS: dict[str, str] = {
     "created_at": "string",  # ISO 8601 UTC
 }
 
+# Columns `load()` adds to result rows (derived from stored strings, not stored themselves), so
+# a pivot on them keeps variants apart: `arch` alone merges mamba and mamba(eigen=[-1,1]).
+LABEL_COLUMNS: dict[str, str] = {
+    "label": "string",  # arch with its options, as the report shows it: mamba(eigen=[-1,1])
+    "task_label": "string",  # task with its options but the readout: permutation(group=S3)
+}
+
+
+def with_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """Result rows with LABEL_COLUMNS, placed after `task_options`."""
+    from statebench.bench.config.labels import task_label, with_options
+
+    def labels(names: str, options: str, label) -> list[str]:
+        return [
+            label(str(n), "" if o is None or o is pd.NA else str(o))
+            for n, o in zip(df[names], df[options], strict=True)
+        ]
+
+    out = df.drop(columns=[c for c in LABEL_COLUMNS if c in df])
+    at = list(out.columns).index("task_options") + 1 if "task_options" in out else len(out.columns)
+    values = {
+        "label": labels("arch", "arch_options", with_options) if len(df) else [],
+        "task_label": labels("task", "task_options", task_label) if len(df) else [],
+    }
+    for offset, (name, dtype) in enumerate(LABEL_COLUMNS.items()):
+        out.insert(at + offset, name, pd.Series(values[name], index=out.index, dtype=dtype))
+    return out
+
+
 # Critical-time probe results (bench/probe): one row per (cell, threshold).
 PROBE_COLUMNS: dict[str, str] = {
     "run_id": "string",

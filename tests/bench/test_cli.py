@@ -64,10 +64,10 @@ def test_shell_completion_completes_commands_and_choices():
 def test_fixed_choices_are_listed_and_enforced():
     assert set(FIGURE_KINDS) == {*FIGURES, "all"}
     help_text = invoke("run", "--help").output
-    assert "local|pool|ray|slurm" in help_text and "auto|cpu|cuda" in help_text
-    assert "md|html" in invoke("report", "--help").output
+    assert "local | pool | ray | slurm" in help_text and "auto | cpu | cuda" in help_text
+    assert "md | html" in invoke("report", "--help").output
     wide = CliRunner().invoke(app, ["plot", "--help"], env={"COLUMNS": "400"}).output
-    assert "|".join(FIGURE_KINDS) in wide
+    assert " | ".join(FIGURE_KINDS) in wide
     bad = invoke("report", ".", "--format", "pdf")
     assert bad.exit_code == 2 and "'pdf'" in bad.output
     bad = invoke("plot", ".", "--kind", "pie")

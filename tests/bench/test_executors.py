@@ -227,12 +227,15 @@ def test_cli_names_a_bad_executor_before_any_work(tmp_path):
 
 def test_pool_plan_one_worker_per_gpu_and_threads_per_core(monkeypatch):
     monkeypatch.setattr("statebench.bench.run.executors.pool.cpu_count", lambda: 8)
+    monkeypatch.setattr("statebench.bench.run.threads.cpu_count", lambda: 8)
     monkeypatch.setattr("statebench.bench.run.executors.pool.visible_gpus", lambda: [])
     cpu = plan_workers(None, "cpu")
     assert (cpu.workers, cpu.threads, cpu.gpus) == (8, 1, [])
-    assert plan_workers(2, "auto").threads == 4
+    assert plan_workers(2, "auto").threads == 1  # the default: one thread per worker
+    assert plan_workers(2, "auto", threads=0).threads == 4  # 0: cores / workers
+    assert plan_workers(2, "auto", threads=3).threads == 3
     monkeypatch.setattr("statebench.bench.run.executors.pool.visible_gpus", lambda: ["3", "5"])
-    gpu = plan_workers(None, "cuda")
+    gpu = plan_workers(None, "cuda", threads=0)
     assert (gpu.workers, gpu.threads, gpu.gpus) == (2, 4, ["3", "5"])
     assert plan_workers(3, "auto").gpus == ["3", "5", "3"]
     assert plan_workers(None, "cpu").gpus == []  # device cpu never pins a GPU

@@ -347,7 +347,8 @@ def test_critical_time_budget_stops_are_bounds_and_failures_are_text(synthetic_p
     np.testing.assert_array_equal(bound.get_ydata(), 1024)  # stopped early: t* > 1024
     texts = [t.get_text() for t in ax.texts]
     assert ">1k\ntime" in texts  # the bound and why the probe stopped
-    assert "error" in texts
+    marks = {line.get_gid() for line in ax.get_lines() if str(line.get_gid()).startswith("status")}
+    assert "status:griffin:error" in marks  # a failed probe: a mark at the foot of its slot
 
 
 def test_critical_time_without_probes_explains_itself():
@@ -366,7 +367,7 @@ def test_wallclock_legend_reports_the_fitted_slope(synthetic_results_factory, ex
     ax = fig.axes[1]
     assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
     slopes = {}
-    for text in ax.get_legend().get_texts():
+    for text in fig.legends[0].get_texts():  # under the panels
         arch, slope = re.fullmatch(r"(\w+) \(slope (-?[\d.]+)\)", text.get_text()).groups()
         slopes[arch] = float(slope)
     assert set(slopes) == set(ARCHS)

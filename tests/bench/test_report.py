@@ -47,8 +47,10 @@ def test_md_report_has_the_leaderboard_and_links_existing_pngs(
     for arch in ("transformer", "mamba", "lstm", "griffin"):
         assert f"| {arch} |" in text
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    drawn = [kind for kind in FIGURES if figure_applies(kind, synthetic_results)]
+    drawn = [kind for kind in FIGURES if figure_applies(kind, synthetic_results, synthetic_probes)]
     assert "maze" not in drawn  # no maze task in the run: no maze figure
+    assert "learning" not in drawn  # no training logs given: no learning curves
+    assert "critical_time" in drawn
     assert sorted(links) == sorted(f"figures/{kind}.png" for kind in drawn)
     for link in links:
         assert (tmp_path / link).stat().st_size > 0
@@ -73,7 +75,8 @@ def test_html_report_is_self_contained(
     assert path == out and sorted(p.name for p in out.parent.iterdir()) == ["run.html"]
     text = path.read_text()
     sources = re.findall(r'src="([^"]*)"', text)
-    assert len(sources) == len([k for k in FIGURES if figure_applies(k, synthetic_results)])
+    drawn = [k for k in FIGURES if figure_applies(k, synthetic_results, synthetic_probes)]
+    assert len(sources) == len(drawn)
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "href=" not in text and "<link" not in text and "http" not in text
     assert "Mean over seeds ± 95% CI" in text and "Best of N seeds" in text
@@ -99,7 +102,9 @@ def test_report_lists_failures_with_their_errors(
 def test_report_without_probes_says_so(tmp_path, synthetic_results):
     text = build_report(synthetic_results, pd.DataFrame(), {}, tmp_path, "md").read_text()
     assert "No probe results in this run" in text
-    assert "figures/critical_time.png" in text
+    assert "no critical-time figure is drawn" in text
+    assert "figures/critical_time.png" not in text
+    assert not (tmp_path / "figures" / "critical_time.png").exists()
 
 
 def test_report_survives_every_scenario(tmp_path, synthetic_scenario, monkeypatch):
@@ -111,7 +116,10 @@ def test_report_survives_every_scenario(tmp_path, synthetic_scenario, monkeypatc
     assert f"statebench report: {name}" in text
     for kind in FIGURES:
         drawn = (path.parent / "figures" / f"{kind}.png").exists()
-        assert drawn == figure_applies(kind, results)
+        applies = figure_applies(kind, results, probes)
+        assert drawn <= applies, kind
+        if applies and not drawn:  # the run has its table, but nothing in it to show
+            assert re.search(rf"Not drawn, nothing to show: .*`{kind}` \(", text), kind
 
 
 def test_report_of_an_empty_run(tmp_path):
@@ -136,7 +144,9 @@ def test_report_command_rejects_an_unknown_format(synthetic_run):
         report_command(synthetic_run, "pdf")
 
 
-def test_plot_command_writes_png_and_svg(synthetic_run, synthetic_results, tmp_path):
+def test_plot_command_writes_png_and_svg(
+    synthetic_run, synthetic_results, synthetic_probes, tmp_path
+):
     paths = plot_command(synthetic_run, "heatmap")
     assert paths == [
         synthetic_run / "figures" / "heatmap.png",
@@ -144,7 +154,7 @@ def test_plot_command_writes_png_and_svg(synthetic_run, synthetic_results, tmp_p
     ]
     assert all(p.exists() for p in paths)
     assert plot_command(synthetic_run, "size", tmp_path / "a.png") == [tmp_path / "a.png"]
-    drawn = [kind for kind in FIGURES if figure_applies(kind, synthetic_results)]
+    drawn = [kind for kind in FIGURES if figure_applies(kind, synthetic_results, synthetic_probes)]
     assert len(plot_command(synthetic_run, "all", tmp_path / "all")) == 2 * len(drawn)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import statebench.tasks as tasks
-from statebench.tasks.testing import check_task
+from statebench.tasks.testing import LONGEST, check_task
 from task_cases import CONFIGS, config_id
 
 ALL_CHECKS = [
@@ -17,7 +17,16 @@ ALL_CHECKS = [
 def test_builtin_task_passes_check_task(name, options):
     report = check_task(name, **options)
     assert report["checks"] == ALL_CHECKS
-    assert report["chance"] == tasks.get_task(name, **options).chance_at(report["lengths"][-1])
+    task = tasks.get_task(name, **options)
+    assert report["chance"] == task.chance_at(report["chance_length"])
+    assert report["lengths"][-1] >= LONGEST  # sample = reference up to the presets' longest
+
+
+def test_check_task_reaches_the_longest_eval_length_of_every_preset():
+    from statebench.bench.config import list_presets, load_config
+
+    longest = max(max(load_config(preset=p).eval.lengths) for p in list_presets())
+    assert LONGEST >= longest
 
 
 class _DriftsAfter40(tasks.Task):
@@ -46,6 +55,6 @@ class _DriftsAfter40(tasks.Task):
 def test_extra_lengths_hold_sample_to_its_reference_where_a_run_draws():
     from statebench.tasks.testing import TaskConformanceError
 
-    assert check_task(_DriftsAfter40)["checks"] == ALL_CHECKS  # its own lengths stay short
+    assert check_task(_DriftsAfter40, longest=32)["checks"] == ALL_CHECKS  # short draws only
     with pytest.raises(TaskConformanceError, match="reference check failed: length 100"):
-        check_task(_DriftsAfter40, extra_lengths=(100,))
+        check_task(_DriftsAfter40, longest=32, extra_lengths=(100,))

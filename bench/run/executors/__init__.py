@@ -66,10 +66,14 @@ def from_config(config: ExecutorConfig) -> Executor:
     """The executor an `[executor]` table describes."""
     common = {"grace_s": config.grace_s}
     if config.kind == "local":
-        return get_executor("local")
+        return get_executor("local", threads=config.threads)
     if config.kind == "pool":
-        return get_executor("pool", workers=config.workers, **common)
-    per_cell = {"cpus_per_cell": config.cpus_per_cell, "gpus_per_cell": config.gpus_per_cell}
+        return get_executor("pool", workers=config.workers, threads=config.threads, **common)
+    per_cell = {
+        "cpus_per_cell": config.cpus_per_cell,
+        "gpus_per_cell": config.gpus_per_cell,
+        "threads": config.threads,
+    }
     if config.kind == "ray":
         return get_executor(
             "ray", address=config.address, workers=config.workers, **per_cell, **common

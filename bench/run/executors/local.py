@@ -14,14 +14,19 @@ from statebench.bench.run.executors import Executor
 from statebench.bench.run.executors.worker import run_in_worker
 from statebench.bench.run.matrix import Cell
 from statebench.bench.run.progress import Reporter
+from statebench.bench.run.threads import threads_per_cell, torch_threads
 
 
 class LocalExecutor(Executor):
     kind = "local"
 
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads_per_cell(threads)  # one cell at a time: 0 means every core
+
     def run(
         self, cells: Iterable[Cell], job: CellJob, reporter: Reporter
     ) -> Iterator[tuple[Cell, str]]:
-        for cell in cells:
-            reporter.cell_start(cell)
-            yield cell, run_in_worker(cell, job, on_step=reporter.step)
+        with torch_threads(self.threads):  # this process's own count again afterwards
+            for cell in cells:
+                reporter.cell_start(cell)
+                yield cell, run_in_worker(cell, job, on_step=reporter.step)

@@ -2,7 +2,8 @@
 
 Spawn, not fork: a forked child of a process that has initialised torch's thread pools or CUDA
 can deadlock. On CUDA there is one worker per visible GPU, each pinned to its own device through
-CUDA_VISIBLE_DEVICES; on CPU, one per core. Torch threads are capped at cores / workers.
+CUDA_VISIBLE_DEVICES; on CPU, one per core. Each worker runs `executor.threads` torch threads
+(bench/run/threads.py: one by default; 0 shares the cores out, cores / workers).
 
 A worker that dies (SIGKILL, OOM killer) breaks a ProcessPoolExecutor: every cell in flight
 fails. Those cells are reported lost (a rerun resumes them) and the remaining cells go to a fresh
@@ -25,17 +26,10 @@ from statebench.bench.run.cell import CellJob
 from statebench.bench.run.executors.remote import RemoteExecutor, Resubmit, WorkerLost
 from statebench.bench.run.executors.worker import init_pool_worker, run_in_worker
 from statebench.bench.run.matrix import Cell
+from statebench.bench.run.threads import cpu_count, threads_per_cell
 from statebench.bench.store.records import RunRecord
 
 log = logging.getLogger(__name__)
-
-
-def cpu_count() -> int:
-    """Cores this process may use (the affinity mask, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def visible_gpus() -> list[str]:
@@ -58,13 +52,15 @@ class WorkerPlan:
     gpus: list[str]  # one entry per worker (round-robin over visible GPUs); empty on CPU
 
 
-def plan_workers(workers: int | None, device: str) -> WorkerPlan:
+def plan_workers(workers: int | None, device: str, threads: int | None = None) -> WorkerPlan:
+    """Workers (default one per visible GPU, else one per core) and torch threads each
+    (`threads` as `executor.threads` holds it: None one, 0 cores / workers, N exactly N)."""
     gpus = visible_gpus() if device in ("cuda", "auto") else []
     if device == "cuda" and not gpus:
         raise ValueError("device='cuda' was asked for, but torch sees no CUDA device")
     n = workers or len(gpus) or cpu_count()
-    threads = max(1, cpu_count() // n)
-    return WorkerPlan(n, threads, [gpus[i % len(gpus)] for i in range(n)] if gpus else [])
+    per_worker = threads_per_cell(threads, cells_at_once=n)
+    return WorkerPlan(n, per_worker, [gpus[i % len(gpus)] for i in range(n)] if gpus else [])
 
 
 @dataclass(eq=False)
@@ -76,16 +72,23 @@ class _Handle:
 class PoolExecutor(RemoteExecutor):
     kind = "pool"
 
-    def __init__(self, workers: int | None = None, grace_s: float = 60.0, poll_s: float = 0.5):
+    def __init__(
+        self,
+        workers: int | None = None,
+        grace_s: float = 60.0,
+        poll_s: float = 0.5,
+        threads: int | None = None,
+    ):
         super().__init__(grace_s=grace_s, poll_s=poll_s)
         self.workers = workers
+        self.threads = threads
         self._pool: ProcessPoolExecutor | None = None
         self._generation = 0
         self._killed: set[_Handle] = set()
         self._killed_generations: set[int] = set()
 
     def open(self, job: CellJob) -> None:
-        self.plan = plan_workers(self.workers, job.device)
+        self.plan = plan_workers(self.workers, job.device, self.threads)
         log.info(
             "pool: %d workers, %d threads each%s",
             self.plan.workers,

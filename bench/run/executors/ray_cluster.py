@@ -18,6 +18,7 @@ from statebench.bench.run.executors import ExecutorUnavailable
 from statebench.bench.run.executors.remote import RemoteExecutor, WorkerLost
 from statebench.bench.run.executors.worker import run_in_worker
 from statebench.bench.run.matrix import Cell
+from statebench.bench.run.threads import threads_per_cell
 from statebench.bench.store.records import RunRecord
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class RayExecutor(RemoteExecutor):
         workers: int | None = None,
         cpus_per_cell: int = 1,
         gpus_per_cell: int | None = None,
+        threads: int | None = None,
         grace_s: float = 60.0,
         poll_s: float = 0.5,
     ) -> None:
@@ -75,6 +77,8 @@ class RayExecutor(RemoteExecutor):
         self.workers = workers
         self.cpus_per_cell = cpus_per_cell
         self.gpus_per_cell = gpus_per_cell
+        # a cell's torch threads: the CPUs it reserves, unless executor.threads names a count
+        self.threads = threads_per_cell(threads, reserved=cpus_per_cell)
         self._started_here = False
 
     def open(self, job: CellJob) -> None:
@@ -109,7 +113,7 @@ class RayExecutor(RemoteExecutor):
         return self._capacity
 
     def submit(self, cell: Cell, job: CellJob) -> Any:
-        return self._task.remote(cell, job, threads=self.cpus_per_cell)
+        return self._task.remote(cell, job, threads=self.threads)
 
     def wait(self, handles: list[Any], timeout: float) -> list[Any]:
         ready, rest = self._ray.wait(handles, num_returns=1, timeout=timeout)

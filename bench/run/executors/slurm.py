@@ -25,6 +25,7 @@ from statebench.bench.run.executors import ExecutorUnavailable
 from statebench.bench.run.executors.remote import RemoteExecutor, WorkerLost
 from statebench.bench.run.executors.worker import run_in_worker
 from statebench.bench.run.matrix import Cell
+from statebench.bench.run.threads import threads_per_cell
 from statebench.bench.store import RunDir
 from statebench.bench.store.records import RunRecord
 
@@ -69,6 +70,7 @@ class SlurmExecutor(RemoteExecutor):
         workers: int | None = None,
         cpus_per_cell: int = 1,
         gpus_per_cell: int | None = None,
+        threads: int | None = None,
         grace_s: float = 60.0,
         poll_s: float | None = None,
         array_parallelism: int | None = None,
@@ -86,6 +88,8 @@ class SlurmExecutor(RemoteExecutor):
         self.workers = workers
         self.cpus_per_cell = cpus_per_cell
         self.gpus_per_cell = gpus_per_cell
+        # a cell's torch threads: the CPUs it reserves, unless executor.threads names a count
+        self.threads = threads_per_cell(threads, reserved=cpus_per_cell)
         self.array_parallelism = array_parallelism
 
     def open(self, job: CellJob) -> None:
@@ -126,10 +130,10 @@ class SlurmExecutor(RemoteExecutor):
             return []
         self._fit_time_limit(cells)
         if len(cells) == 1:
-            return [self._executor.submit(run_in_worker, cells[0], job, threads=self.cpus_per_cell)]
+            return [self._executor.submit(run_in_worker, cells[0], job, threads=self.threads)]
         with self._executor.batch():
             handles = [
-                self._executor.submit(run_in_worker, cell, job, threads=self.cpus_per_cell)
+                self._executor.submit(run_in_worker, cell, job, threads=self.threads)
                 for cell in cells
             ]
         log.info("submitted %d cells as one job array", len(handles))

@@ -14,6 +14,7 @@ import time
 
 from statebench.bench.run.cell import CellJob, execute_cell
 from statebench.bench.run.matrix import Cell
+from statebench.bench.run.threads import set_threads
 from statebench.bench.run.train import StepCallback
 from statebench.bench.store.records import clear_started, mark_started
 
@@ -21,7 +22,8 @@ from statebench.bench.store.records import clear_started, mark_started
 def run_in_worker(
     cell: Cell, job: CellJob, on_step: StepCallback | None = None, threads: int | None = None
 ) -> str:
-    """Run and store one cell; returns its status."""
+    """Run and store one cell with `threads` torch threads (None: as the process has them);
+    returns its status."""
     if threads:
         set_threads(threads)
     mark_started(job.run_dir, cell.key)
@@ -29,14 +31,6 @@ def run_in_worker(
         return execute_cell(cell, job, on_step=on_step)
     finally:
         clear_started(job.run_dir, cell.key)
-
-
-def set_threads(threads: int) -> None:
-    """Cap torch's intra-op threads, so N workers on one machine don't oversubscribe it."""
-    import torch
-
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
 
 
 def init_pool_worker(threads: int, gpu_queue, driver_pid: int | None = None) -> None:
