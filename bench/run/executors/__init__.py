@@ -66,7 +66,7 @@ def from_config(config: ExecutorConfig) -> Executor:
     """The executor an `[executor]` table describes."""
     common = {"grace_s": config.grace_s}
     if config.kind == "local":
-        return get_executor("local")
+        return get_executor("local", batch_cells=config.batch_cells, pad_lengths=config.pad_lengths)
     if config.kind == "pool":
         return get_executor("pool", workers=config.workers, **common)
     per_cell = {"cpus_per_cell": config.cpus_per_cell, "gpus_per_cell": config.gpus_per_cell}
