@@ -206,9 +206,12 @@ def wheelhouse(
     image = tuple(provided) if provided else wh.IMAGE_PROVIDES
     try:
         wh.group_requirements(group or [])
-        house = wh.build(dest, extras, group or [], target, image)
-    except (KeyError, FileNotFoundError, wh.PipFailed) as e:
+    except (KeyError, FileNotFoundError) as e:
         fail(str(e).strip("'\""))
+    try:
+        house = wh.build(dest, extras, group or [], target, image)
+    except wh.PipFailed as e:
+        fail(str(e))
     table = Table("package", "version", "MB", title=f"Wheels in {dest}", title_justify="left")
     for w in house.wheels:
         table.add_row(w["name"], w["version"], f"{w['bytes'] / 1e6:.2f}")

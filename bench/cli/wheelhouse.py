@@ -14,7 +14,8 @@ CUDA x Python, or on the node. The node then installs with
 `pip install --no-index --find-links DIR "state-tracking-bench[gpu]"` (docs/gpu.md).
 
 `wheelhouse.json` in DIR says what was fetched (name, version, file, bytes), what needs a
-build, what was left to the image, and for which target.
+build, what was left to the image, and for which target; `groups.txt` lists the requirements of
+the dependency groups asked for (`-g test`), to install with `pip install -r` on the node.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ IMAGE_PROVIDES = ("torch", "triton")  # what a GPU image comes with
 # glibc 2.17 (CentOS 7) to 2.28 (RHEL 8): wheels for any of these run on a node with glibc 2.28+
 PLATFORMS = tuple(f"manylinux_2_{m}_x86_64" for m in range(17, 29)) + ("manylinux2014_x86_64",)
 REPORT = "wheelhouse.json"
+GROUPS = "groups.txt"  # the dependency groups' requirements, for `pip install -r`
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,8 @@ def closure(
                          if applies(r, target, extras[name])]  # fmt: skip
         # extras asked for later of a package already fetched still pull their requirements
         for name, (_, path) in have.items():
+            if name not in extras:  # statebench's own wheel: its requirements are the roots
+                continue
             for r in wheel_requirements(path):
                 if applies(r, target, extras[name]) and canonicalize_name(r.name) not in specs:
                     if canonicalize_name(r.name) not in left:
@@ -316,4 +320,6 @@ def build(
     roots += [Requirement(r) for r in group_requirements(groups)]
     house = closure(roots, dest, target, provided, pip)
     (dest / REPORT).write_text(json.dumps(asdict(house), indent=2))
+    # the groups as a requirements file: a node's pip older than 25.1 has no --group
+    (dest / GROUPS).write_text("".join(f"{r}\n" for r in group_requirements(groups)))
     return house

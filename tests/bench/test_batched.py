@@ -50,7 +50,7 @@ SETTINGS = [
     "eval.samples=16",
     "eval.lengths=[8, 24]",
 ]
-ARCHS = "archs=['transformer', {name='deltanet', options={eigen='[-1,1]'}}, 'lstm']"
+ARCHS = "archs=['transformer', {name='deltanet', options={eigen='[-1,1]'}}, 'hawk', 'lstm']"
 TIMING = ["train_seconds", "tokens_per_second", "eval_seconds", "created_at",
           "peak_memory_bytes", "batched_cells", "run_id", "cpu_threads"]  # fmt: skip
 DISCRETE = ["cell", "eval_len", "status", "learned", "steps_to_target", "train_steps"]
@@ -96,7 +96,7 @@ def _same_outcomes(want: pd.DataFrame, got: pd.DataFrame) -> None:
 
 def test_batched_cells_equal_separate_training_row_for_row(separate, together):
     alone, batch = _rows(separate), _rows(together)
-    assert len(alone) == 3 * 2 * 2 * 2  # archs x seeds x lrs x eval lengths
+    assert len(alone) == 4 * 2 * 2 * 2  # archs x seeds x lrs x eval lengths
     exact = alone["arch"].isin(EXACT)
     pd.testing.assert_frame_equal(alone[exact], batch[exact], check_exact=True)
     logs_alone, logs_batch = _logs(separate), _logs(together)
@@ -125,7 +125,8 @@ def test_the_checkpoints_hold_the_same_weights(separate, together):
 def test_rows_say_which_cells_trained_together(together):
     df = store.load(together).drop_duplicates("cell")
     sizes = df.set_index("arch")["batched_cells"]
-    assert (sizes["transformer"] == 4).all() and (sizes["deltanet"] == 4).all()
+    for arch in ("transformer", "deltanet", "hawk"):  # hawk: the scan's own vmap rule
+        assert (sizes[arch] == 4).all(), arch
     assert (sizes["lstm"] == 1).all()  # aten::lstm has no vmap rule: trained one by one
 
 
@@ -137,7 +138,7 @@ def test_padded_lengths_keep_every_discrete_outcome(separate, tmp_path):
 def test_groups_are_the_cells_differing_only_in_seed_and_lr():
     cells = expand(_config())
     keys = {batched.group_key(c) for c in cells}
-    assert len(keys) == 3  # one per arch
+    assert len(keys) == 4  # one per arch
     assert batched.batch_refusal(cells[0]) is None
     limited = expand(_config("train.time_budget_s=60"))
     assert "wall-clock" in batched.batch_refusal(limited[0])
