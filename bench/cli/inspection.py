@@ -216,12 +216,14 @@ def wheelhouse(
     for w in house.wheels:
         table.add_row(w["name"], w["version"], f"{w['bytes'] / 1e6:.2f}")
     console.print(table)
-    console.print(f"{len(house.wheels)} wheels, {house.total_bytes / 1e6:.1f} MB, for Python "
-                  f"{python} on {target.platforms[-1]} and newer; left to the image: "
-                  f"{', '.join(house.left_to_image) or 'nothing'}")  # fmt: skip
+    say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
+    say(f"{len(house.wheels)} wheels, {house.total_bytes / 1e6:.1f} MB, for CPython {python} on "
+        f"{target.platforms[0]} .. {target.platforms[-1]}; left to the node's image: "
+        f"{', '.join(house.left_to_image) or 'nothing'}")  # fmt: skip
     for b in house.needs_build:
-        size = "size unknown" if b["bytes"] is None else f"{b['bytes'] / 1e6:.1f} MB"
-        console.print(f"needs a build (no wheel for this target): {b['requirement']} "
-                      f"(source {b['sdist'] or '?'}, {size})")  # fmt: skip
-    console.print(f"on the node: pip install --no-index --find-links {dest} "
-                  f"\"state-tracking-bench[{','.join(extras)}]\"")  # fmt: skip
+        size = "size unknown" if b["bytes"] is None else f"{b['bytes'] / 1e3:,.0f} kB"
+        say(f"no wheel for this target, needs a build: {b['requirement']} (source distribution "
+            f"{b['sdist'] or '?'}, {size}; its own dependencies are not fetched)")  # fmt: skip
+    say(f"on the node: pip install --no-index --find-links {dest} "
+        f"'state-tracking-bench[{','.join(extras)}]'"
+        + (f" -r {dest}/groups.txt" if group else ""))  # fmt: skip

@@ -161,7 +161,6 @@ def closure(
     left = {canonicalize_name(p) for p in provided}
     specs: dict[str, SpecifierSet] = {}
     extras: dict[str, set[str]] = {}
-    origin: dict[str, str] = {}
     missing: dict[str, str] = {}
     skipped: set[str] = set()
     todo = list(roots)
@@ -174,7 +173,6 @@ def closure(
                 continue
             specs[name] = specs.get(name, SpecifierSet()) & req.specifier
             extras[name] = extras.get(name, set()) | set(req.extras)
-            origin.setdefault(name, str(req))
             have = _wheels(dest).get(name)
             if name not in missing and (have is None or have[0] not in specs[name]):
                 wanted[name] = f"{name}{specs[name]}"
@@ -202,7 +200,7 @@ def closure(
         )
     for name in sorted(missing):
         sdist = source_distribution(name, specs[name], pip)
-        house.needs_build.append({"name": name, "requirement": origin[name], **sdist})
+        house.needs_build.append({"name": name, "requirement": f"{name}{specs[name]}", **sdist})
     return house
 
 
