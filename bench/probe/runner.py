@@ -31,7 +31,12 @@ from statebench.bench.probe.measure import probe_rows
 from statebench.bench.probe.progress import ProbeReporter
 from statebench.bench.probe.stream import ChunkStream, streaming_task
 from statebench.bench.probe.streaming import StreamCounts, stream_counts
-from statebench.bench.run.cell import DTYPES, build_cell_model, resolve_device
+from statebench.bench.run.cell import (
+    DTYPES,
+    build_cell_model,
+    declared_time_parallel,
+    resolve_device,
+)
 from statebench.bench.run.executors import Executor
 from statebench.bench.run.matrix import Cell, derive_seed
 from statebench.bench.run.progress import Reporter
@@ -138,6 +143,7 @@ def _cell_row(run_dir: Path, cell: Cell) -> dict[str, Any]:
         "error": row.get("error") or "",
         "params": row.get("params"),
         "kernel": row.get("kernel"),
+        "time_parallel": row.get("time_parallel"),
         "d_model": row.get("d_model"),
         "learned": row.get("learned"),
         "val_accuracy": row.get("val_accuracy"),
@@ -169,6 +175,13 @@ def probe_cell(
         "task": cell.task,
         "task_options": json.dumps(cell.task_options, sort_keys=True),
         "label": with_options(cell.arch, cell.arch_options),
+        # as the training row recorded it; a row from before the column: the class, loaded
+        # anyway to stream the cell
+        "time_parallel": (
+            stored["time_parallel"]
+            if stored["time_parallel"] is not None
+            else declared_time_parallel(cell.arch, cell.arch_options)
+        ),
         "lr": cell.lr,
         "seed": cell.seed,
         "d_model": stored["d_model"] if stored["d_model"] is not None else cell.d_model,

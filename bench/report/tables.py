@@ -12,7 +12,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statebench.bench.analysis.grouping import RECURRENCE_COMPLETE, TIME_PARALLEL, arch_group
+from statebench.bench.analysis.grouping import (
+    RECURRENCE_COMPLETE,
+    TIME_PARALLEL,
+    UNDECLARED,
+    arch_group,
+)
 from statebench.bench.analysis.probes import prepare_probes, split_configs
 from statebench.bench.analysis.scores import prepare
 from statebench.bench.analysis.summary import split_train_lengths, summarize_headline
@@ -124,17 +129,19 @@ def critical_time_table(probes: pd.DataFrame) -> pd.DataFrame:
 
 def conjecture_table(probes: pd.DataFrame) -> pd.DataFrame:
     """Per probed task: t* [interval] per arch, archs grouped time-parallel first, then
-    recurrence-complete, by each arch class's own declaration (`Mixer.time_parallel`)."""
+    recurrence-complete, by each arch class's own declaration (`Mixer.time_parallel`), as the
+    rows recorded it when their cells ran (outside archs included)."""
     rows = split_configs(prepare_probes(probes))
     if rows.empty:
         return pd.DataFrame()
     raw = probes.loc[rows.index]
     names = raw["arch"].astype(str) if "arch" in raw else rows["arch"]
     options = raw["arch_options"] if "arch_options" in raw else pd.Series("", index=rows.index)
-    groups = {
-        label: arch_group(name, "" if _missing(opts) else str(opts))
-        for label, name, opts in zip(rows["arch"], names, options, strict=True)
-    }
+    declared = raw["time_parallel"] if "time_parallel" in raw else pd.Series(None, index=rows.index)
+    groups: dict[str, str] = {}
+    for label, name, opts, flag in zip(rows["arch"], names, options, declared, strict=True):
+        if label not in groups or (groups[label] == UNDECLARED and not _missing(flag)):
+            groups[label] = arch_group(name, "" if _missing(opts) else str(opts), flag)
     order = {TIME_PARALLEL: 0, RECURRENCE_COMPLETE: 1}
     archs = sorted(
         arch_order(rows["arch"]), key=lambda a: order.get(groups[a], 2)
@@ -221,7 +228,26 @@ def provenance_tables(results: pd.DataFrame, manifest: dict) -> list[tuple[str, 
                 }
             )
         tables.append(("Kernels per arch", pd.DataFrame.from_records(records)))
+    outside = _outside_code(results)
+    if not outside.empty:
+        tables.append(("Outside code (source hashes)", outside))
     return tables
+
+
+def _outside_code(results: pd.DataFrame) -> pd.DataFrame:
+    """Archs and tasks from outside statebench, by the source hash their rows carry: their
+    code is not covered by the statebench version and git commit."""
+    records = []
+    for kind in ("arch", "task"):
+        column = f"{kind}_source_hash"
+        if column not in results:
+            continue
+        rows = results[[kind, column]].dropna().astype(str)
+        rows = rows[rows[column] != ""]
+        for name, group in rows.groupby(kind, sort=True):
+            hashes = ", ".join(sorted(set(group[column])))
+            records.append({"kind": kind, "name": name, "source hash": hashes})
+    return pd.DataFrame.from_records(records, columns=["kind", "name", "source hash"])
 
 
 def _missing(value) -> bool:

@@ -32,7 +32,7 @@ from statebench.bench.run.train import (
 from statebench.bench.run.training_log import TrainingLog
 from statebench.bench.store import RunDir
 from statebench.bench.store.schema import cell_status
-from statebench.models import build_model, match_params
+from statebench.models import arch_class, build_model, match_params
 from statebench.tasks import get_task
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,19 @@ def build_cell_model(cell: Cell, task) -> torch.nn.Module:
     )
 
 
+def declared_time_parallel(arch: str, options: dict[str, Any]) -> bool | None:
+    """What the arch class declares (Mixer.is_time_parallel) for these options; None when it
+    declares nothing or cannot be loaded (the cell's own failure says why)."""
+    try:
+        declared = arch_class(arch).is_time_parallel(options)
+    except Exception:  # noqa: BLE001 - a row is written whatever the class does
+        return None
+    return None if declared is None else bool(declared)
+
+
 def base_row(cell: Cell, job: CellJob, device: torch.device) -> dict[str, Any]:
+    """What every row of the cell carries, whatever happens to it: the cell, how its arch
+    declares itself, and the provenance (outside code by its source hash)."""
     return {
         "run_id": job.run_id,
         "cell": cell.key,
@@ -95,6 +107,9 @@ def base_row(cell: Cell, job: CellJob, device: torch.device) -> dict[str, Any]:
         "arch_options": json.dumps(cell.arch_options, sort_keys=True),
         "task": cell.task,
         "task_options": json.dumps(cell.task_options, sort_keys=True),
+        "time_parallel": declared_time_parallel(cell.arch, cell.arch_options),
+        "arch_source_hash": cell.code.get("arch"),
+        "task_source_hash": cell.code.get("task"),
         "seed": cell.seed,
         "lr": cell.lr,
         "d_model": cell.d_model,

@@ -8,9 +8,8 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-import torch
-
 import statebench
+import torch
 
 
 @lru_cache(maxsize=1)

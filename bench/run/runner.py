@@ -86,9 +86,8 @@ def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path
 def check_code_version(run_dir: Path, require_same: bool = False) -> None:
     """Warn (or, with `require_same`, refuse) when stored rows came from other code: another
     statebench version or git commit. Resuming then mixes numbers of two code versions."""
-    from statebench.bench.run.provenance import git_sha
-
     import statebench
+    from statebench.bench.run.provenance import git_sha
 
     stored = RunDir(run_dir).scan(columns=("status", "statebench_version", "git_sha"))
     here = (str(statebench.__version__), git_sha() or "unknown")

@@ -41,6 +41,10 @@ ROW_COLUMNS: dict[str, str] = {
     "arch_options": "string",  # JSON
     "task": "string",
     "task_options": "string",  # JSON
+    # The arch class's declaration for these options (Mixer.time_parallel / is_time_parallel),
+    # recorded when the cell ran, so reports group outside archs without importing them.
+    # Null: the class declares nothing (or a row from before the column).
+    "time_parallel": "bool",
     "seed": "int64",
     "lr": "float64",
     "d_model": "int64",
@@ -84,6 +88,10 @@ ROW_COLUMNS: dict[str, str] = {
     # provenance
     "statebench_version": "string",
     "git_sha": "string",
+    # Source hashes of an outside (dotted-path or entry-point) arch or task: their code is not
+    # covered by statebench_version and git_sha. Null for statebench's own archs and tasks.
+    "arch_source_hash": "string",
+    "task_source_hash": "string",
     "torch_version": "string",
     "cuda_version": "string",
     "device_name": "string",
@@ -101,6 +109,7 @@ PROBE_COLUMNS: dict[str, str] = {
     "task": "string",
     "task_options": "string",  # JSON (S3 and A5 are different tasks)
     "label": "string",  # display label: arch with its options
+    "time_parallel": "bool",  # the arch class's declaration, as on result rows
     "lr": "float64",  # learning rate of the probed cell (a sweep is not one t*)
     "seed": "int64",
     "d_model": "int64",

@@ -17,14 +17,13 @@ except ImportError:  # Python 3.10
 
 import statebench.models as models
 from pydantic import BaseModel
+from statebench import __version__
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.cli.options import FIGURE_KINDS
 from statebench.bench.config import MatrixConfig, load_config
 from statebench.bench.plots import FIGURES
 from typer.testing import CliRunner
-
-from statebench import __version__
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = ["--set", "train.steps=2", "--set", "eval.samples=4", "--set", "eval.lengths=[8]"]

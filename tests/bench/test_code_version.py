@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import statebench
 from statebench.bench import store
 from statebench.bench.cli import app
 from statebench.bench.config import ConfigError, load_config
 from statebench.bench.run.provenance import git_sha
 from statebench.bench.run.runner import run_matrix
 from typer.testing import CliRunner
-
-import statebench
 
 TINY = ["train.steps=4", "eval.samples=4", "eval.lengths=[8]", "archs=['lstm']"]
 

@@ -6,6 +6,7 @@ import math
 import shutil
 
 import pytest
+import statebench
 import torch
 from statebench.bench import store
 from statebench.bench.cli import app
@@ -15,8 +16,6 @@ from statebench.bench.run.matrix import expand
 from statebench.bench.run.runner import run_matrix
 from statebench.tasks import get_task
 from typer.testing import CliRunner
-
-import statebench
 
 TINY = ["train.steps=8", "train.log_every=4", "eval.samples=8", "eval.lengths=[4, 8]"]
 
