@@ -155,3 +155,20 @@ def test_a_refused_architecture_is_named():
     ok = [build_model("transformer", 2, 2, 8, 1, seed=s) for s in (0, 1)]
     assert batched.vmap_refusal(ok, get_task("parity"), torch.device("cpu")) is None
     assert math.isfinite(ok[0](torch.zeros(1, 3, dtype=torch.long)).sum().item())
+
+
+def test_batching_is_off_by_default_on_a_cpu_and_on_with_cuda(monkeypatch):
+    from statebench.bench.config.executor import ExecutorConfig
+    from statebench.bench.run.cell import CellJob
+    from statebench.bench.run.executors import local
+
+    default = ExecutorConfig().batch_cells
+    assert default == "auto"
+    job = CellJob(run_dir="unused", run_id="unused", device="auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not local.LocalExecutor(default).batching(job)  # a CPU machine: cells train alone
+    assert not local.LocalExecutor(default).batching(CellJob("unused", "unused", device="cpu"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert local.LocalExecutor(default).batching(job)  # auto on a CUDA machine
+    assert not local.LocalExecutor("off").batching(job)
+    assert local.LocalExecutor("on").batching(CellJob("unused", "unused", device="cpu"))
