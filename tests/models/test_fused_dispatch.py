@@ -319,6 +319,36 @@ def test_plain_deltanet_in_float32_never_reaches_the_fp32_refusing_kernel(
     assert fn == ("chunk_gated_delta_rule" if dtype == torch.float32 else "chunk_delta_rule")
 
 
+@pytest.mark.parametrize("dtype_name", ["float32", "bfloat16"])
+def test_doctor_names_the_delta_rule_function_that_really_runs(
+    monkeypatch, fresh_fla_imports, dtype_name
+):
+    """Doctor's row for plain DeltaNet with fla on CUDA (faked) names the fla function the model
+    then really calls: chunk_gated_delta_rule (g = 0) in float32, chunk_delta_rule otherwise."""
+    import statebench.models.deltanet as deltanet
+    from statebench.bench.cli import doctor
+
+    calls: list = []
+    plain_fn, gated_fn = _fake_fla_delta_rule(calls)
+
+    def refusing_plain(q, *args, **kwargs):
+        assert q.dtype != torch.float32, "ChunkDeltaRuleFunction does not support float32"
+        return plain_fn(q, *args, **kwargs)
+
+    _fake_package(monkeypatch, "fla.ops.delta_rule", chunk_delta_rule=refusing_plain)
+    _fake_package(monkeypatch, "fla.ops.gated_delta_rule", chunk_gated_delta_rule=gated_fn)
+    for module in (delta_rule, deltanet):
+        monkeypatch.setattr(module, "delta_rule_kernel", lambda device: "fla")
+    model = build_model("deltanet", 5, 3, d_model=16, n_layers=2).to(doctor.DTYPES[dtype_name])
+    model(torch.randint(0, 5, (2, 7)))
+    ran = {c[0] for c in calls}
+    assert len(ran) == 1
+    function = {"plain": "chunk_delta_rule", "gated": "chunk_gated_delta_rule"}[ran.pop()]
+    rows = {r[2]: r for r in doctor._arch_rows("deltanet", {}, torch.device("cpu"))}
+    forward, step = rows[dtype_name][3:5]
+    assert forward.startswith(f"fla ({function}") and step.startswith(f"fla ({function}")
+
+
 @pytest.mark.parametrize("gated", [False, True], ids=["plain", "gated"])
 def test_deltanet_reaches_fla_with_its_layout_and_state(monkeypatch, fresh_fla_imports, gated):
     """On CUDA the delta rule goes to fla's kernel for its variant, with the stream's state
