@@ -61,11 +61,12 @@ step() {  # step NAME CAP_SECONDS COMMAND...: run within min(cap, budget left), 
   tail -n 25 "$OUT/$name.log"
 }
 
-# what the image lacks (pydantic, tomli-w, pytest, ...), from the wheelhouse only
-INSTALL='pip=(python -m pip install -q --no-index --find-links "$1")
+# what the image lacks (pydantic, tomli-w, pytest, ...), from the wheelhouse only. --no-compile:
+# byte-compiling ~90 packages costs more than the imports that compile what they use.
+INSTALL='pip=(python -m pip install -q --no-compile --no-index --find-links "$1")
 "${pip[@]}" "state-tracking-bench[gpu]" && { [ ! -s "$1/groups.txt" ] || "${pip[@]}" -r "$1/groups.txt"; }'
 if [ -n "$WHEELHOUSE" ]; then
-  step install 90 bash -c "$INSTALL" _ "$WHEELHOUSE"
+  step install 120 bash -c "$INSTALL" _ "$WHEELHOUSE"
 elif ! python -c "import statebench" 2>/dev/null; then
   step install 180 python -m pip install -q ".[gpu]" --group test  # an index is reachable
 fi
