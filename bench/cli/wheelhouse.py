@@ -272,10 +272,12 @@ def project_wheel(dest: Path, pip: list[str]) -> Path:
     return wheel[1]
 
 
-def group_requirements(groups: list[str], pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
-    """The requirements of dependency groups (PEP 735, include-group followed)."""
+def group_requirements(groups: list[str], pyproject: Path | None = None) -> list[str]:
+    """The requirements of dependency groups (PEP 735, include-group followed), read from the
+    checkout's pyproject.toml (an installed wheel carries no dependency groups)."""
     if not groups:
         return []
+    pyproject = pyproject or ROOT / "pyproject.toml"
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10

@@ -19,6 +19,15 @@ from statebench.bench.cli import app
 from statebench.bench.cli import wheelhouse as wh
 from typer.testing import CliRunner
 
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _from_the_checkout(monkeypatch):
+    """The project's own wheel and dependency groups come from its checkout: the one these tests
+    run from, also when statebench is installed from a wheel (which carries no groups)."""
+    monkeypatch.setattr(wh, "ROOT", CHECKOUT)
+
 
 def make_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
     """A minimal valid py3-none-any wheel whose module `name` holds its version."""
@@ -138,3 +147,11 @@ def test_an_unknown_group_is_one_line_and_exit_2(tmp_path):
     assert "no dependency group 'nope'" in result.output and "Traceback" not in result.output
     bad = CliRunner().invoke(app, ["wheelhouse", str(tmp_path / "w"), "--python", "3"])
     assert bad.exit_code == 2 and "major.minor" in bad.output
+
+
+def test_groups_outside_a_checkout_are_one_line_and_exit_2(monkeypatch, tmp_path):
+    monkeypatch.setattr(wh, "ROOT", tmp_path)  # as when statebench is installed from a wheel
+    result = CliRunner().invoke(app, ["wheelhouse", str(tmp_path / "w"), "-g", "test"])
+    assert result.exit_code == 2
+    assert "pyproject.toml" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
