@@ -327,6 +327,7 @@ def eval_progress(run_dir: Path):
 # The probe command lives in bench/probe/cli.py; it never imports this module.
 app.command("probe")(probe_command)
 app.command()(inspection.doctor)
+app.command()(inspection.wheelhouse)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -178,6 +178,17 @@ def _why_off(arch: str, mixer: Mixer, dtype: torch.dtype, device: torch.device) 
     return "; ".join(dict.fromkeys(reasons))
 
 
+def _named_kernel(arch: str, mixer: Mixer, dtype: torch.dtype, path: str) -> str:
+    """`path`, with the fla function DeltaNet will call when fla runs: in float32 the plain rule
+    runs chunk_gated_delta_rule with g = 0, since chunk_delta_rule refuses float32."""
+    if arch != "deltanet" or "fla" not in path.split("+"):
+        return path
+    gated = bool(getattr(mixer, "gated", False))
+    function = delta_rule.fla_function(dtype, gated)
+    zero = ", g = 0: chunk_delta_rule refuses float32" if function != "chunk_delta_rule" else ""
+    return f"{path} ({function}{'' if gated else zero})"
+
+
 def _arch_rows(arch: str, options: dict, device: torch.device) -> list[tuple[str, ...]]:
     """(arch, options, dtype, forward, step, why off) for each dtype: one arch, one option set."""
     text = " ".join(f"{k}={v}" for k, v in options.items())
@@ -191,8 +202,10 @@ def _arch_rows(arch: str, options: dict, device: torch.device) -> list[tuple[str
     for dtype_name, dtype in DTYPES.items():
         try:
             model.to(device=device, dtype=dtype)
-            forward, step = model.kernel, model.step_kernel
-            why = _why_off(arch, model.blocks[0].mixer, dtype, device)
+            mixer = model.blocks[0].mixer
+            forward = _named_kernel(arch, mixer, dtype, model.kernel)
+            step = _named_kernel(arch, mixer, dtype, model.step_kernel)
+            why = _why_off(arch, mixer, dtype, device)
         except Exception as e:  # noqa: BLE001
             forward, step, why = f"error: {type(e).__name__}", "", str(e)
         rows.append((arch, text, dtype_name, forward, step, why))

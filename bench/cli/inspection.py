@@ -208,3 +208,58 @@ def doctor(
             "paths": [dict(zip(keys[1], r, strict=True)) for r in paths],
         }
         json_out.write_text(json.dumps(report, indent=2))
+
+
+def wheelhouse(
+    dest: Annotated[Path, typer.Argument(help="folder to fill with wheels (created if missing)")],
+    extra: Annotated[
+        list[str] | None, typer.Option("--extra", "-e", help="extras of statebench (repeatable)")
+    ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", "-g", help="dependency groups, e.g. test (repeatable)"),
+    ] = None,
+    python: Annotated[str, typer.Option(help="the node's Python, major.minor")] = "3.12",
+    platform: Annotated[
+        list[str] | None,
+        typer.Option(help="wheel platform tags the node runs (default manylinux x86-64)"),
+    ] = None,
+    provided: Annotated[
+        list[str] | None,
+        typer.Option(help="packages the node's image already has (default torch, triton)"),
+    ] = None,
+) -> None:
+    """Fetch every wheel an air-gapped node needs (statebench, its extras and groups), for the
+    node's Python and platform; say which packages have no wheel and need a build."""
+    import re
+
+    from statebench.bench.cli import wheelhouse as wh
+
+    if not re.fullmatch(r"3\.\d+", python):
+        fail(f"--python {python!r}: give the node's Python as major.minor, e.g. 3.12")
+    extras = ["gpu"] if extra is None else extra
+    target = wh.Target(python=python, platforms=tuple(platform) if platform else wh.PLATFORMS)
+    image = tuple(provided) if provided else wh.IMAGE_PROVIDES
+    try:
+        wh.group_requirements(group or [])
+    except (KeyError, FileNotFoundError) as e:
+        fail(str(e).strip("'\""))
+    try:
+        house = wh.build(dest, extras, group or [], target, image)
+    except wh.PipFailed as e:
+        fail(str(e))
+    table = Table("package", "version", "MB", title=f"Wheels in {dest}", title_justify="left")
+    for w in house.wheels:
+        table.add_row(w["name"], w["version"], f"{w['bytes'] / 1e6:.2f}")
+    console.print(table)
+    say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
+    say(f"{len(house.wheels)} wheels, {house.total_bytes / 1e6:.1f} MB, for CPython {python} on "
+        f"{target.platforms[0]} .. {target.platforms[-1]}; left to the node's image: "
+        f"{', '.join(house.left_to_image) or 'nothing'}")  # fmt: skip
+    for b in house.needs_build:
+        size = "size unknown" if b["bytes"] is None else f"{b['bytes'] / 1e3:,.0f} kB"
+        say(f"no wheel for this target, needs a build: {b['requirement']} (source distribution "
+            f"{b['sdist'] or '?'}, {size}; its own dependencies are not fetched)")  # fmt: skip
+    say(f"on the node: pip install --no-index --find-links {dest} "
+        f"'state-tracking-bench[{','.join(extras)}]'"
+        + (f" -r {dest}/groups.txt" if group else ""))  # fmt: skip

@@ -56,6 +56,13 @@ class ExecutorConfig(_Strict):
     gpus_per_cell: int | None = Field(default=None, ge=0)  # default: 1 on cuda, else 0
     grace_s: float = Field(default=60.0, ge=0)  # hard kill at train.time_limit_s + grace_s
     claim_stale_s: float = Field(default=600.0, gt=0)  # another driver's silent claim expires
+    # Cells of one arch x task that differ only in seed and lr train as one batched model
+    # (bench/run/batched.py; local executor). auto: on CUDA only, where small steps are
+    # launch-bound; on a CPU batching does not pay. Rows equal those of separate training.
+    batch_cells: Literal["auto", "on", "off"] = "auto"
+    # Pad the members' batches to the step's longest length, so one call covers every seed
+    # (faster on a GPU; results then differ from separate training in rounding only).
+    pad_lengths: bool = False
     slurm: SlurmConfig = Field(default_factory=SlurmConfig)
 
     @model_validator(mode="after")

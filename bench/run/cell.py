@@ -22,7 +22,14 @@ from statebench.bench.run.matrix import Cell, derive_seed
 from statebench.bench.run.oom import is_oom
 from statebench.bench.run.provenance import provenance
 from statebench.bench.run.tracking import Tracker
-from statebench.bench.run.train import CellTimeout, Diverged, LogCallback, StepCallback, train_model
+from statebench.bench.run.train import (
+    CellTimeout,
+    Diverged,
+    LogCallback,
+    StepCallback,
+    TrainResult,
+    train_model,
+)
 from statebench.bench.run.training_log import TrainingLog
 from statebench.bench.store import RunDir
 from statebench.bench.store.schema import cell_status
@@ -120,21 +127,8 @@ def base_row(cell: Cell, job: CellJob, device: torch.device) -> dict[str, Any]:
     }
 
 
-def _train(cell: Cell, model, task, device, on_step, deadline, training_log) -> dict[str, Any]:
-    """Train the cell's model; the training results every row of the cell carries."""
-    result = train_model(
-        model,
-        task,
-        cell.train,
-        cell.lr,
-        derive_seed("train", cell.seed),
-        device,
-        on_step=on_step,
-        deadline=deadline,
-        on_log=training_log,
-        val_seed=derive_seed("val", cell.seed, cell.task, sorted(cell.task_options.items())),
-    )
-    training_log.flush()
+def train_columns(result: TrainResult, batched_cells: int = 1) -> dict[str, Any]:
+    """The training results every row of a cell carries."""
     return {
         "learned": result.learned,
         "val_accuracy": result.val_accuracy,
@@ -145,6 +139,7 @@ def _train(cell: Cell, model, task, device, on_step, deadline, training_log) -> 
         "tokens_per_second": result.tokens_per_second,
         "final_train_loss": result.final_loss,
         "final_train_accuracy": result.final_accuracy,
+        "batched_cells": batched_cells,
     }
 
 
@@ -162,6 +157,69 @@ def _eval_rows(cell: Cell, model, task, base: dict, device: torch.device) -> lis
     return rows
 
 
+class CellAttempt:
+    """One cell on its way to rows: built, checked, trained (here or with others: bench.run.
+    batched), stored as a checkpoint, evaluated. `fail` turns an exception at any stage into
+    the cell's failure rows, so a failing model is rows, never a crash."""
+
+    def __init__(self, cell: Cell, job: CellJob, on_log: LogCallback | None = None) -> None:
+        self.cell, self.job = cell, job
+        self.device = resolve_device(job.device)
+        self.base = base_row(cell, job, self.device)
+        limit = cell.train.time_limit_s
+        self.deadline = time.monotonic() + limit if limit else None
+        self.stage = "build"
+        self.training_log = TrainingLog(job.run_dir, job.run_id, cell.key, also=on_log)
+        self.task = self.model = None
+
+    def build(self) -> None:
+        """Build the model on its device and dtype and check its forward pass."""
+        cell, device = self.cell, self.device
+        self.task = get_task(cell.task, **cell.task_options)
+        self.model = build_cell_model(cell, self.task).to(device=device, dtype=DTYPES[cell.dtype])
+        self.base.update(
+            d_model=self.model.d_model, params=self.model.num_params(), kernel=self.model.kernel
+        )
+        self.stage = "check"
+        check_forward(self.model, self.task, device)
+        self.stage = "train"
+
+    def training(self) -> dict[str, Any]:
+        """`train_model`'s arguments beyond model, task, device and on_step: this cell's own
+        settings, learning rate, data and validation streams, deadline and training log."""
+        cell = self.cell
+        return {
+            "train": cell.train,
+            "lr": cell.lr,
+            "data_seed": derive_seed("train", cell.seed),
+            "val_seed": derive_seed("val", cell.seed, cell.task, sorted(cell.task_options.items())),
+            "deadline": self.deadline,
+            "on_log": self.training_log,
+        }
+
+    def trained(self, result: TrainResult, batched_cells: int = 1) -> list[dict]:
+        """Store the trained model and evaluate it: the cell's rows."""
+        self.training_log.flush()
+        self.base.update(train_columns(result, batched_cells))
+        RunDir(self.job.run_dir).save_checkpoint(
+            self.cell.key, self.model.state_dict(), self.cell.to_dict()
+        )
+        self.stage = "eval"
+        return _eval_rows(self.cell, self.model, self.task, self.base, self.device)
+
+    def fail(self, e: BaseException) -> list[dict]:
+        cell, base, device = self.cell, self.base, self.device
+        if isinstance(e, Diverged):
+            self.training_log.flush()
+            return failure_rows(cell, base, "diverged", str(e), device)
+        if isinstance(e, CellTimeout):
+            self.training_log.flush()
+            return failure_rows(cell, base, "timeout", f"{self.stage}: {e}", device)
+        status = "oom" if is_oom(e) else "error"
+        log.warning("cell %s failed in %s: %s", cell.label, self.stage, e)
+        return failure_rows(cell, base, status, f"{self.stage}: {type(e).__name__}: {e}", device)
+
+
 def run_cell(
     cell: Cell,
     job: CellJob,
@@ -171,37 +229,20 @@ def run_cell(
     """Train and evaluate one cell; never raises for a failing model, returns its rows.
 
     Training-log rows go to the cell's stored training log, and to `on_log` if given."""
-    device = resolve_device(job.device)
-    base = base_row(cell, job, device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    limit = cell.train.time_limit_s
-    deadline = time.monotonic() + limit if limit else None
-    stage = "build"
-    training_log = TrainingLog(job.run_dir, job.run_id, cell.key, also=on_log)
+    attempt = CellAttempt(cell, job, on_log)
+    if attempt.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(attempt.device)
     try:
-        task = get_task(cell.task, **cell.task_options)
-        model = build_cell_model(cell, task).to(device=device, dtype=DTYPES[cell.dtype])
-        base.update(d_model=model.d_model, params=model.num_params(), kernel=model.kernel)
-        stage = "check"
-        check_forward(model, task, device)
-        stage = "train"
-        base.update(_train(cell, model, task, device, on_step, deadline, training_log))
-        RunDir(job.run_dir).save_checkpoint(cell.key, model.state_dict(), cell.to_dict())
-        stage = "eval"
-        return _eval_rows(cell, model, task, base, device)
+        attempt.build()
+        result = train_model(
+            attempt.model, attempt.task, device=attempt.device, on_step=on_step,
+            **attempt.training(),
+        )  # fmt: skip
+        return attempt.trained(result)
     except DiskFull:  # not the model's failure: the run stops, and resuming reruns the cell
         raise
-    except Diverged as e:
-        training_log.flush()
-        return failure_rows(cell, base, "diverged", str(e), device)
-    except CellTimeout as e:
-        training_log.flush()
-        return failure_rows(cell, base, "timeout", f"{stage}: {e}", device)
     except Exception as e:  # noqa: BLE001 - a failing cell is a row, never a crash
-        status = "oom" if is_oom(e) else "error"
-        log.warning("cell %s failed in %s: %s", cell.label, stage, e)
-        return failure_rows(cell, base, status, f"{stage}: {type(e).__name__}: {e}", device)
+        return attempt.fail(e)
 
 
 def failure_rows(

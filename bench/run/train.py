@@ -140,12 +140,15 @@ def validation_set(
     return ValidationSet(batches, lengths)
 
 
-class _Loop:
+class TrainingRun:
     """One training run's state: optimizer, data and length streams, validation set, result."""
 
-    def __init__(self, model, task, train, lr, data_seed, device, val_seed, on_log) -> None:
+    def __init__(
+        self, model, task, train, lr, data_seed, device, val_seed, on_log, on_step=None
+    ) -> None:
         self.model, self.task, self.train, self.device = model, task, train, device
-        self.on_log = on_log
+        self.on_log, self.on_step = on_log, on_step
+        self.ema_acc = 0.0
         self.target = float(train.target_accuracy or 0.99)
         self.optimizer, self.scheduler = make_optimizer(model, train, lr)
         self.params = [p for g in self.optimizer.param_groups for p in g["params"]]
@@ -156,7 +159,8 @@ class _Loop:
         self.lengths = random.Random(data_seed)  # the length schedule, apart from the data
         self.low, self.high = training_range(task, train.len_min, train.len_max)
         self.hold = TargetHold(self.target, int(train.hold_checks))
-        self.step = 0
+        self.drawn = 0  # batches drawn: the curriculum's clock
+        self.end = int(train.steps)  # the last step; a hold still to confirm moves it on
         self.valid: dict[int, int] = {}
         self.result = TrainResult(0, 0.0, 0, math.nan, math.nan)
         model.train()
@@ -167,23 +171,72 @@ class _Loop:
 
     def update(self) -> tuple[torch.Tensor, torch.Tensor, float]:
         """One optimizer step on a fresh batch; (loss, accuracy, the lr it used)."""
-        self.step += 1
-        high = curriculum_high(self.step, self.low, self.high, int(self.train.curriculum_steps))
+        batch = self.draw()
+        loss, acc = masked_loss_and_accuracy(self.model(batch.inputs), batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        return loss, acc, self.apply_gradients(batch)
+
+    def draw(self) -> Batch:
+        """The next training batch of this run's own data and length streams."""
+        self.drawn += 1
+        high = curriculum_high(self.drawn, self.low, self.high, int(self.train.curriculum_steps))
         raw = self.lengths.randint(self.low, high)
         length = self.valid.get(raw) or self.valid.setdefault(
             raw, nearest_valid_length(self.task, raw)
         )
-        batch = self.task.sample(self.train.batch_size, length, self.generator, device=self.device)
-        loss, acc = masked_loss_and_accuracy(self.model(batch.inputs), batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        return self.task.sample(self.train.batch_size, length, self.generator, device=self.device)
+
+    def apply_gradients(self, batch: Batch) -> float:
+        """Clip, step the optimizer and the schedule on the gradients in place; the lr used."""
         if self.train.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.params, self.train.grad_clip)
         step_lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.step()
         self.scheduler.step()
         self.result.tokens += batch.inputs.numel()
-        return loss, acc, step_lr
+        return step_lr
+
+    def after_update(
+        self, step: int, loss: torch.Tensor, acc: torch.Tensor, step_lr: float
+    ) -> bool:
+        """Log, check and decide after optimizer step `step`; True when training stops here.
+
+        Raises Diverged on a non-finite loss (seen at log and check steps)."""
+        train, result = self.train, self.result
+        steps, budget = int(train.steps), train.time_budget_s
+        val_every, log_every = int(train.val_every or 100), int(train.log_every or 50)
+        ema_stop = train.early_stop_accuracy  # legacy: stop on the training-batch EMA
+        out_of_time = budget is not None and self.elapsed() >= budget
+        val_check = step % val_every == 0 or step == self.end or out_of_time
+        if not (step % log_every == 0 or val_check or ema_stop):
+            return False
+        result.final_loss, result.final_accuracy = loss.item(), acc.item()
+        if not math.isfinite(result.final_loss):
+            raise Diverged(f"loss became {result.final_loss} at step {step}")
+        self.ema_acc = acc.item() if step == 1 else 0.9 * self.ema_acc + 0.1 * acc.item()
+        if self.on_step is not None:
+            self.on_step(step, self.end, result.final_loss, result.final_accuracy)
+        stop_ema = bool(ema_stop) and step >= 20 and self.ema_acc >= ema_stop
+        self.record(step, val_check or stop_ema, step_lr)
+        reached = train.stop_at_target and self.hold.held
+        if reached or out_of_time or stop_ema:
+            return True
+        if step > steps and self.hold.streak == 0:
+            return True  # the confirmation past the budget failed: not learned
+        if step == self.end and train.stop_at_target and val_check:
+            self.end += self.hold.confirm_steps(val_every)
+        return False
+
+    def finish(self, step: int) -> TrainResult:
+        """The result after the last step taken (`step`; 0 when the budget is no steps)."""
+        result = self.result
+        if int(self.train.steps) == 0:
+            self.record(0, True)
+        result.steps = step
+        result.seconds = self.elapsed()
+        result.learned = self.hold.held
+        return result
 
     def record(self, step: int, val_check: bool, step_lr: float | None = None) -> None:
         """A training-log row; with `val_check`, run the validation check into it first."""
@@ -232,37 +285,13 @@ def train_model(
     Raises Diverged on a non-finite loss and CellTimeout past `deadline` (the hard limit);
     `train.time_budget_s` is the soft one: training stops, the model is still evaluated.
     """
-    steps, budget = int(train.steps), train.time_budget_s
-    val_every, log_every = int(train.val_every or 100), int(train.log_every or 50)
-    ema_stop = train.early_stop_accuracy  # legacy: stop on the training-batch EMA
-    loop = _Loop(model, task, train, lr, data_seed, device, val_seed, on_log)
-    result, ema_acc, step, end = loop.result, 0.0, 0, steps
-    while step < end:
+    loop = TrainingRun(model, task, train, lr, data_seed, device, val_seed, on_log, on_step)
+    step = 0
+    while step < loop.end:
         step += 1
         loss, acc, step_lr = loop.update()
-        out_of_time = budget is not None and loop.elapsed() >= budget
-        val_check = step % val_every == 0 or step == end or out_of_time
-        if step % log_every == 0 or val_check or ema_stop:
-            result.final_loss, result.final_accuracy = loss.item(), acc.item()
-            if not math.isfinite(result.final_loss):
-                raise Diverged(f"loss became {result.final_loss} at step {step}")
-            ema_acc = acc.item() if step == 1 else 0.9 * ema_acc + 0.1 * acc.item()
-            if on_step is not None:
-                on_step(step, end, result.final_loss, result.final_accuracy)
-            stop_ema = bool(ema_stop) and step >= 20 and ema_acc >= ema_stop
-            loop.record(step, val_check or stop_ema, step_lr)
-            reached = train.stop_at_target and loop.hold.held
-            if reached or out_of_time or stop_ema:
-                break
-            if step > steps and loop.hold.streak == 0:
-                break  # the confirmation past the budget failed: not learned
-            if step == end and train.stop_at_target and val_check:
-                end += loop.hold.confirm_steps(val_every)
+        if loop.after_update(step, loss, acc, step_lr):
+            break
         if deadline is not None and time.monotonic() > deadline:
-            raise CellTimeout(f"time limit reached at step {step} of {end}")
-    if steps == 0:
-        loop.record(0, True)
-    result.steps = step
-    result.seconds = loop.elapsed()
-    result.learned = loop.hold.held
-    return result
+            raise CellTimeout(f"time limit reached at step {step} of {loop.end}")
+    return loop.finish(step)

@@ -77,6 +77,9 @@ ROW_COLUMNS: dict[str, str] = {
     "train_seconds": "float64",
     "eval_seconds": "float64",
     "tokens_per_second": "float64",  # training throughput
+    # Cells trained as one batched model with this one (1: alone; bench.run.batched). Its
+    # train_seconds and tokens_per_second are then the group's wall time, shared.
+    "batched_cells": "int64",
     "peak_memory_bytes": "int64",
     "device": "string",
     "kernel": "string",

@@ -75,12 +75,14 @@ def causal_conv1d_cuda(
     """The `causal-conv1d` kernel. It reads x as channel-first when its last stride is 1 and as
     channel-last (which needs D % 8 == 0 and 8-aligned strides) when its channel stride is 1; a
     transposed slice such as Mamba's in_proj output is neither safely, so any x whose time
-    stride is not 1 is made contiguous first."""
+    stride is not 1 is copied to channel-first strides first. Not with `x.contiguous()`: torch
+    ignores the strides of size-1 dimensions, so a one-token [B, C, 1] transposed slice with
+    strides (C, 1, C) counts as contiguous, is returned as it is, and reads as channel-last."""
     _check(x, weight, activation)
     if _fused_causal_conv1d is None:
         raise RuntimeError("causal_conv1d_cuda: causal-conv1d is not importable")
     if weight.shape[1] not in FUSED_WIDTHS:
         raise ValueError(f"causal_conv1d_cuda: width {weight.shape[1]} is not 2..4")
     if x.stride(-1) != 1:
-        x = x.contiguous()
+        x = x.clone(memory_format=torch.contiguous_format)  # strides (C*L, L, 1), L = 1 too
     return _fused_causal_conv1d(x, weight.contiguous(), bias, activation=activation)

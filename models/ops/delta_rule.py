@@ -19,6 +19,8 @@ With beta in (0, 1) the transition's eigenvalues lie in [0, 1]; with beta in (0,
   batched product: o = (q * gamma) S_in + tril(q k^T * gamma_i / gamma_j) U.
 - `delta_rule_fla`: fla's Triton kernels (`chunk_delta_rule`, `chunk_gated_delta_rule`), CUDA only,
   imported on first use through `fused.fla_ops` (a missing fla is never an error).
+  `chunk_delta_rule` refuses float32 (an assert in every fla release we pin), so the plain rule in
+  float32 runs `chunk_gated_delta_rule` with g = 0: a decay of exp(0) = 1 is the plain rule.
 
 All three take fla's layout: q, k [B, T, H, dk], v [B, T, H, dv], beta [B, T, H], g [B, T, H]
 (log alpha, <= 0) or None, `scale` (dk^-0.5 when None), an incoming state [B, H, dk, dv] or None
@@ -157,9 +159,17 @@ def delta_rule_fla(q, k, v, beta, g=None, scale=None, initial_state=None, chunk_
         raise RuntimeError(f"delta_rule_fla: flash-linear-attention is not importable ({why})")
     chunk_delta_rule, chunk_gated_delta_rule = ops
     kwargs = dict(scale=scale, initial_state=initial_state, output_final_state=True)
-    if g is None:
+    if fla_function(q.dtype, g is not None) == "chunk_delta_rule":
         return chunk_delta_rule(q, k, v, beta, **kwargs)
+    if g is None:  # the plain rule in float32: no decay, which chunk_delta_rule cannot run
+        g = beta.new_zeros(beta.shape, dtype=torch.float32)
     return chunk_gated_delta_rule(q, k, v, g, beta, **kwargs)
+
+
+def fla_function(dtype: torch.dtype, gated: bool) -> str:
+    """The fla kernel `delta_rule_fla` calls: `chunk_delta_rule` for the plain rule in 16 bits,
+    `chunk_gated_delta_rule` for the gated rule and for the plain one in float32 (g = 0)."""
+    return "chunk_delta_rule" if not gated and dtype != torch.float32 else "chunk_gated_delta_rule"
 
 
 def delta_rule_kernel(device: torch.device) -> str:

@@ -30,12 +30,18 @@ MAX_SQRT_GRADIENT = 1000.0
 
 
 class _SqrtBoundDerivative(torch.autograd.Function):
-    """sqrt(x) whose derivative 1 / (2 sqrt(x)) is capped at MAX_SQRT_GRADIENT."""
+    """sqrt(x) whose derivative 1 / (2 sqrt(x)) is capped at MAX_SQRT_GRADIENT. Elementwise, so
+    torch.func derives its vmap rule (batched training of several cells: bench.run.batched)."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
+    def forward(x):
         return torch.sqrt(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx, grad):

@@ -82,11 +82,31 @@ def blocked_scan(
 
 class _ChunkedScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, a, b, h0, chunk):
-        h = blocked_scan(a, b, h0, chunk, reverse=False)
-        ctx.chunk = chunk
-        ctx.save_for_backward(a, h, h0)
-        return h
+    def forward(a, b, h0, chunk):
+        return blocked_scan(a, b, h0, chunk, reverse=False)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, _, h0, ctx.chunk = inputs
+        ctx.save_for_backward(a, output, h0)
+
+    @staticmethod
+    def vmap(info, in_dims, a, b, h0, chunk):
+        """Under torch.func.vmap (several cells trained as one model: bench.run.batched), the
+        vmapped dimension joins the batch: rows are independent, so each member's h is what
+        it would be alone, bit for bit."""
+        size = info.batch_size
+
+        def fold(x, dim):
+            if x is None:
+                return None
+            x = x.unsqueeze(0).expand(size, *x.shape) if dim is None else x.movedim(dim, 0)
+            return x.reshape(size * x.shape[1], *x.shape[2:]).contiguous()
+
+        h = _ChunkedScan.apply(
+            fold(a, in_dims[0]), fold(b, in_dims[1]), fold(h0, in_dims[2]), chunk
+        )
+        return h.view(size, -1, *h.shape[1:]), 0
 
     @staticmethod
     def backward(ctx, grad_h):

@@ -100,3 +100,21 @@ def test_why_off_for_mamba2_xlstm_and_flash_attn_on_cuda(monkeypatch):
     assert old_card == "flash-attn: compute capability (7, 5) < 8.0"
     fp32 = doctor._why_off("transformer", _mixer("transformer"), torch.float32, CUDA)
     assert fp32 == "flash-attn runs fp16/bf16 only"
+
+
+@pytest.mark.parametrize("gated", [False, True], ids=["plain", "gated"])
+def test_deltanet_row_names_the_fla_kernel_that_really_runs(monkeypatch, gated):
+    """With fla on CUDA (faked), plain DeltaNet in float32 runs chunk_gated_delta_rule with
+    g = 0 (chunk_delta_rule refuses float32), in bfloat16 chunk_delta_rule; doctor says which."""
+    import statebench.models.deltanet as deltanet
+
+    monkeypatch.setattr(deltanet, "delta_rule_kernel", lambda device: "fla")
+    options = {"gated": True} if gated else {}
+    rows = {r[2]: r for r in doctor._arch_rows("deltanet", options, torch.device("cpu"))}
+    fp32, bf16 = rows["float32"], rows["bfloat16"]
+    if gated:
+        assert fp32[3] == bf16[3] == "fla (chunk_gated_delta_rule)"
+    else:
+        assert fp32[3] == "fla (chunk_gated_delta_rule, g = 0: chunk_delta_rule refuses float32)"
+        assert bf16[3] == "fla (chunk_delta_rule)"
+    assert fp32[4] == fp32[3]  # step takes the same kernel

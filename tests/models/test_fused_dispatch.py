@@ -54,6 +54,44 @@ def test_mis_strided_conv_input_is_made_contiguous_before_the_kernel(monkeypatch
     torch.testing.assert_close(got, want)
 
 
+def _kernel_layout(x: torch.Tensor) -> str:
+    """How causal-conv1d reads x: channel-last when its time stride is not 1 and its channel
+    stride is (the kernel's own test), else channel-first."""
+    return "channel-last" if x.stride(2) != 1 and x.stride(1) == 1 else "channel-first"
+
+
+@pytest.mark.parametrize(
+    ("arch", "options"),
+    [("deltanet", {}), ("mamba", {}), ("mamba2", {"head_dim": 8}), ("xlstm", {"cell": "slstm"})],
+    ids=["deltanet", "mamba", "mamba2", "slstm"],
+)
+def test_a_length_one_input_reaches_the_conv_kernel_channel_first(monkeypatch, arch, options):
+    """A one-token input ([B, C, 1], a transposed slice with strides (C, 1, C)) counts as
+    contiguous in torch, so `x.contiguous()` leaves it channel-last for the kernel, which then
+    refuses C % 8 != 0 (d_model 20 here) or runs its other path. Forward on one token and a
+    stream fed one token at a time must hand the kernel channel-first tensors."""
+    torch.manual_seed(0)
+    model = build_model(arch, 5, 3, d_model=20, n_layers=1, **options)
+    tokens = torch.randint(0, 5, (2, 3))
+    want_one, want = model(tokens[:, :1]), model(tokens)
+    layouts: list[str] = []
+
+    def kernel(x, weight, bias, activation=None):
+        layouts.append(_kernel_layout(x))
+        return causal_conv.causal_conv1d_torch(x, weight, bias, activation)
+
+    monkeypatch.setattr(causal_conv, "_fused_causal_conv1d", kernel)
+    _fused_everywhere(monkeypatch, causal_conv, width_aware=True)
+    got_one = model(tokens[:, :1])
+    state, outs = model.init_state(2), []
+    for t in range(3):
+        out, state = model.step(tokens[:, t : t + 1], state)
+        outs.append(out)
+    assert len(layouts) == 4 and set(layouts) == {"channel-first"}, layouts
+    torch.testing.assert_close(got_one, want_one)
+    torch.testing.assert_close(torch.cat(outs, dim=1), want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("width", [1, 5])
 def test_conv_width_outside_2_to_4_never_reaches_the_kernel(monkeypatch, width):
     calls: list = []
@@ -242,6 +280,75 @@ def _fake_fla_delta_rule(calls: list):
     return plain, gated
 
 
+@pytest.mark.parametrize(
+    ("dtype", "want"),
+    [(torch.float32, "gated"), (torch.bfloat16, "plain")],
+    ids=["float32", "bfloat16"],
+)
+def test_plain_deltanet_in_float32_never_reaches_the_fp32_refusing_kernel(
+    monkeypatch, fresh_fla_imports, dtype, want
+):
+    """fla's chunk_delta_rule asserts q.dtype != float32 (every pinned release), and float32 is
+    the default dtype: the plain rule then runs chunk_gated_delta_rule with g = 0, a decay of
+    one, which is the same rule. The fake plain kernel refuses float32 as fla's does."""
+    calls: list = []
+    plain_fn, gated_fn = _fake_fla_delta_rule(calls)
+
+    def refusing_plain(q, *args, **kwargs):
+        assert q.dtype != torch.float32, "ChunkDeltaRuleFunction does not support float32"
+        return plain_fn(q, *args, **kwargs)
+
+    gs: list = []
+
+    def recording_gated(q, k, v, g, beta, **kwargs):
+        gs.append(g)
+        return gated_fn(q, k, v, g, beta, **kwargs)
+
+    _fake_package(monkeypatch, "fla.ops.delta_rule", chunk_delta_rule=refusing_plain)
+    _fake_package(monkeypatch, "fla.ops.gated_delta_rule", chunk_gated_delta_rule=recording_gated)
+    torch.manual_seed(0)
+    model = build_model("deltanet", 5, 3, d_model=16, n_layers=2).to(dtype)
+    tokens = torch.randint(0, 5, (2, 11))
+    want_logits = model(tokens)
+    monkeypatch.setattr(delta_rule, "delta_rule_kernel", lambda device: "fla")
+    got = model(tokens)
+    assert [c[0] for c in calls] == [want] * 2
+    assert all(g.dtype == torch.float32 and not g.any() for g in gs)
+    torch.testing.assert_close(got, want_logits)
+    fn = delta_rule.fla_function(dtype, gated=False)
+    assert fn == ("chunk_gated_delta_rule" if dtype == torch.float32 else "chunk_delta_rule")
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "bfloat16"])
+def test_doctor_names_the_delta_rule_function_that_really_runs(
+    monkeypatch, fresh_fla_imports, dtype_name
+):
+    """Doctor's row for plain DeltaNet with fla on CUDA (faked) names the fla function the model
+    then really calls: chunk_gated_delta_rule (g = 0) in float32, chunk_delta_rule otherwise."""
+    import statebench.models.deltanet as deltanet
+    from statebench.bench.cli import doctor
+
+    calls: list = []
+    plain_fn, gated_fn = _fake_fla_delta_rule(calls)
+
+    def refusing_plain(q, *args, **kwargs):
+        assert q.dtype != torch.float32, "ChunkDeltaRuleFunction does not support float32"
+        return plain_fn(q, *args, **kwargs)
+
+    _fake_package(monkeypatch, "fla.ops.delta_rule", chunk_delta_rule=refusing_plain)
+    _fake_package(monkeypatch, "fla.ops.gated_delta_rule", chunk_gated_delta_rule=gated_fn)
+    for module in (delta_rule, deltanet):
+        monkeypatch.setattr(module, "delta_rule_kernel", lambda device: "fla")
+    model = build_model("deltanet", 5, 3, d_model=16, n_layers=2).to(doctor.DTYPES[dtype_name])
+    model(torch.randint(0, 5, (2, 7)))
+    ran = {c[0] for c in calls}
+    assert len(ran) == 1
+    function = {"plain": "chunk_delta_rule", "gated": "chunk_gated_delta_rule"}[ran.pop()]
+    rows = {r[2]: r for r in doctor._arch_rows("deltanet", {}, torch.device("cpu"))}
+    forward, step = rows[dtype_name][3:5]
+    assert forward.startswith(f"fla ({function}") and step.startswith(f"fla ({function}")
+
+
 @pytest.mark.parametrize("gated", [False, True], ids=["plain", "gated"])
 def test_deltanet_reaches_fla_with_its_layout_and_state(monkeypatch, fresh_fla_imports, gated):
     """On CUDA the delta rule goes to fla's kernel for its variant, with the stream's state
@@ -262,5 +369,5 @@ def test_deltanet_reaches_fla_with_its_layout_and_state(monkeypatch, fresh_fla_i
         out, state = model.step(tokens[:, start : start + 6], state)
         outs.append(out)
     torch.testing.assert_close(torch.cat(outs, dim=1), want, rtol=1e-5, atol=1e-5)
-    kind = "gated" if gated else "plain"
+    kind = "gated"  # in float32 the plain rule runs the gated kernel with g = 0 (fla_function)
     assert calls == [(kind, False, True)] * 2 + [(kind, True, True)] * 4

@@ -126,11 +126,12 @@ def test_gradients_through_fla_initial_states():
 
 
 @pytest.mark.skipif(delta_rule._fla() is None, reason="needs fla's delta-rule kernels")
-@pytest.mark.parametrize("gated", [False, True], ids=["chunk_delta_rule", "chunk_gated_delta_rule"])
+@pytest.mark.parametrize("gated", [False, True], ids=["plain", "gated"])
 def test_gradients_through_fla_delta_rule(gated):
     """fla's delta-rule kernels against the chunked torch form: outputs, final state and the
     gradients of every input, the incoming state (fp32, as a stream passes it), beta and the
-    gated decay included."""
+    gated decay included. In float32 both rules run chunk_gated_delta_rule (the plain one with
+    g = 0, since chunk_delta_rule refuses float32); test_fla_matches_reference runs bf16 too."""
     g = torch.Generator(device="cuda").manual_seed(0)
 
     def r(*shape):

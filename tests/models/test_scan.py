@@ -42,3 +42,23 @@ def test_scan_gradcheck():
 def test_scan_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="differ"):
         linear_scan(torch.ones(1, 3, 2), torch.ones(1, 3, 3))
+
+
+def test_the_scan_under_vmap_is_each_member_alone_bit_for_bit():
+    """Several cells trained as one model (bench.run.batched) vmap the scan over the members:
+    the vmapped dimension joins the batch, so every member's states and gradients are what the
+    member alone computes; a shared (unbatched) h0 is broadcast to every member."""
+    from torch.func import vmap
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(3, 2, 17, 5, generator=g).requires_grad_()
+    b = torch.randn(3, 2, 17, 5, generator=g).requires_grad_()
+    h0 = torch.randn(2, 5, generator=g)
+    h = vmap(linear_scan, in_dims=(0, 0, None))(a, b, h0)
+    h.square().sum().backward()
+    for i in range(3):
+        ai, bi = a[i].detach().requires_grad_(), b[i].detach().requires_grad_()
+        alone = linear_scan(ai, bi, h0)
+        alone.square().sum().backward()
+        assert torch.equal(alone, h[i])
+        assert torch.equal(ai.grad, a.grad[i]) and torch.equal(bi.grad, b.grad[i])

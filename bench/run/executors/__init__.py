@@ -66,7 +66,12 @@ def from_config(config: ExecutorConfig) -> Executor:
     """The executor an `[executor]` table describes."""
     common = {"grace_s": config.grace_s}
     if config.kind == "local":
-        return get_executor("local", threads=config.threads)
+        return get_executor(
+            "local",
+            threads=config.threads,
+            batch_cells=config.batch_cells,
+            pad_lengths=config.pad_lengths,
+        )
     if config.kind == "pool":
         return get_executor("pool", workers=config.workers, threads=config.threads, **common)
     per_cell = {
