@@ -83,7 +83,9 @@ def together(tmp_path_factory):
 EXACT = ["lstm"]  # trained alone; the vmapped archs follow the rounding rule above
 NUMBERS = ["accuracy", "seq_accuracy", "loss", "id_accuracy", "ood_accuracy", "val_accuracy",
            "val_loss", "final_train_loss", "final_train_accuracy"]  # fmt: skip
-TOLERANCE = 1e-4
+# Float sums in another order drift apart over the steps (most with padded lengths, and more
+# since a held target trains on past its first check); the discrete outcomes stay identical.
+TOLERANCE = 1e-3
 
 
 def _same_outcomes(want: pd.DataFrame, got: pd.DataFrame) -> None:
