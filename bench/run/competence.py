@@ -1,11 +1,10 @@
 """When a cell counts as competent, and how its training lengths grow: the rules bench.train uses.
 
 A model that touches the validation target at one check and drops below it at the next is not a
-model whose length generalisation can be read: stopping there leaves fragile solutions (the
-Deletang preset's LSTM on cycle navigation scored 0.30 over 41..500 stopped at the first 0.99
-check, 0.60 trained on). So the target must *hold*: `learned` means the last `hold_checks`
-validation checks were all at or above it, and `steps_to_target` is the step of the first check
-of that final run, so a row is learned exactly when it has a `steps_to_target`.
+model whose length generalisation can be read: stopping there leaves fragile solutions. So the
+target must *hold*: `learned` means the last `hold_checks` validation checks were all at or
+above it, and `steps_to_target` is the step of the first check of that final run, so a row is
+learned exactly when it has a `steps_to_target`.
 """
 
 from __future__ import annotations
