@@ -14,6 +14,7 @@ from statebench.bench.cli import inspection
 from statebench.bench.cli.common import console, err_console, fail, resolve
 from statebench.bench.cli.options import (
     ArchOpt,
+    BaselineOpt,
     ConfigOpt,
     DeviceOpt,
     Executor,
@@ -109,13 +110,16 @@ def run(
     partition: Annotated[
         str | None, typer.Option("--partition", help="Slurm partition (slurm executor).")
     ] = None,
+    baseline: BaselineOpt = None,
 ) -> None:
     """Train and evaluate the architecture x task x seed matrix (quick preset by default).
 
     Ends by writing the run's report (markdown and figures) into the run directory. Interrupt
     it at any time; the same command resumes where it stopped. Several drivers may share one
     --out: each runs cells no other live driver has claimed. Exits 1 if a cell failed (unless
-    --allow-failures) or is still missing.
+    --allow-failures) or is still missing. With --baseline (e.g. `--arch mypkg.gru:GRUMixer
+    --baseline quick`), only the given archs train and the report shows the baseline's cells
+    beside them.
     """
     from statebench.bench.cli.finish import RunArgs, executor_overrides, finish_run, warn_unstored
     from statebench.bench.run.progress import make_reporter
@@ -123,6 +127,8 @@ def run(
 
     extra = executor_overrides(executor, workers, address, partition)
     cfg = resolve(preset, config, arch, task, seeds, [*(set_ or []), *extra], device, True)
+    if baseline is not None:
+        _check_baseline(baseline)
     try:
         run_dir = run_matrix(
             cfg,
@@ -135,10 +141,22 @@ def run(
     except UserError as e:
         fail(str(e))
         return
-    args = RunArgs(preset, config, arch or [], task or [], seeds or [], set_ or [], device)
+    args = RunArgs(
+        preset, config, arch or [], task or [], seeds or [], set_ or [], device, baseline
+    )
     code = finish_run(run_dir, args, console, err_console, not no_report, allow_failures)
     if warn_unstored(run_dir, cfg.executor.claim_stale_s, err_console) or code:
         raise typer.Exit(code=1)
+
+
+def _check_baseline(spec: str) -> None:
+    """Refuse a --baseline that names no run, before anything trains or is written."""
+    from statebench.bench.store.references import check_baseline
+
+    try:
+        check_baseline(spec)
+    except UserError as e:
+        fail(str(e))
 
 
 app.command("status")(inspection.status)
@@ -180,12 +198,13 @@ def plot(
         Path | None,
         typer.Option("--out", "-o", help="File (.png/.svg/.pdf) or stem for PNG+SVG."),
     ] = None,
+    baseline: BaselineOpt = None,
 ) -> None:
-    """Draw one figure from a results directory."""
+    """Draw one figure from a results directory (with --baseline, beside another run's cells)."""
     from statebench.bench.report import plot_command
 
     try:
-        paths = plot_command(run_dir, kind, out)
+        paths = plot_command(run_dir, kind, out, baseline)
     except UserError as e:
         fail(str(e))
         return
@@ -205,12 +224,14 @@ def report(
         ),
     ] = "md",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write it.")] = None,
+    baseline: BaselineOpt = None,
 ) -> None:
-    """Write the leaderboard, every figure, config, provenance and failures as one report."""
+    """Write the leaderboard, every figure, config, provenance and failures as one report
+    (with --baseline, beside another run's cells: a shipped reference or a run directory)."""
     from statebench.bench.report import report_command
 
     try:
-        path = report_command(run_dir, format_, out)
+        path = report_command(run_dir, format_, out, baseline)
     except UserError as e:
         fail(str(e))
         return

@@ -60,3 +60,11 @@ OutOpt = Annotated[
     Path | None,
     typer.Option("--out", "-o", help="Run directory (default: results/<name>-<hash>)."),
 ]
+BaselineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline",
+        help="A run directory, or a shipped reference (quick, quick-probe, ...), whose cells are "
+        "shown beside this run's, marked [baseline], without rerunning them.",
+    ),
+]

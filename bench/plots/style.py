@@ -5,7 +5,9 @@ once. The built-in archs get fixed colours, Okabe-Ito's first (safe for the comm
 deficiencies); a variant (an arch with options) gets a shade of its arch's colour; any other
 name gets a colour and a marker picked by a stable hash of its name, so third-party adapters
 are also stable across figures, runs and machines (two unknown archs may share a colour; their
-markers then usually still differ).
+markers then usually still differ). A baseline's arch (`lstm [baseline]`, shown beside a run's
+own cells) keeps its arch's colour and takes another marker, so the same arch from both runs
+stays two distinguishable lines.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from collections.abc import Iterator
 import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-from statebench.bench.config.labels import KNOWN_ARCHS, arch_order, task_order  # noqa: F401
+from statebench.bench.config.labels import (  # noqa: F401
+    KNOWN_ARCHS,
+    arch_order,
+    is_marked,
+    task_order,
+    unmarked,
+)
 
 # Okabe & Ito (2008), as lowercase hex (what matplotlib.colors.to_hex returns). Yellow
 # (#f0e442) is left out: it vanishes on white.
@@ -87,8 +95,9 @@ def _stable_index(name: str, modulo: int, salt: str = "") -> int:
 
 
 def arch_color(arch: str) -> str:
-    """The arch's colour: fixed for the known archs, a stable hash pick otherwise."""
-    key = str(arch).lower()
+    """The arch's colour: fixed for the known archs, a stable hash pick otherwise; a baseline's
+    arch has its arch's colour."""
+    key = unmarked(arch).lower()
     if key in ARCH_COLORS:
         return ARCH_COLORS[key]
     base = key.split("(", 1)[0]
@@ -108,7 +117,12 @@ def _shade(color: str) -> str:
 
 
 def arch_marker(arch: str) -> str:
-    """The arch's marker, so lines stay distinguishable in greyscale or on a colour clash."""
+    """The arch's marker, so lines stay distinguishable in greyscale or on a colour clash; a
+    baseline's arch takes a marker other than its arch's own."""
+    if is_marked(arch):
+        own = arch_marker(unmarked(arch))
+        others = [m for m in FALLBACK_MARKERS if m != own]
+        return others[_stable_index(str(arch).lower(), len(others), salt="baseline:")]
     key = str(arch).lower()
     if key in ARCH_MARKERS:
         return ARCH_MARKERS[key]
