@@ -24,6 +24,7 @@ from statebench.bench.analysis.summary import summarize_headline
 from statebench.bench.cli import app
 from statebench.bench.config import load_config
 from statebench.bench.config.labels import BASELINE_MARK, arch_order, marked, with_options
+from statebench.bench.plots import make_figure
 from statebench.bench.plots.style import arch_color, arch_marker
 from statebench.bench.report import leaderboards, load_baseline, load_run, report_blocks
 from statebench.bench.run.runner import run_matrix
@@ -287,17 +288,16 @@ def test_run_quick_with_the_docs_gru_against_the_shipped_quick(doc_gru, caplog):
     assert re.search(r"!\[accuracy\]\(figures/accuracy\.png\)", report)
     assert (out / "report" / "figures" / "accuracy.png").is_file()
 
+    figures = sorted(p.stem for p in (out / "report" / "figures").glob("*.png"))
+    assert {"accuracy", "heatmap", "wallclock", "size"} <= set(figures), figures
+    # The report's figures are PNGs: draw the same ones again to read what they say.
     tables = load_run(out)
-    blocks = report_blocks(
-        tables.results,
-        tables.probes,
-        tables.manifest,
-        tables.logs,
-        baseline=load_baseline("quick", tables.manifest),
-    )
-    figures = {b.name: b.figure for b in blocks if b.kind == "figure"}
+    baseline = load_baseline("quick", tables.manifest)
+    results, probes, logs = baseline.join(tables.results, tables.probes, tables.logs)
     for name in ("accuracy", "heatmap", "wallclock", "size"):
-        texts = figure_texts(figures[name])
+        texts = figure_texts(make_figure(name, results, probes, logs=logs))
         for label in (GRU, *reference_archs):
             assert label in texts, (name, label)
-        assert f"{BASELINE_MARK.strip()}: cells of the baseline quick" in texts, name
+    note = baseline.figure_note()  # the line under each figure names the baseline and the budget
+    assert note.startswith(f"{BASELINE_MARK.strip()}: cells of the baseline quick"), note
+    assert "train.steps" in note, note
