@@ -3,10 +3,10 @@ any run directory) in the same tables and figures, marked, and what else differs
 
 The baseline's rows are never rerun. Each of its arch labels ends in `[baseline]`
 (bench.config.labels.BASELINE_MARK) and each cell key starts with `baseline:`, so an arch or a
-cell present in both runs is shown twice, distinctly: `lstm` (this run) beside
-`lstm [baseline]`, never averaged together. Any difference of the two configs other than the
-archs (budget, lengths, seeds, tasks and their options, model size, threads, version) is listed,
-so a reader knows the two were not measured alike.
+cell present in both runs is shown twice, distinctly: `lstm` (this run) and `lstm [baseline]`,
+never averaged together; this run's archs come first (labels.arch_order). Any difference of the
+two configs other than the archs (budget, lengths, seeds, tasks and their options, model size,
+threads, version) is listed, so a reader knows the two were not measured alike.
 """
 
 from __future__ import annotations

@@ -60,12 +60,13 @@ def _unique(names: Iterable) -> set[str]:
 
 def arch_order(names: Iterable) -> list[str]:
     """Known archs in their canonical order (attention first, then recurrent), then the rest A-Z;
-    a baseline's `lstm [baseline]` right after this run's `lstm`."""
+    a baseline's archs (`lstm [baseline]`) after all of this run's, in the same order, so the
+    archs a run was made to compare lead every table and figure."""
     rank = {name: i for i, name in enumerate(KNOWN_ARCHS)}
 
-    def key(name: str) -> tuple[int, str, bool]:
+    def key(name: str) -> tuple[bool, int, str]:
         base = unmarked(name)
-        return (rank.get(base.lower(), len(KNOWN_ARCHS)), base, is_marked(name))
+        return (is_marked(name), rank.get(base.lower(), len(KNOWN_ARCHS)), base)
 
     return sorted(_unique(names), key=key)
 

@@ -216,7 +216,7 @@ def _baseline_blocks(baseline: Baseline) -> list[Block]:
             f"Rows marked `[baseline]` are the stored cells of the baseline **{baseline.name}** "
             f"(run {baseline.run_id}, {counts}, read from {baseline.where}); they were not "
             "rerun, and they appear beside this run's cells in every table and figure. An arch "
-            "in both runs is shown twice, this run's `lstm` beside `lstm [baseline]`, never "
+            "in both runs is shown twice, this run's `lstm` and `lstm [baseline]`, never "
             "averaged together; in the figures it keeps its colour and takes another marker.",
         ),
     ]

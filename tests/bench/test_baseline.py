@@ -25,7 +25,8 @@ from statebench.bench.cli import app
 from statebench.bench.config import load_config
 from statebench.bench.config.labels import BASELINE_MARK, arch_order, marked, with_options
 from statebench.bench.plots import make_figure
-from statebench.bench.plots.style import arch_color, arch_marker
+from statebench.bench.plots.output import note_below
+from statebench.bench.plots.style import FULL_WIDTH, arch_color, arch_marker, new_figure
 from statebench.bench.report import leaderboards, load_baseline, load_run, report_blocks
 from statebench.bench.run.runner import run_matrix
 from statebench.bench.store import RunDir
@@ -192,12 +193,12 @@ def test_differences_name_every_setting_but_the_arch():
     assert "permutation(group=A4)" in found["tasks"][1]
 
 
-def test_marked_labels_keep_their_colour_take_another_marker_and_follow_their_arch():
+def test_marked_labels_keep_their_colour_take_another_marker_and_follow_this_runs():
     for arch in ("lstm", "mamba(eigen=[-1,1])", "mypkg.gru:GRUMixer"):
         assert arch_color(marked(arch)) == arch_color(arch)
         assert arch_marker(marked(arch)) != arch_marker(arch)
     order = arch_order(["lstm [baseline]", "zeta", "lstm", "transformer [baseline]"])
-    assert order == ["transformer [baseline]", "lstm", "lstm [baseline]", "zeta"]
+    assert order == ["lstm", "zeta", "transformer [baseline]", "lstm [baseline]"]
 
 
 def test_marking_keeps_the_group_of_rows_from_before_the_column():
@@ -301,3 +302,19 @@ def test_run_quick_with_the_docs_gru_against_the_shipped_quick(doc_gru, caplog):
     note = baseline.figure_note()  # the line under each figure names the baseline and the budget
     assert note.startswith(f"{BASELINE_MARK.strip()}: cells of the baseline quick"), note
     assert "train.steps" in note, note
+
+
+def test_the_note_under_a_figure_lies_below_its_lowest_panel():
+    """A constrained figure lays out only when drawn (the learning curves: a row per task); the
+    note under it waits for that, or it lands inside the lowest panel."""
+    fig = new_figure(FULL_WIDTH, 0.8 + 2.0 * 5)
+    for ax in fig.subplots(5, 2).flat:
+        ax.plot([0, 300], [1.0, 0.01])
+        ax.set_xlabel("training step")
+    text = "[baseline]: cells of the baseline quick (not rerun)"
+    note_below(fig, text)
+    fig.draw_without_rendering()
+    renderer = fig._get_renderer()
+    (note,) = [t for t in fig.texts if t.get_text() == text]
+    lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)
+    assert note.get_window_extent(renderer).y1 <= lowest
