@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from statebench.bench.cli import inspection
 from statebench.bench.cli.common import console, err_console, fail, resolve
 from statebench.bench.cli.options import (
@@ -27,7 +28,7 @@ from statebench.bench.cli.options import (
     TaskOpt,
 )
 from statebench.bench.cli.probe import probe as probe_command
-from statebench.bench.config import to_toml
+from statebench.bench.config import MatrixConfig, to_toml
 from statebench.bench.config.errors import UserError
 
 app = typer.Typer(
@@ -128,7 +129,7 @@ def run(
     extra = executor_overrides(executor, workers, address, partition)
     cfg = resolve(preset, config, arch, task, seeds, [*(set_ or []), *extra], device, True)
     if baseline is not None:
-        _check_baseline(baseline)
+        _check_baseline(baseline, cfg)
     try:
         run_dir = run_matrix(
             cfg,
@@ -149,14 +150,27 @@ def run(
         raise typer.Exit(code=1)
 
 
-def _check_baseline(spec: str) -> None:
-    """Refuse a --baseline that names no run, before anything trains or is written."""
+def _check_baseline(spec: str, cfg: MatrixConfig) -> None:
+    """Refuse a --baseline that names no run, before anything trains or is written; say now,
+    not only in the report at the end, where this config differs from the baseline's."""
+    from statebench.bench.analysis.baseline import config_differences
     from statebench.bench.store.references import check_baseline
 
     try:
-        check_baseline(spec)
+        manifest = check_baseline(spec).require_manifest()
     except UserError as e:
         fail(str(e))
+        return
+    theirs = {"config": manifest.get("config") or {}}  # the environment is known after the run
+    found = config_differences({"config": cfg.model_dump(mode="json")}, theirs)
+    if found:
+        lines = "\n  ".join(d.text() for d in found)
+        err_console.print(
+            f"[bold yellow]warning:[/] this run will differ from the baseline {spec} in more "
+            f"than the arch:\n  {escape(lines)}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 app.command("status")(inspection.status)

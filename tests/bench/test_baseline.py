@@ -275,8 +275,12 @@ def test_run_quick_with_the_docs_gru_against_the_shipped_quick(doc_gru, caplog):
     trained = run.load().drop_duplicates("cell")
     assert set(trained["arch"]) == {GRU}  # only the user's arch trained
     assert len(run.cells()) == len(quick.tasks) * len(quick.seeds)
-    warned = "\n".join(r.getMessage() for r in caplog.records)
+    warned = "\n".join(r.getMessage() for r in caplog.records)  # the report's warning
     assert "train.steps: 4 here, 300 in the baseline" in warned
+    # and before anything trained: the first lines on stderr, not only the report at the end
+    first = result.stderr.splitlines()[:4]
+    assert first[0].startswith("warning: this run will differ from the baseline quick"), first
+    assert "  train.steps: 4 here, 300 in the baseline" in first, first
 
     report = (out / "report" / "report.md").read_text()
     reference_archs = {
