@@ -78,12 +78,20 @@ def perf(session: nox.Session) -> None:
     session.run("python", "tests/perf/summarize.py", out)
 
 
+# Packs a finished run's rows into a shipped reference (bench.store.RunDir.ship).
+SHIP = (
+    "import sys; from statebench.bench.store import RunDir; RunDir(sys.argv[1]).ship(sys.argv[2])"
+)
+
+
 @nox.session
 def reference(session: nox.Session) -> None:
-    """Regenerate results/reference/: the reports and figures of the quick, quick-probe,
-    seqlen-scaling and conjecture runs. One torch thread, as the committed references were
-    made: a 2-core machine doing anything else slows two-thread runs of these small models many
-    times over, and CPU float sums depend on the thread count (rows record it as `cpu_threads`)."""
+    """Regenerate results/reference/: the quick, quick-probe, seqlen-scaling and conjecture runs, each as
+    its rows (manifest.json and rows/*.parquet: what `--baseline quick` reads, shipped in the
+    wheel) and the report and figures made from those rows. One torch thread, as the committed
+    references were made: a 2-core machine doing anything else slows two-thread runs of these
+    small models many times over, and CPU float sums depend on the thread count (rows record
+    it as `cpu_threads`)."""
     _install(session)
     session.env["OMP_NUM_THREADS"] = "1"
     runs = (
@@ -97,7 +105,8 @@ def reference(session: nox.Session) -> None:
         for stale in (run_dir, report_dir):  # regenerate: never resume an older code's run
             shutil.rmtree(stale, ignore_errors=True)
         session.run("statebench", command, "--preset", preset, "--out", run_dir)
-        session.run("statebench", "report", run_dir, "--out", f"{report_dir}/report.md")
+        session.run("python", "-c", SHIP, run_dir, report_dir)
+        session.run("statebench", "report", report_dir, "--out", f"{report_dir}/report.md")
 
 
 @nox.session(venv_backend="none")

@@ -74,6 +74,42 @@ def test_wheel_holds_only_the_statebench_namespace(wheel):
     assert "statebench = statebench.bench.cli:app" in entry
 
 
+def test_wheel_ships_the_rows_of_every_reference_run(wheel, tmp_path):
+    """`--baseline quick` works from a wheel: each results/reference/<name>/ that holds rows
+    (a manifest) is in it as statebench/reference/<name>/, rows and manifest only, and the
+    installed wheel finds it by name. Reads whatever the checkout's references hold now."""
+    names = set(wheel.namelist())
+    shipped = sorted(p.parent for p in (ROOT / "results" / "reference").glob("*/manifest.json"))
+    assert shipped, "no reference run ships its rows (nox -s reference writes them)"
+    for folder in shipped:
+        files = [folder / "manifest.json", *sorted((folder / "rows").glob("*.parquet"))]
+        assert len(files) > 1, f"{folder} holds a manifest but no rows/*.parquet"
+        for path in files:
+            want = f"statebench/reference/{path.relative_to(folder.parent).as_posix()}"
+            assert want in names, f"{want} is missing from the wheel"
+    reports = [n for n in names if n.startswith("statebench/reference/") and n.endswith(".md")]
+    assert not reports, reports  # rows only: the reports and figures stay in the checkout
+    target = tmp_path / "site"
+    cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q"]
+    result = subprocess.run(
+        [*cmd, "--target", str(target), wheel.filename], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    deps = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    code = (
+        "from statebench.bench.store.references import find_baseline, shipped_references; "
+        "print(*shipped_references()); print(find_baseline('quick').path)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), *deps])}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    found, quick = result.stdout.splitlines()
+    assert found.split() == [p.name for p in shipped]
+    assert Path(quick).is_relative_to(target)
+
+
 def test_installed_wheel_imports_beside_generic_packages_of_the_same_names(wheel, tmp_path):
     """The wheel installed on its own (no editable finder: `python -S` skips .pth files), run
     from a directory with its own models/, tasks/ and bench/ packages."""
@@ -117,6 +153,8 @@ def test_import_statebench_beside_generic_packages_of_the_same_names(tmp_path):
 def test_the_package_links_to_the_top_level_folders():
     """src/statebench/{bench,models,tasks} are relative links to the repository's folders, so
     there is one copy of each file and a moved checkout still works."""
+    reference = ROOT / "src" / "statebench" / "reference"  # the shipped references' rows
+    assert reference.is_symlink() and os.readlink(reference) == "../../results/reference"
     for name in FOLDERS:
         link = ROOT / "src" / "statebench" / name
         assert link.is_symlink(), f"{link} is not a link (on Windows: git core.symlinks=true)"

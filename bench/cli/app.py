@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from statebench.bench.cli import inspection
 from statebench.bench.cli.common import console, err_console, fail, resolve, safe
 from statebench.bench.cli.help import StatebenchGroup
 from statebench.bench.cli.options import (
     ArchOpt,
+    BaselineOpt,
     ConfigOpt,
     DeviceOpt,
     Executor,
@@ -27,7 +29,7 @@ from statebench.bench.cli.options import (
     ThreadsOpt,
 )
 from statebench.bench.cli.probe import probe as probe_command
-from statebench.bench.config import to_toml
+from statebench.bench.config import MatrixConfig, to_toml
 from statebench.bench.config.errors import UserError
 
 app = typer.Typer(
@@ -116,13 +118,16 @@ def run(
     ] = None,
     skip_conformance: SkipConformanceOpt = False,
     threads: ThreadsOpt = None,
+    baseline: BaselineOpt = None,
 ) -> None:
     """Train and evaluate the architecture x task x seed matrix (quick preset by default).
 
     Ends by writing the run's report (markdown and figures) into the run directory. Interrupt
     it at any time; the same command resumes where it stopped. Several drivers may share one
     --out: each runs cells no other live driver has claimed. Exits 1 if a cell failed (unless
-    --allow-failures) or is still missing.
+    --allow-failures) or is still missing. With --baseline (e.g. `--arch mypkg.gru:GRUMixer
+    --baseline quick`), only the given archs train and the report shows the baseline's cells
+    beside them.
     """
     from statebench.bench.cli.finish import RunArgs, executor_overrides, finish_run, warn_unstored
     from statebench.bench.run.progress import make_reporter
@@ -130,6 +135,8 @@ def run(
 
     extra = executor_overrides(executor, workers, address, partition, threads)
     cfg = resolve(preset, config, arch, task, seeds, [*(set_ or []), *extra], device, True)
+    if baseline is not None:
+        _check_baseline(baseline, cfg)
     try:
         run_dir = run_matrix(
             cfg,
@@ -143,10 +150,35 @@ def run(
     except UserError as e:
         fail(str(e))
         return
-    args = RunArgs(preset, config, arch or [], task or [], seeds or [], set_ or [], device)
+    args = RunArgs(
+        preset, config, arch or [], task or [], seeds or [], set_ or [], device, baseline
+    )
     code = finish_run(run_dir, args, console, err_console, not no_report, allow_failures)
     if warn_unstored(run_dir, cfg.executor.claim_stale_s, err_console) or code:
         raise typer.Exit(code=1)
+
+
+def _check_baseline(spec: str, cfg: MatrixConfig) -> None:
+    """Refuse a --baseline that names no run, before anything trains or is written; say now,
+    not only in the report at the end, where this config differs from the baseline's."""
+    from statebench.bench.analysis.baseline import config_differences
+    from statebench.bench.store.references import check_baseline
+
+    try:
+        manifest = check_baseline(spec).require_manifest()
+    except UserError as e:
+        fail(str(e))
+        return
+    theirs = {"config": manifest.get("config") or {}}  # the environment is known after the run
+    found = config_differences({"config": cfg.model_dump(mode="json")}, theirs)
+    if found:
+        lines = "\n  ".join(d.text() for d in found)
+        err_console.print(
+            f"[bold yellow]warning:[/] this run will differ from the baseline {spec} in more "
+            f"than the arch:\n  {escape(lines)}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 app.command("status")(inspection.status)
@@ -203,12 +235,13 @@ def plot(
         Path | None,
         typer.Option("--out", "-o", help="File (.png/.svg/.pdf) or stem for PNG+SVG."),
     ] = None,
+    baseline: BaselineOpt = None,
 ) -> None:
-    """Draw one figure from a results directory."""
+    """Draw one figure from a results directory (with --baseline, beside another run's cells)."""
     from statebench.bench.report import plot_command
 
     try:
-        paths = plot_command(run_dir, kind, out)
+        paths = plot_command(run_dir, kind, out, baseline)
     except UserError as e:
         fail(str(e), e.exit_code)
         return
@@ -228,12 +261,14 @@ def report(
         ),
     ] = "md",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write it.")] = None,
+    baseline: BaselineOpt = None,
 ) -> None:
-    """Write the leaderboard, every figure, config, provenance and failures as one report."""
+    """Write the leaderboard, every figure, config, provenance and failures as one report
+    (with --baseline, beside another run's cells: a shipped reference or a run directory)."""
     from statebench.bench.report import report_command
 
     try:
-        path = report_command(run_dir, format_, out)
+        path = report_command(run_dir, format_, out, baseline)
     except UserError as e:
         fail(str(e), e.exit_code)
         return

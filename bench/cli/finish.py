@@ -23,6 +23,7 @@ class RunArgs:
     seeds: list[int]
     overrides: list[str]
     device: str | None
+    baseline: str | None = None  # the run the report shows beside this one (--baseline)
 
     def probe_command(self, run_dir: Path) -> str:
         # The probe's own default preset differs from run's: name the one that made this run.
@@ -128,10 +129,11 @@ def _write_report(console: Console, run_dir: Path, args: RunArgs) -> None:
     """The run's markdown report, and the commands that read the run further."""
     from statebench.bench.report import report
 
-    path = report(run_dir, "md")
+    path = report(run_dir, "md", baseline=args.baseline)
     console.print(f"report: [bold]{safe(path)}[/] (figures in {safe(path.parent / 'figures')})")
     console.print("next:")
-    html = shlex.join(["statebench", "report", str(run_dir), "--format", "html"])
+    beside = ["--baseline", args.baseline] if args.baseline else []
+    html = shlex.join(["statebench", "report", str(run_dir), "--format", "html", *beside])
     console.print(f"  {safe(html)}", highlight=False, soft_wrap=True)
     console.print(f"  {safe(args.probe_command(run_dir))}", highlight=False, soft_wrap=True)
     console.print(f"  statebench status {safe(shlex.quote(str(run_dir)))}", highlight=False)

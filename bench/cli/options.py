@@ -92,3 +92,11 @@ SkipConformanceOpt = Annotated[
         help="Use outside archs and tasks without the conformance check (rows record it).",
     ),
 ]
+BaselineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline",
+        help="A run directory, or a shipped reference (quick, quick-probe, ...), whose cells are "
+        "shown beside this run's, marked [baseline], without rerunning them.",
+    ),
+]

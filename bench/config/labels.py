@@ -57,6 +57,25 @@ KNOWN_ARCHS: tuple[str, ...] = (
     "rc_frame",
 )
 UNREGISTERED_TASK_RANK = 1 << 30  # after every registered task, whatever order it declares
+# What a baseline's arch labels end with when its cells are shown beside a run's own
+# (`statebench report RUN --baseline quick`): `lstm [baseline]`, never merged with `lstm`.
+BASELINE_MARK = " [baseline]"
+
+
+def marked(label: str) -> str:
+    """`lstm` -> `lstm [baseline]` (once: marking a marked label changes nothing)."""
+    label = str(label)
+    return label if is_marked(label) else label + BASELINE_MARK
+
+
+def is_marked(label: str) -> bool:
+    return str(label).endswith(BASELINE_MARK)
+
+
+def unmarked(label: str) -> str:
+    """The arch label without the baseline mark: its colour, family and place in the order."""
+    label = str(label)
+    return label[: -len(BASELINE_MARK)] if is_marked(label) else label
 
 
 def _unique(names: Iterable) -> set[str]:
@@ -64,9 +83,16 @@ def _unique(names: Iterable) -> set[str]:
 
 
 def arch_order(names: Iterable) -> list[str]:
-    """Known archs in their canonical order (attention first, then recurrent), then the rest A-Z."""
+    """Known archs in their canonical order (attention first, then recurrent), then the rest A-Z;
+    a baseline's archs (`lstm [baseline]`) after all of this run's, in the same order, so the
+    archs a run was made to compare lead every table and figure."""
     rank = {name: i for i, name in enumerate(KNOWN_ARCHS)}
-    return sorted(_unique(names), key=lambda n: (rank.get(n.lower(), len(KNOWN_ARCHS)), n))
+
+    def key(name: str) -> tuple[bool, int, str]:
+        base = unmarked(name)
+        return (is_marked(name), rank.get(base.lower(), len(KNOWN_ARCHS)), base)
+
+    return sorted(_unique(names), key=key)
 
 
 def task_order(names: Iterable) -> list[str]:

@@ -58,7 +58,10 @@ def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
 
 def note_below(fig: Figure, text: str) -> None:
     """A small line of text under everything the figure draws (kept by the tight bounding box):
-    an incomplete run's figures say how many of the expected cells they show."""
+    an incomplete run's figures say how many of the expected cells they show. The layout runs
+    first: before it, a constrained figure's bounding box is not where it will be drawn, and
+    the note landed inside the lowest panel (the learning curves)."""
+    fig.draw_without_rendering()
     bottom = fig.get_tightbbox().y0 / fig.get_figheight()
     fig.text(0.0, bottom - 0.02, text, ha="left", va="top", fontsize=7, color="#555555",
              gid="coverage")  # fmt: skip

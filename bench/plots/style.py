@@ -8,7 +8,9 @@ every built-in colour and shade, picked by a stable hash of its name, so third-p
 also stable across figures, runs and machines. `arch_colors(names)` gives the colours of the
 archs one figure shows: where two names would meet on one colour (two outside archs hashing
 alike, two variants of one arch), the later one takes the next free colour, so no two archs of
-a figure share one. Markers follow the same rules.
+a figure share one. Markers follow the same rules. A baseline's arch (`lstm [baseline]`, shown beside a
+run's own cells) keeps its arch's colour and takes another marker, so the same arch from both
+runs stays two distinguishable lines.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.textpath import TextPath
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-from statebench.bench.config.labels import KNOWN_ARCHS, arch_order, task_order  # noqa: F401
+from statebench.bench.config.labels import (  # noqa: F401
+    KNOWN_ARCHS,
+    arch_order,
+    is_marked,
+    task_order,
+    unmarked,
+)
 
 # Okabe & Ito (2008), as lowercase hex (what matplotlib.colors.to_hex returns). Yellow
 # (#f0e442) is left out: it vanishes on white.
@@ -112,7 +120,14 @@ def _family_color(base: str) -> str:
 
 
 def arch_colors(names) -> dict[str, str]:
-    """The colour of each arch label one figure shows, no two alike (see the module doc)."""
+    """The colour of each arch label one figure shows, no two alike (see the module doc); a
+    baseline's arch shares its arch's colour."""
+    names = [str(n) for n in names]
+    own = _arch_colors(unmarked(n) for n in names)
+    return {n: own[unmarked(n)] for n in names}
+
+
+def _arch_colors(names) -> dict[str, str]:
     labels = list(dict.fromkeys(str(n) for n in names))
     keys = {label.lower() for label in labels}
     out: dict[str, str] = {}
@@ -141,7 +156,21 @@ def arch_colors(names) -> dict[str, str]:
 
 
 def arch_markers(names) -> dict[str, str]:
-    """The marker of each arch label one figure shows: fixed ones first, then free ones."""
+    """The marker of each arch label one figure shows: fixed ones first, then free ones; a
+    baseline's arch takes a free marker other than its arch's own."""
+    names = [str(n) for n in names]
+    out = _arch_markers(unmarked(n) for n in names)
+    used = set(out.values())
+    for name in dict.fromkeys(n for n in names if is_marked(n)):
+        own = out[unmarked(name)]
+        start = _stable_index(name.lower(), len(FALLBACK_MARKERS), salt="baseline:")
+        choices = [m for m in FALLBACK_MARKERS[start:] + FALLBACK_MARKERS[:start] if m != own]
+        out[name] = _next_free(choices + [m for m in LINE_MARKERS if m != own], used)
+        used.add(out[name])
+    return {n: out[n] for n in names}
+
+
+def _arch_markers(names) -> dict[str, str]:
     labels = list(dict.fromkeys(str(n) for n in names))
     out: dict[str, str] = {}
     used: set[str] = set()

@@ -4,7 +4,9 @@ The report is built as a list of blocks (headings, paragraphs, tables, figures, 
 DataFrames, then rendered: markdown with the figures as PNG files beside it, or one
 self-contained HTML file with the figures embedded. `build_report` takes preloaded tables (so
 it is testable without a store); `report` loads a run directory through `bench.store`.
-`plot_command` and `report_command` are what the CLI calls.
+`plot_command` and `report_command` are what the CLI calls. With a baseline (`load_baseline`:
+a shipped reference such as `quick`, or any run directory), the baseline's cells join every
+table and figure, marked `[baseline]` (bench.analysis.baseline).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from statebench.bench.analysis.baseline import Baseline, make_baseline
 from statebench.bench.analysis.coverage import coverage, incomplete_note, with_absent_cells
 from statebench.bench.config.errors import OutputPathError, RunDirError, UserError
 from statebench.bench.plots import (
@@ -39,6 +42,7 @@ from statebench.bench.report.tables import (
 )
 from statebench.bench.store import RunDir, manifest_cells
 from statebench.bench.store.files import atomic_write, check_inside
+from statebench.bench.store.references import find_baseline
 from statebench.bench.store.writable import unwritable
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,36 @@ def load_run(run_dir: str | Path) -> RunTables:
     return RunTables(results, run.load_probes(), manifest, logs, unreadable, foreign)
 
 
+def load_baseline(spec: str | Path, this_manifest: dict | None = None) -> Baseline:
+    """The run `spec` names (a run directory, else a shipped reference such as `quick`), read
+    and marked to join a run whose manifest is `this_manifest`; RunDirError when it names
+    neither or holds no results. Logs a warning when the two differ in more than the arch."""
+    run = find_baseline(spec)
+    try:
+        tables = load_run(run.path)
+    except RunDirError as e:
+        raise RunDirError(f"--baseline {str(spec)!r}: {e}") from None
+    baseline = make_baseline(
+        str(spec),
+        str(run.path),
+        tables.results,
+        tables.probes,
+        tables.logs,
+        tables.manifest,
+        this_manifest or {},
+        tables.unreadable,
+    )
+    if baseline.warning():
+        log.warning("%s", baseline.warning())
+    return baseline
+
+
+def _baseline_of(spec: str | Path | Baseline | None, manifest: dict) -> Baseline | None:
+    if spec is None or isinstance(spec, Baseline):
+        return spec
+    return load_baseline(spec, manifest)
+
+
 def _check_format(fmt: str) -> None:
     if fmt not in REPORT_FORMATS:
         raise UserError(
@@ -104,6 +138,7 @@ def build_report(
     unreadable: tuple[str, ...] = (),
     root: str | Path | None = None,
     foreign: tuple[str, ...] = (),
+    baseline: Baseline | None = None,
 ) -> Path:
     """Write the report from preloaded tables; returns the report file's path.
 
@@ -119,7 +154,13 @@ def build_report(
     with writing(path, path.parent):
         path.parent.mkdir(parents=True, exist_ok=True)
         blocks = report_blocks(
-            results, probes, manifest or {}, logs=logs, unreadable=unreadable, foreign=foreign
+            results,
+            probes,
+            manifest or {},
+            logs=logs,
+            unreadable=unreadable,
+            foreign=foreign,
+            baseline=baseline,
         )
         text = render_markdown(blocks, path) if fmt == "md" else render_html(blocks)
         atomic_write(path, text.encode("utf-8"))
@@ -141,8 +182,14 @@ def writing(target: Path, folder: Path):
         raise OutputPathError(f"cannot write {str(where)!r}: {e.strerror or e}") from None
 
 
-def report(run_dir: str | Path, fmt: str = "md", out: str | Path | None = None) -> Path:
-    """Load a run directory and write its report (default: RUN_DIR/report/report.<fmt>)."""
+def report(
+    run_dir: str | Path,
+    fmt: str = "md",
+    out: str | Path | None = None,
+    baseline: str | Path | Baseline | None = None,
+) -> Path:
+    """Load a run directory and write its report (default: RUN_DIR/report/report.<fmt>);
+    `baseline` (a run directory or a shipped reference's name) joins its cells, marked."""
     _check_format(fmt)
     tables = load_run(run_dir)
     return build_report(
@@ -155,12 +202,19 @@ def report(run_dir: str | Path, fmt: str = "md", out: str | Path | None = None) 
         unreadable=tables.unreadable,
         root=run_dir,
         foreign=tables.foreign,
+        baseline=_baseline_of(baseline, tables.manifest),
     )
 
 
-def report_command(run_dir: str | Path, fmt: str = "md", out: str | Path | None = None) -> Path:
-    """`statebench report RUN_DIR [--format md|html] [--out PATH]`: returns the written file."""
-    return report(run_dir, fmt, out)
+def report_command(
+    run_dir: str | Path,
+    fmt: str = "md",
+    out: str | Path | None = None,
+    baseline: str | Path | Baseline | None = None,
+) -> Path:
+    """`statebench report RUN_DIR [--format md|html] [--out PATH] [--baseline RUN]`: returns
+    the written file."""
+    return report(run_dir, fmt, out, baseline)
 
 
 def why_not_drawn(kind: str, tables: RunTables) -> str:
@@ -178,8 +232,14 @@ def why_not_drawn(kind: str, tables: RunTables) -> str:
     return nothing_to_draw(fig) or "the figure is empty"
 
 
-def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) -> list[Path]:
-    """`statebench plot RUN_DIR --kind NAME [--out FILE]`: returns the written files.
+def plot_command(
+    run_dir: str | Path,
+    kind: str,
+    out: str | Path | None = None,
+    baseline: str | Path | Baseline | None = None,
+) -> list[Path]:
+    """`statebench plot RUN_DIR --kind NAME [--out FILE] [--baseline RUN]`: returns the
+    written files.
 
     out ending in .png/.svg/.pdf: exactly that file; any other out: a path without extension
     that gets .png and .svg; none: RUN_DIR/figures/<kind>.{png,svg}. kind "all" writes every
@@ -195,6 +255,11 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
     # As in the report: absent cells are failed placeholders, and an incomplete run says so.
     cells = coverage(tables.results, tables.manifest, tables.unreadable, tables.foreign)
     results, note = with_absent_cells(tables.results, cells), incomplete_note(cells)
+    probes, logs = tables.probes, tables.logs
+    base = _baseline_of(baseline, tables.manifest)
+    if base is not None:
+        results, probes, logs = base.join(results, probes, logs)
+        note = "; ".join(n for n in (note, base.figure_note()) if n)
 
     # Refused before drawing: a folder on the way that is a symbolic link out of the run.
     where = Path(out) if out is not None else RunDir(run_dir).figures_dir
@@ -202,9 +267,9 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
 
     def draw(name: str):
         """The figure, or None when the run has nothing for it (no empty files are written)."""
-        if not figure_applies(name, results, tables.probes, tables.logs):
+        if not figure_applies(name, results, probes, logs):
             return None
-        fig = make_figure(name, results, tables.probes, logs=tables.logs)
+        fig = make_figure(name, results, probes, logs=logs)
         if nothing_to_draw(fig):
             return None
         if note:
@@ -233,6 +298,7 @@ def plot_command(run_dir: str | Path, kind: str, out: str | Path | None = None) 
 
 __all__ = [
     "FIGURE_FORMATS",
+    "Baseline",
     "NOT_RUN",
     "REPORT_FORMATS",
     "Block",
@@ -242,6 +308,7 @@ __all__ = [
     "critical_time_table",
     "failures_table",
     "leaderboards",
+    "load_baseline",
     "load_run",
     "markdown_table",
     "plot_command",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from statebench.bench.analysis.baseline import Baseline
 from statebench.bench.analysis.coverage import (
     ABSENT_STATUSES,
     coverage,
@@ -272,6 +273,48 @@ def _figure_blocks(results, probes, logs, note: str = "") -> list[Block]:
     return blocks
 
 
+def _baseline_blocks(baseline: Baseline) -> list[Block]:
+    """Which cells are the baseline's, how an arch in both shows, and what else differs."""
+    stored = baseline.results[~baseline.results["status"].isin(("missing", "unreadable"))]
+    counts = (
+        f"{stored['cell'].nunique()} cells of {stored['arch'].nunique()} archs"
+        if "cell" in stored and len(stored)
+        else "no stored cells"
+    )
+    blocks = [
+        Block("heading", "Baseline"),
+        Block(
+            "text",
+            f"Rows marked `[baseline]` are the stored cells of the baseline **{baseline.name}** "
+            f"(run {baseline.run_id}, {counts}, read from {baseline.where}); they were not "
+            "rerun, and they appear beside this run's cells in every table and figure. An arch "
+            "in both runs is shown twice, this run's `lstm` and `lstm [baseline]`, never "
+            "averaged together; in the figures it keeps its colour and takes another marker.",
+        ),
+    ]
+    if not baseline.differences:
+        return [
+            *blocks,
+            Block("text", "The two configurations agree in everything but the archs."),
+        ]
+    table = pd.DataFrame(
+        {
+            "setting": [d.field for d in baseline.differences],
+            "this run": [d.here for d in baseline.differences],
+            "baseline": [d.baseline for d in baseline.differences],
+        }
+    )
+    return [
+        *blocks,
+        Block(
+            "text",
+            "**Warning:** the two runs differ in more than the arch, so their cells were not "
+            "measured alike; read a difference in score with these in mind:",
+        ),
+        Block("table", table=table),
+    ]
+
+
 def _tail_blocks(results, probes, manifest, history: LengthHistory) -> list[Block]:
     """Failures, the resolved config and provenance."""
     blocks = [Block("heading", "Failed, diverged, not learned, missing and skipped cells")]
@@ -339,11 +382,13 @@ def report_blocks(
     logs: pd.DataFrame | None = None,
     unreadable: tuple[str, ...] = (),
     foreign: tuple[str, ...] = (),
+    baseline: Baseline | None = None,
 ) -> list[Block]:
     """Everything the report says, in order, independent of the output format.
 
     Cells the manifest expects but the store cannot give back join the results as failed
-    placeholder rows, so every table and figure counts them.
+    placeholder rows, so every table and figure counts them. A baseline's rows (already
+    marked, bench.analysis.baseline) join after the summary of this run's own cells.
     """
     probes = probes if probes is not None else pd.DataFrame()
     cells = coverage(results, manifest, unreadable, foreign)
@@ -353,14 +398,20 @@ def report_blocks(
     )
     summary = _run_summary(results, cells) if len(results) else "This run has no result rows yet."
     history = length_history(results, manifest)
+    note, beside = incomplete_note(cells), []
+    if baseline is not None:
+        results, probes, logs = baseline.join(results, probes, logs)
+        note = "; ".join(n for n in (note, baseline.figure_note()) if n)
+        beside = _baseline_blocks(baseline)
     return [
         Block("heading", f"statebench report: {run_id}", level=1),
         Block("text", summary),
+        *beside,
         *_coverage_blocks(cells),
         *_leaderboard_blocks(results, history),
         *_protocol_blocks(results, manifest),
         *_critical_time_blocks(probes),
         *_seqlen_blocks(results, logs),
-        *_figure_blocks(results, probes, logs, incomplete_note(cells)),
+        *_figure_blocks(results, probes, logs, note),
         *_tail_blocks(results, probes, manifest, history),
     ]

@@ -10,6 +10,9 @@ Layout of a run directory:
     slurm/                   submitit's logs and pickles
     tracking/                TensorBoard or W&B files of the optional [tracking] table
     report/, figures/        `statebench report` and `statebench plot` write here by default
+A shipped run (results/reference/<name>/, `RunDir.ship`) holds its manifest and, instead of the
+per-cell folders, one file per table: rows/cells.parquet, rows/probes.parquet,
+rows/training_logs.parquet (no checkpoints): the form a baseline is read in, a few hundred KB.
 Everything else asks a `RunDir` for paths, files and claims. A file appears only once complete
 (temp file + rename), so a killed run leaves no partial cell, and a truncated or corrupted file
 is reported and treated as missing, so the cell runs again. Every cell file and checkpoint
@@ -73,6 +76,9 @@ SLURM = "slurm"
 TRACKING = "tracking"
 REPORT = "report"
 FIGURES = "figures"
+SHIPPED = "rows"  # a shipped run's tables, one file each
+SHIPPED_TABLES = ("cells", "probes", "training_logs")  # what a report reads; curves are not
+SHIPPED_TABLE_KEY, SHIPPED_HASH_KEY = b"statebench.table", b"statebench.config_hash"
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,11 @@ class RunDir:
 
     def cell_file(self, key: str) -> Path:
         return self.table_file("cells", key)
+
+    def shipped_file(self, table: str) -> Path:
+        """A shipped run's whole table (rows/<table>.parquet): every cell's rows in one file."""
+        self.table_dir(table)  # an unknown table raises
+        return self.path / SHIPPED / f"{table}.parquet"
 
     def checkpoint_file(self, key: str) -> Path:
         return self.path / CHECKPOINTS / f"{key}.pt"
@@ -227,6 +238,11 @@ class RunDir:
         naming the symbolic link that would lead out); for writers that open files themselves."""
         check_inside(self.path, path)
         return Path(path)
+
+    def config_hash(self) -> str | None:
+        """The run's config hash as its manifest stores it (None: no readable manifest)."""
+        value = (self.manifest_quietly() or {}).get("config_hash")
+        return str(value) if value else None
 
     def config_hash(self) -> str | None:
         """The run's config hash as its manifest stores it (None: no readable manifest)."""
@@ -357,7 +373,7 @@ class RunDir:
         config_hash = self.config_hash()
         folder = self.table_dir(table)
         files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-        frames = []
+        frames = [] if files else self._shipped_frames(table, expected)
         for path in files:
             if expected and path.stem not in expected:
                 log.warning("ignoring %s: not a cell of this run (a stray or copied file)", path)
@@ -379,6 +395,61 @@ class RunDir:
             if dtype == "string":
                 df[name] = df[name].astype("string")
         return df
+
+    def _shipped_frames(self, table: str, expected: set[str]) -> list[pd.DataFrame]:
+        """The rows of a shipped run's table file: those of the manifest's cells, when the file
+        is this run's (its config hash is the manifest's); else nothing, with a warning."""
+        path = self.shipped_file(table)
+        if not path.is_file():
+            return []
+        try:
+            data = pq.read_table(path)
+        except Exception as e:  # truncated or corrupted: arrow raises several types
+            log.warning("ignoring unreadable shipped table %s (%s)", path, e)
+            return []
+        meta = data.schema.metadata or {}
+        ours = self.config_hash()
+        theirs = meta.get(SHIPPED_HASH_KEY, b"").decode()
+        if meta.get(SHIPPED_TABLE_KEY, b"").decode() != table or (ours and theirs != ours):
+            log.warning("ignoring %s: not this run's %s table (another run's file)", path, table)
+            return []
+        frame = data.to_pandas()
+        if "cell" not in frame:
+            log.warning("ignoring %s: not a statebench %s file (no cell column)", path, table)
+            return []
+        if expected:
+            mine = frame["cell"].astype(str).isin(expected)
+            if not mine.all():
+                log.warning("ignoring %d row(s) of %s: not cells of this run", (~mine).sum(), path)
+                frame = frame[mine]
+        return [frame]
+
+    def ship(self, dest: str | os.PathLike[str]) -> RunDir:
+        """This run's rows as a shipped run at `dest`: its manifest, and one Parquet file per
+        table of SHIPPED_TABLES (every stored cell's rows, in the manifest's order), tagged with
+        the table and the run's config hash. No checkpoints, curves or claims: a reference that
+        a report reads as a baseline, small enough to commit. Older shipped tables at `dest`
+        are replaced; a table the run does not have is removed there."""
+        manifest = self.require_manifest()
+        target = RunDir(dest)
+        target.write_manifest(manifest)
+        config_hash = str(manifest.get("config_hash") or "").encode()
+        for table in SHIPPED_TABLES:
+            rows = [
+                row
+                for key in manifest_cells(manifest)
+                if self.table_file(table, key).is_file()
+                for row in self.read_rows(key, table)
+            ]
+            path = target.shipped_file(table)
+            if not rows:
+                path.unlink(missing_ok=True)
+                continue
+            data = arrow_table(rows, TABLES[table])
+            tag = {SHIPPED_TABLE_KEY: table.encode(), SHIPPED_HASH_KEY: config_hash}
+            data = data.replace_schema_metadata(tag)
+            atomic_write(path, lambda f, data=data: pq.write_table(data, f, compression="zstd"))
+        return target
 
     def load(self) -> pd.DataFrame:
         """All result rows (one per cell x eval length), with the columns of bench.store.schema
