@@ -8,9 +8,9 @@ every built-in colour and shade, picked by a stable hash of its name, so third-p
 also stable across figures, runs and machines. `arch_colors(names)` gives the colours of the
 archs one figure shows: where two names would meet on one colour (two outside archs hashing
 alike, two variants of one arch), the later one takes the next free colour, so no two archs of
-a figure share one. Markers follow the same rules. A baseline's arch (`lstm [baseline]`, shown beside a
-run's own cells) keeps its arch's colour and takes another marker, so the same arch from both
-runs stays two distinguishable lines.
+a figure share one. Markers follow the same rules. A baseline's arch (`lstm [baseline]`,
+shown beside a run's own cells) keeps its arch's colour and takes another marker, so the same
+arch from both runs stays two distinguishable lines.
 """
 
 from __future__ import annotations

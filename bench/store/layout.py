@@ -244,11 +244,6 @@ class RunDir:
         value = (self.manifest_quietly() or {}).get("config_hash")
         return str(value) if value else None
 
-    def config_hash(self) -> str | None:
-        """The run's config hash as its manifest stores it (None: no readable manifest)."""
-        value = (self.manifest_quietly() or {}).get("config_hash")
-        return str(value) if value else None
-
     def open(self, fresh: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Open the run for writing: drop temp files a killed writer left, and return its
         manifest; a directory without one gets `fresh()` written as its manifest first."""
