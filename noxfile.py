@@ -87,11 +87,11 @@ SHIP = (
 @nox.session
 def reference(session: nox.Session) -> None:
     """Regenerate results/reference/: the quick, quick-probe, seqlen-scaling and conjecture
-    runs, each as its rows (manifest.json and rows/*.parquet: what `--baseline quick` reads, shipped in the
-    wheel) and the report and figures made from those rows. One torch thread, as the committed
-    references were made: a 2-core machine doing anything else slows two-thread runs of these
-    small models many times over, and CPU float sums depend on the thread count (rows record
-    it as `cpu_threads`)."""
+    runs, each as its rows (manifest.json and rows/*.parquet: what `--baseline quick` reads,
+    shipped in the wheel) and the report and figures made from those rows. One torch thread,
+    as the committed references were made: a 2-core machine doing anything else slows
+    two-thread runs of these small models many times over, and CPU float sums depend on the
+    thread count (rows record it as `cpu_threads`)."""
     _install(session)
     session.env["OMP_NUM_THREADS"] = "1"
     runs = (
