@@ -168,9 +168,13 @@ def test_batching_is_off_by_default_on_a_cpu_and_on_with_cuda(monkeypatch):
     assert default == "auto"
     job = CellJob(run_dir="unused", run_id="unused", device="auto")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert not local.LocalExecutor(default).batching(job)  # a CPU machine: cells train alone
-    assert not local.LocalExecutor(default).batching(CellJob("unused", "unused", device="cpu"))
+    assert not local.LocalExecutor(batch_cells=default).batching(
+        job
+    )  # a CPU machine: cells train alone
+    assert not local.LocalExecutor(batch_cells=default).batching(
+        CellJob("unused", "unused", device="cpu")
+    )
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert local.LocalExecutor(default).batching(job)  # auto on a CUDA machine
-    assert not local.LocalExecutor("off").batching(job)
-    assert local.LocalExecutor("on").batching(CellJob("unused", "unused", device="cpu"))
+    assert local.LocalExecutor(batch_cells=default).batching(job)  # auto on a CUDA machine
+    assert not local.LocalExecutor(batch_cells="off").batching(job)
+    assert local.LocalExecutor(batch_cells="on").batching(CellJob("unused", "unused", device="cpu"))

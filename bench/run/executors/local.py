@@ -29,7 +29,7 @@ class LocalExecutor(Executor):
     kind = "local"
 
     def __init__(
-        self, threads: int | None = None, batch_cells: str = "auto", pad_lengths: bool = False
+        self, *, threads: int | None = None, batch_cells: str = "auto", pad_lengths: bool = False
     ) -> None:
         self.threads = threads_per_cell(threads)  # one cell at a time: 0 means every core
         self.batch_cells, self.pad_lengths = batch_cells, pad_lengths
