@@ -310,9 +310,15 @@ def eval_command(
         wanted = parse_lengths(lengths)
         progress = eval_progress(run_dir)
         outcome = reevaluate_run(
-            run_dir, wanted, samples, device or "auto", allow_import or [], threads, progress,
+            run_dir,
+            wanted,
+            samples,
+            device or "auto",
+            allow_import or [],
+            threads=threads,
+            on_cell=progress,
             skip_conformance=skip_conformance,
-        )  # fmt: skip
+        )
     except ValueError as e:
         fail(str(e))
         return

@@ -286,11 +286,11 @@ def plot_command(
                 if fig is not None
                 for path in save_figure(fig, folder / name)
             ]
-    fig = draw(kind)
-    if fig is None:
-        raise UserError(f"--kind {kind}: nothing to draw: {why_not_drawn(kind, tables)}")
     target = Path(out) if out is not None else RunDir(run_dir).figures_dir / kind
-    with writing(target, target.parent):
+    with writing(target, target.parent):  # an unwritable --out is refused before drawing
+        fig = draw(kind)
+        if fig is None:
+            raise UserError(f"--kind {kind}: nothing to draw: {why_not_drawn(kind, tables)}")
         if target.suffix.lstrip(".") in FIGURE_FORMATS:
             return save_figure(fig, target.with_suffix(""), formats=(target.suffix.lstrip("."),))
         return save_figure(fig, target)

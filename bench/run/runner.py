@@ -24,6 +24,7 @@ from statebench.bench.run.executors import LOST, Executor, from_config
 from statebench.bench.run.matrix import Cell, cell_key, expand
 from statebench.bench.run.progress import Reporter, notebook_reporter
 from statebench.bench.run.provenance import environment
+from statebench.bench.run.threads import threads_per_cell
 from statebench.bench.store import RunDir, manifest_cells
 from statebench.bench.store.claim_files import DEFAULT_STALE_AFTER_S, ClaimInfo, is_stale
 from statebench.bench.store.claims import ClaimBook, sweep_stale
@@ -55,6 +56,15 @@ def check_writable(run_dir: Path) -> None:
         ) from None
 
 
+def cell_threads(config: MatrixConfig) -> int:
+    """The torch threads each cell of `config` runs with (what its rows record), for the
+    manifest: the driver's own count says nothing about the cells'."""
+    executor = config.executor
+    at_once = executor.workers if executor.kind == "pool" and executor.workers else 1
+    reserved = executor.cpus_per_cell if executor.kind in ("ray", "slurm") else None
+    return threads_per_cell(executor.threads, at_once, reserved)
+
+
 def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path, str, list[Cell]]:
     """Create or reopen the run directory; refuse one that holds a different config."""
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
@@ -72,7 +82,7 @@ def prepare_run(config: MatrixConfig, run_dir: Path | None = None) -> tuple[Path
             "config_hash": config_hash(config),
             "cells": [c.key for c in cells],
             "labels": {c.key: c.label for c in cells},
-            "environment": environment(),
+            "environment": {**environment(), "cpu_threads": cell_threads(config)},
         }
 
     manifest = RunDir(run_dir).open(fresh)

@@ -100,7 +100,11 @@ def test_report_against_a_run_dir_shows_both_and_marks_the_baseline(runs, tmp_pa
     assert result.exit_code == 0, result.output
     text = out.read_text()
     board = text.split("### Mean over seeds", 1)[1].split("###", 1)[0]
-    rows = {line.split(" | ")[0].strip("| ") for line in board.splitlines() if "|" in line}
+    rows = {
+        line.split(" | ")[0].strip("| ").replace("\\", "")
+        for line in board.splitlines()
+        if "|" in line
+    }
     assert {"lstm", "lstm [baseline]", "transformer [baseline]"} <= rows
     assert "agree in everything but the archs" in text and "**Warning:**" not in text
 

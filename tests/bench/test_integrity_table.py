@@ -280,7 +280,7 @@ CASES: dict[str, Case] = {
         _link("report", to_victim=False), ["report", "{R}"], 2, "symbolic link",
         _no_link_written_through),
     "figure a link": Case(
-        _link("figures/accuracy.png"), ["plot", "{R}", "--kind", "accuracy"], 0, "",
+        _link("figures/learning.png"), ["plot", "{R}", "--kind", "learning"], 0, "",
         _no_link_written_through),
     "figures folder a link": Case(
         _link("figures", to_victim=False), ["plot", "{R}", "--kind", "accuracy"], 2,
@@ -318,9 +318,11 @@ CASES: dict[str, Case] = {
        for name, options in (("huge", '{"size": 100000}'), ("wrong type", '{"size": "x"}'))
        for cmd in (["report", "{R}"], ["plot", "{R}", "--kind", "maze"])},
     # options that are no JSON object make the file foreign: reported, its cell run again
+    # (the maze figure then has no maze cell left to draw: one line, exit 2)
     **{f"maze options not an object, {cmd[0]}": Case(
-        _maze_rows("[1, 2]", only="lstm"), cmd, 0, "task_options")
-       for cmd in (["report", "{R}"], ["plot", "{R}", "--kind", "maze"])},
+        _maze_rows("[1, 2]", only="lstm"), cmd, code, says)
+       for cmd, code, says in ((["report", "{R}"], 0, "task_options"),
+                               (["plot", "{R}", "--kind", "maze"], 2, "no maze task"))},
     # -- accepted bad input: refused at the door, nothing written
     **{f"run {value}": Case(lambda w: None, ["run", *M, "--set", value, "--out", "{X}"], 2, says)
        for value, says in (
@@ -376,7 +378,7 @@ STATEBENCH = [str(Path(sys.executable).with_name("statebench"))]
     [
         [*STATEBENCH, "status", "."],
         [*STATEBENCH, "report", "."],
-        [*STATEBENCH, "plot", ".", "--kind", "accuracy"],
+        [*STATEBENCH, "plot", ".", "--kind", "learning"],
         [*STATEBENCH, "eval", ".", "--lengths", "12"],
         [sys.executable, "-m", "statebench", "status", "."],
     ],

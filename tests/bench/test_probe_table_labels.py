@@ -17,7 +17,7 @@ def test_probe_tables_name_tasks_with_their_options(synthetic_probes_factory):
         lr=1e-3,
     )
     table = t_star_table(probes[probes["threshold_name"] == "half"], "half")
-    headers = [column.header for column in table.columns]
+    headers = [str(column.header) for column in table.columns]
     assert headers == ["arch", "permutation(group=S3)", "parity"]  # the readout is implied
     console = Console(width=200, record=True)
     console.print(table)
