@@ -100,6 +100,12 @@ def test_the_tasks_page_lists_every_option_of_every_task():
         assert set(documented) == set(tasks.task_option_names(name)) - {"readout"}, name
         params = inspect.signature(tasks.task_class(name).__init__).parameters
         for option, text in documented.items():  # the default is the first value given
-            first = re.match(r'"([^"]*)"|[\d.]+', text)
-            shown = first.group(1) if first.group(1) is not None else float(first.group(0))
+            first = re.match(r'"([^"]*)"|[\d.]+|true|false', text)
+            assert first is not None, f"{name}.{option}: no default shown in {text!r}"
+            if first.group(1) is not None:
+                shown = first.group(1)
+            elif first.group(0) in ("true", "false"):
+                shown = first.group(0) == "true"
+            else:
+                shown = float(first.group(0))
             assert shown == params[option].default, f"{name}.{option}: {text}"
