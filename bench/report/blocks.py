@@ -212,7 +212,7 @@ def _verdict_blocks(probes: pd.DataFrame) -> list[Block]:
             "learned models on a side. A verdict holds for this run's budget and probe length "
             "only.",
         ),
-        Block("text", "\n".join(lines)),
+        *(Block("text", line) for line in lines),  # one block each: prose keeps no newline
         Block("table", table=verdicts.drop(columns=["why"])),
     ]
 
