@@ -4,6 +4,7 @@ terminal."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
@@ -47,7 +48,12 @@ def test_python_dash_m_is_the_command():
 
 def test_shell_completion_completes_commands_and_choices():
     script = Path(sys.executable).with_name("statebench")  # the installed console script
-    shown = subprocess.run([script, "--show-completion", "bash"], capture_output=True, text=True)
+    # typer names the shell from the process tree, which a detached test run lacks: its own
+    # switch lets the shell be named instead
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    shown = subprocess.run(
+        [script, "--show-completion", "bash"], capture_output=True, text=True, env=env
+    )
     assert shown.returncode == 0 and "_STATEBENCH_COMPLETE=complete_bash" in shown.stdout
 
     def complete(words: str) -> list[str]:
