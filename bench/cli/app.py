@@ -343,23 +343,19 @@ def eval_progress(run_dir: Path):
     cell's label as the manifest stores it."""
     import time
 
+    from statebench.bench.run.progress import plain_writer
     from statebench.bench.store import RunDir
 
     manifest = RunDir(run_dir).manifest() or {}
     labels = manifest.get("labels") if isinstance(manifest.get("labels"), dict) else {}
+    write = plain_writer(console)
     start = last = time.monotonic()
 
     def line(done: int, total: int, key: str, outcome: str) -> None:
         nonlocal last
         now = time.monotonic()
         label = labels.get(key, key)
-        console.print(
-            f"[{now - start:7.1f}s] cell {done}/{total} {outcome}: {label} ({now - last:.1f}s)",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
-        console.file.flush()
+        write(f"[{now - start:7.1f}s] cell {done}/{total} {outcome}: {label} ({now - last:.1f}s)")
         last = now
 
     return line

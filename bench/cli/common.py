@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.text import Text
 from statebench.bench.cli.help import make_console
 from statebench.bench.config import MatrixConfig, check_device, load_config
-from statebench.bench.config.labels import printable
+from statebench.bench.config.labels import markup_safe, printable
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -24,7 +23,7 @@ def plain(value: object) -> Text:
 def safe(value: object) -> str:
     """`plain` for an f-string that is printed with markup: markup-escaped, control characters
     written as escapes."""
-    return escape(printable(value))
+    return markup_safe(value)
 
 
 def fail(message: str, code: int = 2) -> None:

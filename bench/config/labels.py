@@ -20,6 +20,13 @@ def printable(text: object) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in value)
 
 
+def markup_safe(text: object) -> str:
+    """`text` as rich markup shows it literally: `printable`, then markup-escaped."""
+    from rich.markup import escape
+
+    return escape(printable(text))
+
+
 def with_options(name: str, options: dict[str, Any] | str | None) -> str:
     """`mamba` + {"eigen": "[-1,1]"} -> `mamba(eigen=[-1,1])`; options may be a JSON string
     (one that is not a JSON object, from a damaged row, is shown as it is)."""

@@ -5,8 +5,9 @@ Streaming 2^20 tokens takes minutes per cell, so the position reached is shown a
 
 from __future__ import annotations
 
-from statebench.bench.config.labels import printable
+from statebench.bench.config.labels import markup_safe
 from statebench.bench.run.matrix import Cell
+from statebench.bench.run.progress import plain_writer
 
 
 class ProbeReporter:
@@ -57,7 +58,7 @@ class RichProbeReporter(ProbeReporter):
         if self.tokens_bar is not None:
             self.progress.remove_task(self.tokens_bar)
         self.tokens_bar = self.progress.add_task(
-            f"  {_markup_safe(cell.label)}", total=max_len, info=""
+            f"  {markup_safe(cell.label)}", total=max_len, info=""
         )
 
     def advance(self, position: int, max_len: int) -> None:
@@ -115,15 +116,4 @@ def make_probe_reporter(console=None) -> ProbeReporter:
     if console.is_terminal or console.is_jupyter:
         return RichProbeReporter(console)
 
-    def write(text: str) -> None:
-        console.print(printable(text), highlight=False, soft_wrap=True, markup=False)
-        console.file.flush()
-
-    return LogProbeReporter(write)
-
-
-def _markup_safe(label: str) -> str:
-    """A cell label as a rich bar shows it: markup escaped, control characters as escapes."""
-    from rich.markup import escape
-
-    return escape(printable(label))
+    return LogProbeReporter(plain_writer(console))

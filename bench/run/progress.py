@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from statebench.bench.config.labels import printable
+from collections.abc import Callable
+
+from statebench.bench.config.labels import markup_safe, printable
 from statebench.bench.run.matrix import Cell
 
 
@@ -69,7 +71,7 @@ class RichReporter(Reporter):
         if self.steps_bar is not None:
             self.progress.remove_task(self.steps_bar)
         self.steps_bar = self.progress.add_task(
-            f"  {_markup_safe(cell.label)}", total=total, info=""
+            f"  {markup_safe(cell.label)}", total=total, info=""
         )
 
     def step(self, step: int, total: int, loss: float, accuracy: float) -> None:
@@ -169,11 +171,18 @@ def make_reporter(console=None) -> Reporter:
     if console.is_terminal or console.is_jupyter:
         return RichReporter(console)
 
+    return LogReporter(plain_writer(console))
+
+
+def plain_writer(console) -> Callable[[str], None]:
+    """Write one line as it is (no markup, no wrapping, control characters as escapes) and
+    flush, so a redirected file shows progress while the work runs."""
+
     def write(text: str) -> None:
         console.print(printable(text), highlight=False, soft_wrap=True, markup=False)
         console.file.flush()
 
-    return LogReporter(write)
+    return write
 
 
 def notebook_reporter() -> Reporter:
@@ -182,10 +191,3 @@ def notebook_reporter() -> Reporter:
 
     console = Console()
     return RichReporter(console) if console.is_jupyter else Reporter()
-
-
-def _markup_safe(label: str) -> str:
-    """A cell label as a rich bar shows it: markup escaped, control characters as escapes."""
-    from rich.markup import escape
-
-    return escape(printable(label))
