@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,10 @@ from statebench.bench.analysis.scores import NOT_LEARNED, prepare
 from statebench.bench.analysis.summary import split_train_lengths, summarize_headline
 from statebench.bench.analysis.tstar import summarize_t_star
 from statebench.bench.analysis.verdict import label_groups
+from statebench.bench.config.tables import TrainConfig
 from statebench.bench.plots.size import size_table
 from statebench.bench.plots.style import arch_order, format_count, format_length, task_order
+from statebench.bench.run.competence import not_held
 
 log = logging.getLogger(__name__)
 
@@ -157,26 +160,31 @@ def _error_summary(error: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _not_learned(rows: pd.DataFrame, target: float | None) -> pd.DataFrame:
-    """One row per cell whose validation check never reached the target: `not_learned`."""
+def _not_learned(rows: pd.DataFrame, train: dict) -> pd.DataFrame:
+    """One row per cell whose validation target did not hold: `not_learned`, with the reason in
+    the words training uses (`not_held`), so a last check at the target that did not hold long
+    enough never reads as "below the target"."""
     unlearned = rows[(rows["learned"] == 0.0) & (rows["status"] == "ok")]
     cells = unlearned.drop_duplicates(["arch", "task", "seed", "lr", "d_model", "n_layers"])
-    goal = f" (target {target:g})" if target else ""
+    known = TrainConfig.model_fields
+    rule = SimpleNamespace(
+        target_accuracy=train.get("target_accuracy") or known["target_accuracy"].default,
+        hold_checks=train.get("hold_checks") or 1,  # runs before the hold rule: one check
+    )
     errors = [
-        f"validation accuracy {v:.3f} at training lengths, below the target{goal}"
-        if np.isfinite(v)
-        else f"validation never reached the target{goal}"
+        not_held(v, rule) if np.isfinite(v) else "validation never ran: no accuracy recorded"
         for v in cells["val_accuracy"]
     ]
     return cells.assign(stage="train", length="", status=NOT_LEARNED, error=errors)
 
 
 def failures_table(
-    results: pd.DataFrame, probes: pd.DataFrame, target: float | None = None
+    results: pd.DataFrame, probes: pd.DataFrame, train: dict | None = None
 ) -> pd.DataFrame:
     """Every failed, diverged, oom, timeout, skipped or not-learned cell (train or probe), with
-    its error. A cell whose training missed the validation target (`target`, from the config)
-    is listed as `not_learned` whether or not the run has probes."""
+    its error and learning rate. A cell whose validation target did not hold (`train`: the
+    config's `[train]` table, for the target and the hold rule) is listed as `not_learned`
+    whether or not the run has probes."""
     frames = []
     rows = prepare(results)
     bad = rows[rows["status"] != "ok"]
@@ -190,7 +198,7 @@ def failures_table(
                 length=[format_length(v) if v > 0 else "" for v in first["eval_len"]],
             )
         )
-    unlearned = _not_learned(rows, target)
+    unlearned = _not_learned(rows, train or {})
     if not unlearned.empty:
         frames.append(unlearned)
     if probes is not None and not probes.empty:
@@ -209,8 +217,9 @@ def failures_table(
         return pd.DataFrame()
     out = pd.concat(frames, ignore_index=True)
     out["seed"] = [f"{s:.0f}" if np.isfinite(s) else "" for s in out["seed"]]
+    out["lr"] = [f"{v:g}" if np.isfinite(v) else "" for v in out["lr"]]
     out["error"] = out["error"].map(_error_summary)
-    return out[["stage", "arch", "task", "seed", "length", "status", "error"]]
+    return out[["stage", "arch", "task", "seed", "lr", "length", "status", "error"]]
 
 
 def provenance_tables(results: pd.DataFrame, manifest: dict) -> list[tuple[str, pd.DataFrame]]:

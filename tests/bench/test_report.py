@@ -183,3 +183,23 @@ def test_report_reads_a_run_written_by_the_store(
     text = path.read_text()
     assert "| lstm |" in text and "diverged" in text and "could not be drawn" not in text
     assert "No probe results" not in text
+
+
+def test_a_cell_at_the_target_that_did_not_hold_is_not_called_below_it():
+    """The last check at 1.000 with the hold rule missed: the reason names the rule, the row its
+    learning rate (three cells of one arch differ only there)."""
+    rows = pd.DataFrame(
+        [
+            dict(arch="lstm", arch_options="{}", task="parity", task_options="{}", cell=f"c{i}",
+                 seed=0, lr=lr, d_model=256, n_layers=1, eval_len=41, accuracy=1.0, status="ok",
+                 train_len_max=40, learned=learned, val_accuracy=val, error=None)
+            for i, (lr, learned, val) in enumerate([(1e-4, False, 1.0), (3e-4, True, 1.0),
+                                                    (5e-4, False, 0.98958)])
+        ]
+    )  # fmt: skip
+    table = failures_table(rows, pd.DataFrame(), {"target_accuracy": 0.99, "hold_checks": 3})
+    assert list(table["lr"]) == ["0.0001", "0.0005"]
+    held, low = table["error"]
+    assert "1.000 at the last check" in held and "not held at 3 consecutive checks" in held
+    assert "below" not in held
+    assert "0.98958" in low or "0.9896" in low  # never rounded up to the target it missed
