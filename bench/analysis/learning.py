@@ -10,14 +10,18 @@ LOG_NUMERIC = ("step", "tokens", "seconds", "loss", "accuracy", "lr", "val_loss"
 
 
 def label_training_log(logs: pd.DataFrame | None, results: pd.DataFrame) -> pd.DataFrame:
-    """Log rows with the display labels of their cell (from the result rows), numeric columns
-    as floats; rows of cells without a result row are dropped (nothing to name them by)."""
+    """Log rows with the display labels of their cell (from the result rows: arch, task, seed,
+    training length and `cell_lr`, the learning rate the cell was configured with; the log's own
+    `lr` is the scheduled one at each step), numeric columns as floats; rows of cells without a
+    result row are dropped (nothing to name them by)."""
+    identity = ["cell", "arch", "task", "seed", "train_len_max", "cell_lr"]
     if logs is None or logs.empty or results.empty or "cell" not in results:
-        return pd.DataFrame(columns=["cell", "arch", "task", "seed", "train_len_max", *LOG_NUMERIC])
+        return pd.DataFrame(columns=[*identity, *LOG_NUMERIC])
     rows = prepare(results)
-    ids = rows[rows["cell"] != ""].drop_duplicates("cell")[
-        ["cell", "arch", "task", "seed", "train_len_max"]
-    ]
+    rows = rows.assign(
+        cell_lr=pd.to_numeric(rows["lr"], errors="coerce") if "lr" in rows else np.nan
+    )
+    ids = rows[rows["cell"] != ""].drop_duplicates("cell")[identity]
     out = logs.assign(cell=logs["cell"].astype(str)).merge(ids, on="cell", how="inner")
     for col in LOG_NUMERIC:
         values = pd.to_numeric(out[col], errors="coerce") if col in out else np.nan

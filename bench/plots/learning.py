@@ -26,16 +26,37 @@ from statebench.bench.plots.style import (
 AXES = (("step", "training step"), ("seconds", "wall time (s)"))
 
 
-def _draw_cell(ax, cell: pd.DataFrame, x: str, color: str) -> None:
+def _draw_cell(ax, cell: pd.DataFrame, x: str, color: str, tag: str | None) -> None:
     train = cell[np.isfinite(cell["loss"]) & (cell["loss"] > 0)]
     ax.plot(train[x], train["loss"], color=color, linewidth=1, alpha=0.85)
     val = cell[np.isfinite(cell["val_loss"]) & (cell["val_loss"] > 0)]
     if not val.empty:
         ax.plot(val[x], val["val_loss"], color=color, linewidth=1, linestyle="--")
+    if tag and not train.empty:  # a swept cell's lr where its line ends
+        end = (train[x].iloc[-1], train["loss"].iloc[-1])
+        ax.annotate(tag, end, xytext=(2, 0), textcoords="offset points", fontsize=6,
+                    color=color, va="center")  # fmt: skip
+
+
+def _short(lr: float) -> str:
+    """3e-4, 1.5e-3: a learning rate as people write it."""
+    mantissa, exponent = f"{lr:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def _lr_tags(task_logs: pd.DataFrame) -> dict[str, str]:
+    """Per cell of an arch trained at several learning rates (a sweep), its tag: "lr 3e-4"."""
+    if "cell_lr" not in task_logs:
+        return {}
+    cells = task_logs.drop_duplicates("cell")
+    cells = cells[cells.groupby("arch")["cell_lr"].transform("nunique") > 1]
+    tags = [f"lr {_short(lr)}" for lr in cells["cell_lr"]]
+    return dict(zip(cells["cell"].astype(str), tags, strict=True))
 
 
 def plot_learning(logs: pd.DataFrame, title: str | None = None) -> Figure:
-    """A row per task, two panels (loss vs step, loss vs wall seconds), a line per cell.
+    """A row per task, two panels (loss vs step, loss vs wall seconds), a line per cell; where
+    an arch ran at several learning rates, each line ends with its lr.
 
     `logs` are labelled training-log rows (`bench.analysis.learning.label_training_log`).
     """
@@ -49,10 +70,12 @@ def plot_learning(logs: pd.DataFrame, title: str | None = None) -> Figure:
         axes = fig.subplots(len(tasks), 2, squeeze=False, sharey="row")
         for row, task in enumerate(tasks):
             task_logs = logs[logs["task"] == task]
+            tags = _lr_tags(task_logs)
             for col, (x, label) in enumerate(AXES):
                 ax = axes[row, col]
-                for _, cell in task_logs.groupby("cell", sort=False):
-                    _draw_cell(ax, cell, x, colors[str(cell["arch"].iloc[0])])
+                for name, cell in task_logs.groupby("cell", sort=False):
+                    color = colors[str(cell["arch"].iloc[0])]
+                    _draw_cell(ax, cell, x, color, tags.get(str(name)))
                 ax.set_yscale("log")
                 ax.set_xlabel(label)
                 if row == 0:

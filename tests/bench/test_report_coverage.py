@@ -152,6 +152,27 @@ def test_learning_figure_draws_a_line_per_cell(synthetic_results_factory):
     assert "no training logs" in " ".join(t.get_text() for ax in empty.axes for t in ax.texts)
 
 
+def test_learning_figure_names_the_lr_of_each_line_of_a_sweep(synthetic_results_factory):
+    """Three lrs of one arch share its colour: each line ends with its lr; an arch at one lr
+    gets no tag."""
+    runs = [
+        synthetic_results_factory(archs=("lstm",), tasks=("parity",), seeds=(0,)),
+        synthetic_results_factory(archs=("transformer",), tasks=("parity",), seeds=(0,)),
+    ]
+    sweep = [runs[0].assign(cell=runs[0]["cell"] + f"-{i}", lr=lr) for i, lr in
+             enumerate((1e-4, 3e-4, 1.5e-3))]  # fmt: skip
+    results = pd.concat([*sweep, runs[1]], ignore_index=True)
+    logs = pd.DataFrame(
+        [{"cell": c, "step": s, "seconds": 0.1 * s, "loss": 1.0 / s, "val_loss": np.nan}
+         for c in results["cell"].unique() for s in (100, 200)]
+    )  # fmt: skip
+    fig = make_figure("learning", results, logs=logs)
+    step_axis = next(ax for ax in fig.axes if ax.get_visible())
+    assert sorted(t.get_text() for t in step_axis.texts) == ["lr 1.5e-3", "lr 1e-4", "lr 3e-4"]
+    single = make_figure("learning", runs[1], logs=logs)
+    assert not any(t.get_text().startswith("lr ") for ax in single.axes for t in ax.texts)
+
+
 def test_a_sweep_keeps_the_lr_chosen_on_validation_not_on_the_test_lengths(
     synthetic_results_factory,
 ):
