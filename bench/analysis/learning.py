@@ -17,10 +17,8 @@ def label_training_log(logs: pd.DataFrame | None, results: pd.DataFrame) -> pd.D
     identity = ["cell", "arch", "task", "seed", "train_len_max", "cell_lr"]
     if logs is None or logs.empty or results.empty or "cell" not in results:
         return pd.DataFrame(columns=[*identity, *LOG_NUMERIC])
-    rows = prepare(results)
-    rows = rows.assign(
-        cell_lr=pd.to_numeric(rows["lr"], errors="coerce") if "lr" in rows else np.nan
-    )
+    rows = prepare(results)  # its `lr` is always there, as floats
+    rows = rows.assign(cell_lr=rows["lr"])
     ids = rows[rows["cell"] != ""].drop_duplicates("cell")[identity]
     out = logs.assign(cell=logs["cell"].astype(str)).merge(ids, on="cell", how="inner")
     for col in LOG_NUMERIC:
