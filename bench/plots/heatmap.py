@@ -173,6 +173,8 @@ def plot_heatmap(df: pd.DataFrame, title: str | None = None) -> Figure:
     side_by_side = len(tasks) <= 3
     left, below = label_room(archs, tasks)
     cell_w = min(0.95, (FULL_WIDTH - 1.6) / (len(tasks) * (2 if side_by_side else 1)))
+    if side_by_side:  # a panel at least as wide as its two-line title ("mean over seeds")
+        cell_w = max(cell_w, 1.5 / len(tasks))
     cell_h = 0.42 if side_by_side else 0.36
     with style():
         if side_by_side:

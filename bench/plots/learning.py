@@ -26,16 +26,14 @@ from statebench.bench.plots.style import (
 AXES = (("step", "training step"), ("seconds", "wall time (s)"))
 
 
-def _draw_cell(ax, cell: pd.DataFrame, x: str, color: str, tag: str | None) -> None:
+def _draw_cell(ax, cell: pd.DataFrame, x: str, color: str) -> tuple[float, float] | None:
+    """The cell's training and validation lines; where its training line ends, if it has one."""
     train = cell[np.isfinite(cell["loss"]) & (cell["loss"] > 0)]
     ax.plot(train[x], train["loss"], color=color, linewidth=1, alpha=0.85)
     val = cell[np.isfinite(cell["val_loss"]) & (cell["val_loss"] > 0)]
     if not val.empty:
         ax.plot(val[x], val["val_loss"], color=color, linewidth=1, linestyle="--")
-    if tag and not train.empty:  # a swept cell's lr where its line ends
-        end = (train[x].iloc[-1], train["loss"].iloc[-1])
-        ax.annotate(tag, end, xytext=(2, 0), textcoords="offset points", fontsize=6,
-                    color=color, va="center")  # fmt: skip
+    return None if train.empty else (float(train[x].iloc[-1]), float(train["loss"].iloc[-1]))
 
 
 def _short(lr: float) -> str:
@@ -44,19 +42,38 @@ def _short(lr: float) -> str:
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
-def _lr_tags(task_logs: pd.DataFrame) -> dict[str, str]:
-    """Per cell of an arch trained at several learning rates (a sweep), its tag: "lr 3e-4"."""
+def _swept_lrs(task_logs: pd.DataFrame) -> dict[str, float]:
+    """The configured lr of each cell of an arch trained at several learning rates (a sweep)."""
     if "cell_lr" not in task_logs:
         return {}
     cells = task_logs.drop_duplicates("cell")
     cells = cells[cells.groupby("arch")["cell_lr"].transform("nunique") > 1]
-    tags = [f"lr {_short(lr)}" for lr in cells["cell_lr"]]
-    return dict(zip(cells["cell"].astype(str), tags, strict=True))
+    return dict(zip(cells["cell"].astype(str), cells["cell_lr"], strict=True))
+
+
+def _tag_line_ends(ax, ends: list[tuple[str, str, float, float, float]]) -> None:
+    """Name the lr where each swept line ends (arch, colour, x, loss, lr). Lines of one arch
+    ending at one point (within a fifth of a decade and of the x range) share one tag
+    ("lr 1e-4, 3e-4"): runs that learned nothing end together, and their tags would print over
+    each other."""
+    frame = pd.DataFrame(ends, columns=["arch", "color", "x", "loss", "lr"])
+    frame = frame.assign(level=np.log10(frame["loss"]), near_x=0.2 * frame["x"].abs().max())
+    for _, arch_ends in frame.groupby("arch", sort=False):
+        by_x = arch_ends.sort_values("x")
+        column = (by_x["x"].diff() > by_x["near_x"]).cumsum()  # ends apart along x
+        by_level = by_x.assign(column=column).sort_values(["column", "level"])
+        apart = (by_level["column"].diff() != 0) | (by_level["level"].diff() > 0.2)
+        for _, near in by_level.groupby(apart.cumsum()):
+            text = "lr " + ", ".join(_short(lr) for lr in sorted(set(near["lr"])))
+            end = (near["x"].max(), 10 ** near["level"].mean())
+            ax.annotate(text, end, xytext=(2, 0), textcoords="offset points", fontsize=6,
+                        color=near["color"].iloc[0], va="center")  # fmt: skip
 
 
 def plot_learning(logs: pd.DataFrame, title: str | None = None) -> Figure:
     """A row per task, two panels (loss vs step, loss vs wall seconds), a line per cell; where
-    an arch ran at several learning rates, each line ends with its lr.
+    an arch ran at several learning rates, each line ends with its lr (lines ending together
+    share one tag).
 
     `logs` are labelled training-log rows (`bench.analysis.learning.label_training_log`).
     """
@@ -70,12 +87,17 @@ def plot_learning(logs: pd.DataFrame, title: str | None = None) -> Figure:
         axes = fig.subplots(len(tasks), 2, squeeze=False, sharey="row")
         for row, task in enumerate(tasks):
             task_logs = logs[logs["task"] == task]
-            tags = _lr_tags(task_logs)
+            swept = _swept_lrs(task_logs)
             for col, (x, label) in enumerate(AXES):
                 ax = axes[row, col]
+                ends = []
                 for name, cell in task_logs.groupby("cell", sort=False):
-                    color = colors[str(cell["arch"].iloc[0])]
-                    _draw_cell(ax, cell, x, color, tags.get(str(name)))
+                    arch = str(cell["arch"].iloc[0])
+                    end = _draw_cell(ax, cell, x, colors[arch])
+                    if end and str(name) in swept:
+                        ends.append((arch, colors[arch], *end, swept[str(name)]))
+                if ends:
+                    _tag_line_ends(ax, ends)
                 ax.set_yscale("log")
                 ax.set_xlabel(label)
                 if row == 0:

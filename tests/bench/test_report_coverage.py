@@ -153,8 +153,8 @@ def test_learning_figure_draws_a_line_per_cell(synthetic_results_factory):
 
 
 def test_learning_figure_names_the_lr_of_each_line_of_a_sweep(synthetic_results_factory):
-    """Three lrs of one arch share its colour: each line ends with its lr; an arch at one lr
-    gets no tag."""
+    """Three lrs of one arch share its colour: each line ends with its lr (one tag for lines
+    ending together); an arch at one lr gets no tag."""
     runs = [
         synthetic_results_factory(archs=("lstm",), tasks=("parity",), seeds=(0,)),
         synthetic_results_factory(archs=("transformer",), tasks=("parity",), seeds=(0,)),
@@ -162,15 +162,26 @@ def test_learning_figure_names_the_lr_of_each_line_of_a_sweep(synthetic_results_
     sweep = [runs[0].assign(cell=runs[0]["cell"] + f"-{i}", lr=lr) for i, lr in
              enumerate((1e-4, 3e-4, 1.5e-3))]  # fmt: skip
     results = pd.concat([*sweep, runs[1]], ignore_index=True)
-    logs = pd.DataFrame(
-        [{"cell": c, "step": s, "seconds": 0.1 * s, "loss": 1.0 / s, "val_loss": np.nan}
-         for c in results["cell"].unique() for s in (100, 200)]
-    )  # fmt: skip
-    fig = make_figure("learning", results, logs=logs)
-    step_axis = next(ax for ax in fig.axes if ax.get_visible())
-    assert sorted(t.get_text() for t in step_axis.texts) == ["lr 1.5e-3", "lr 1e-4", "lr 3e-4"]
-    single = make_figure("learning", runs[1], logs=logs)
+
+    def logs(final_loss):  # each cell's last training loss, from its index in the results
+        return pd.DataFrame(
+            [{"cell": c, "step": s, "seconds": 0.1 * s, "loss": final_loss(i) * 200 / s,
+              "val_loss": np.nan}
+             for i, c in enumerate(results["cell"].unique()) for s in (100, 200)]
+        )  # fmt: skip
+
+    def tags(fig):
+        step_axis = next(ax for ax in fig.axes if ax.get_visible())
+        return sorted(t.get_text() for t in step_axis.texts)
+
+    apart = logs(lambda i: 10.0**-i)  # lines ending a decade apart: a tag each
+    fig = make_figure("learning", results, logs=apart)
+    assert tags(fig) == ["lr 1.5e-3", "lr 1e-4", "lr 3e-4"]
+    single = make_figure("learning", runs[1], logs=apart)
     assert not any(t.get_text().startswith("lr ") for ax in single.axes for t in ax.texts)
+    # lines of one arch ending at one loss (runs that learned nothing) share one readable tag
+    together = make_figure("learning", results, logs=logs(lambda i: 0.7))
+    assert tags(together) == ["lr 1e-4, 3e-4, 1.5e-3"]
 
 
 def test_a_sweep_keeps_the_lr_chosen_on_validation_not_on_the_test_lengths(
